@@ -1,0 +1,1 @@
+"""Thin HTTP layer: Flask blueprints that parse, validate, call the core and shape CARTO JSON."""

@@ -1,0 +1,121 @@
+"""`lds build`: one step from an OSM extract (path or URL) to a complete data directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from lds import __version__
+from lds.build.progress import Progress, peak_rss_mb
+from lds.errors import BadRequest
+
+EXTRACT_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
+
+
+def extract_name(extract: str) -> str:
+    name = Path(urllib.parse.urlparse(extract).path).name
+    for suffix in EXTRACT_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def default_out_dir(extract: str) -> Path:
+    return Path("graph_data") / extract_name(extract)
+
+
+def fetch(extract: str, cache_dir: Path, progress: Progress) -> Path:
+    """A local path for ``extract``; URLs are downloaded once into ``cache_dir``."""
+    if urllib.parse.urlparse(extract).scheme in ("http", "https", "ftp"):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        target = cache_dir / Path(urllib.parse.urlparse(extract).path).name
+        if not target.exists():
+            progress("download", extract)
+            tmp = target.with_suffix(target.suffix + ".part")
+            with urllib.request.urlopen(extract, timeout=60) as response, open(tmp, "wb") as out:
+                shutil.copyfileobj(response, out, 1 << 20)
+            tmp.rename(target)
+        return target
+    path = Path(extract)
+    if not path.is_file():
+        raise BadRequest(f"extract not found: {extract}")
+    if not path.name.endswith(EXTRACT_SUFFIXES):
+        raise BadRequest(f"unsupported extract type {path.name!r} (expected .osm.pbf, .osm or .osm.bz2)")
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build(
+    extract: str,
+    out: str | Path,
+    modes: Iterable[str] = ("car", "walk", "bike"),
+    skip_geocoder: bool = False,
+    quiet: bool = False,
+) -> dict:
+    """Build every part into ``out`` (written beside, then swapped in) and return its metadata."""
+    from lds.build.osm import read_roads
+    from lds.build.roads import build_mode_graph, write_graph
+
+    progress = Progress(quiet=quiet)
+    out = Path(out)
+    source = fetch(extract, out.parent / "downloads", progress)
+    digest = sha256_file(source)
+    progress("source", f"{source} sha256={digest[:12]}")
+    work = out.with_name(out.name + ".building")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+
+    roads = read_roads(source, progress)
+    counts: dict[str, dict] = {}
+    for mode in modes:
+        graph = build_mode_graph(roads, mode, progress)
+        counts[mode] = write_graph(graph, work / "graph" / mode)
+        progress(mode, f"{counts[mode]['nodes']} nodes, {counts[mode]['edges']} edges, largest SCC {counts[mode]['largest_scc_nodes']}")
+        if mode == "car" or mode in ("walk", "bike"):
+            from lds.graph.prepare import prepare_routing
+
+            prepare_routing(work / "graph" / mode, mode, progress)
+    geocoder_counts = None
+    if not skip_geocoder:
+        from lds.geocoding.build import build_index
+
+        geocoder_counts = build_index(source, work / "geocoder", progress)
+
+    built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta = {
+        "lds_version": __version__,
+        "data_version": f"{digest[:12]}-{int(time.time())}",
+        "source": {"name": source.name, "path": str(source.resolve()), "sha256": digest, "bytes": source.stat().st_size},
+        "built_at": built_at,
+        "build_seconds": round(progress.elapsed(), 2),
+        "peak_memory_mb": round(peak_rss_mb(), 1),
+        "bbox": roads.bbox,
+        "osm": roads.stats,
+        "graphs": counts,
+        "geocoder": geocoder_counts,
+    }
+    (work / "meta.json").write_text(json.dumps(meta, indent=2))
+    if out.exists():
+        old = out.with_name(out.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        work.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        work.rename(out)
+    progress("done", f"{out} in {meta['build_seconds']} s, peak memory {meta['peak_memory_mb']} MiB")
+    return meta

@@ -1,0 +1,94 @@
+"""The library facade: one object that owns the loaded data and answers every LDS service.
+
+The HTTP API, the CLI, the batch worker and embedding programs all call this (Nominatim's
+``NominatimAPI`` is the model). It knows nothing of Flask.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from lds.dataset import MODES, DataDir, default_data_dir
+from lds.errors import BadRequest, Unavailable
+from lds.settings import Settings
+
+log = logging.getLogger("lds")
+
+LonLat = tuple[float, float]
+
+
+class LDS:
+    """Loaded data + settings; the entry point of the core library."""
+
+    def __init__(self, settings: Settings | None = None, data_dir: str | Path | None = None):
+        from lds.graph.store import RoadGraph
+
+        self.settings = settings or Settings.from_env()
+        path = data_dir or self.settings.data_dir or default_data_dir()
+        if path is None:
+            raise Unavailable("no data directory configured (set LDS_DATA_DIR or pass --data)", 503)
+        t0 = time.perf_counter()
+        self.data = DataDir.open(path)
+        self.graphs: dict[str, RoadGraph] = {}
+        for mode in MODES:
+            if self.data.graph_dir(mode).is_dir():
+                self.graphs[mode] = RoadGraph.load(self.data.graph_dir(mode), mode)
+        self.geocoder = self._load_geocoder()
+        self.load_seconds = time.perf_counter() - t0
+        log.info("loaded %s (version %s) in %.3f s", self.data.path, self.data_version, self.load_seconds)
+
+    def _load_geocoder(self) -> Any:
+        if not self.data.geocoder_dir.is_dir():
+            return None
+        from lds.geocoding.index import AddressIndex
+
+        return AddressIndex.load(self.data.geocoder_dir, self.settings)
+
+    @property
+    def data_version(self) -> str:
+        return self.data.data_version
+
+    def graph(self, mode: str):
+        if mode not in self.graphs:
+            known = ", ".join(self.graphs) or "none"
+            raise BadRequest(f"unknown mode {mode!r}; this data has: {known}")
+        return self.graphs[mode]
+
+    # --- graph services -------------------------------------------------------------------
+    def route(self, origin: LonLat, destination: LonLat, waypoints: Sequence[LonLat] = (), mode: str = "car") -> dict:
+        """Fastest route origin -> waypoints -> destination; the JSON value of one routing answer."""
+        from lds.routing import route
+
+        if len(waypoints) > self.settings.max_waypoints:
+            raise BadRequest(f"too many waypoints: {len(waypoints)} (max_waypoints is {self.settings.max_waypoints})")
+        return route(self.graph(mode), [origin, *waypoints, destination], self.settings).to_json()
+
+    def isolines(self, origin: LonLat, ranges: Sequence[float], range_type: str = "time", mode: str = "car") -> list[dict]:
+        """One polygon per range, the reachable road area; the JSON values of an isoline answer."""
+        from lds.isolines import isolines
+
+        return [iso.to_json() for iso in isolines(self.graph(mode), origin, list(ranges), range_type, self.settings)]
+
+    # --- geocoding services --------------------------------------------------------------
+    def _need_geocoder(self):
+        if self.geocoder is None:
+            raise Unavailable("this data directory has no address index (rebuild with `lds build`)", 503)
+        return self.geocoder
+
+    # --- status --------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        meta = self.data.meta
+        return {
+            "data_version": self.data_version,
+            "data_dir": str(self.data.path),
+            "source": meta.get("source"),
+            "built_at": meta.get("built_at"),
+            "bbox": meta.get("bbox"),
+            "graphs": {mode: g.summary() for mode, g in self.graphs.items()},
+            "geocoder": self.geocoder.summary() if self.geocoder is not None else None,
+            "load_seconds": round(self.load_seconds, 3),
+            "settings": self.settings.as_table(),
+        }

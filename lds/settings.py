@@ -1,0 +1,133 @@
+"""Every limit and default of the service, as data.
+
+Each :class:`Setting` has a name, a type, a default and a help text. Values are read once from
+``LDS_<NAME>`` environment variables into one :class:`Settings` object; the CLI, the status endpoint
+and the docs test all walk the same table (Datasette's settings are the model).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "LDS_" + self.name.upper()
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on", "enabled"):
+        return True
+    if value in ("0", "false", "no", "off", "disabled", ""):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def _opt_str(text: str) -> str | None:
+    return text or None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # --- service -------------------------------------------------------------------------
+    Setting("data_dir", None, "Data directory written by `lds build` (graphs + address index).", _opt_str),
+    Setting("host", "127.0.0.1", "Address `lds serve` binds to."),
+    Setting("port", 8000, "Port `lds serve` listens on.", int),
+    Setting("workers", 0, "gunicorn worker processes for `lds serve`; 0 = min(2 x cores + 1, 8).", int),
+    Setting("threads", 4, "Threads per gunicorn worker (gthread worker class).", int),
+    Setting("log_level", "info", "Log level (debug, info, warning, error)."),
+    Setting("max_body_bytes", 16 * 1024 * 1024, "Largest accepted request body in bytes (413 above).", int),
+    # --- snapping / routing ----------------------------------------------------------------
+    Setting("snap_radius_m", 500.0, "Points farther than this from every routable edge of the mode are refused (422).", float),
+    Setting("max_waypoints", 25, "Most intermediate waypoints a route may have.", int),
+    # --- isolines --------------------------------------------------------------------------
+    Setting("max_ranges", 5, "Most ranges in one isoline request.", int),
+    Setting("max_isoline_time_s", 3600, "Largest time range (seconds) for isolines.", int),
+    Setting("max_isoline_distance_m", 60000, "Largest distance range (metres) for isolines.", int),
+    Setting("isoline_buffer_m", 30.0, "Half-width of the road corridor drawn around reached edges (metres).", float),
+    Setting("isoline_resolution_m", 200.0, "Holes smaller than this squared (m^2) are filled; the polygon's level of detail.", float),
+    Setting("isoline_simplify_m", 10.0, "Douglas-Peucker tolerance for isoline rings (metres).", float),
+    # --- geocoding -------------------------------------------------------------------------
+    Setting("geocode_default_limit", 5, "Candidates returned by geocode when `limit` is not given.", int),
+    Setting("geocode_max_limit", 50, "Largest `limit` a geocode request may ask for.", int),
+    Setting("reverse_address_radius_m", 100.0, "Reverse geocoding returns an address point within this radius.", float),
+    Setting("reverse_street_radius_m", 500.0, "Failing an address, the nearest named street within this radius.", float),
+    Setting("batch_max_sync", 10000, "Most addresses in one synchronous batch request (larger ones become jobs).", int),
+    # --- cache -----------------------------------------------------------------------------
+    Setting("redis_url", None, "Redis URL for the shared cache, job queue, quotas and rate limits; unset = in-process.", _opt_str, True),
+    Setting("redis_timeout_s", 0.1, "Socket timeout for Redis calls; a slower Redis is treated as down.", float),
+    Setting("cache_enabled", True, "Cache LDS answers (Redis when configured, else in-process LRU).", _bool),
+    Setting("cache_ttl_s", 7 * 24 * 3600, "Lifetime of a cached answer in seconds.", int),
+    Setting("cache_max_entry_bytes", 512 * 1024, "Answers larger than this are not cached.", int),
+    Setting("cache_local_entries", 20000, "Size of the in-process LRU cache (embedded default).", int),
+    Setting("cache_coord_decimals", 6, "Coordinates in cache keys are rounded to this many decimals (~0.1 m).", int),
+    # --- jobs ------------------------------------------------------------------------------
+    Setting("job_max_items", 1_000_000, "Most addresses in one batch job.", int),
+    Setting("job_chunk_size", 1000, "Items per job chunk (the unit of progress and retry).", int),
+    Setting("job_page_size", 1000, "Results per page of a finished job.", int),
+    Setting("job_result_ttl_s", 7 * 24 * 3600, "How long finished jobs and their results are kept.", int),
+    Setting("job_local_threads", 2, "Threads of the in-process job runner used without Redis.", int),
+    # --- auth, quotas, rate limits -----------------------------------------------------------
+    Setting("auth", True, "Require tokens on /v3 routes. `disabled` is for local development only.", _bool),
+    Setting("admin_token", None, "Admin (OAuth-role) token; unset = generated on first start, stored hashed.", _opt_str, True),
+    Setting("state_dir", "var", "Directory of the embedded state store (SQLite) and in-process job files.", str),
+    Setting("database_url", None, "SQLAlchemy URL of the metadata store (PostgreSQL); unset = SQLite in state_dir.", _opt_str, True),
+    Setting("quota_geocoding", 1_000_000, "Default monthly geocoding quota per token (reverse and batch items count).", int),
+    Setting("quota_isolines", 100_000, "Default monthly isolines quota per token.", int),
+    Setting("quota_routing", 100_000, "Default monthly routing quota per token.", int),
+    Setting("rate_limit_per_s", 100, "Requests per second per token; 0 = unlimited.", int),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings:
+    """Resolved values of every :data:`SETTINGS` entry, as attributes."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        unknown = set(values) - set(_BY_NAME)
+        if unknown:
+            raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
+        self._values = {s.name: values.get(s.name, s.default) for s in SETTINGS}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            if s.env in env:
+                try:
+                    values[s.name] = s.type(env[s.env])
+                except ValueError as exc:
+                    raise ValueError(f"{s.env}: {exc}") from None
+        values.update(overrides)
+        return cls(values)
+
+    def replace(self, **overrides: Any) -> "Settings":
+        return Settings({**self._values, **overrides})
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_table(self) -> list[dict[str, Any]]:
+        """Rows for the status endpoint; secrets are shown only as set/unset."""
+        rows = []
+        for s in SETTINGS:
+            value = self._values[s.name]
+            if s.secret and value is not None:
+                value = "(set)"
+            rows.append({"name": s.name, "env": s.env, "value": value, "default": None if s.secret else s.default, "help": s.help})
+        return rows
