@@ -66,6 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
     # --- cache -----------------------------------------------------------------------------
     Setting("redis_url", None, "Redis URL for the shared cache, job queue, quotas and rate limits; unset = in-process.", _opt_str, True),
     Setting("redis_timeout_s", 0.1, "Socket timeout for Redis calls; a slower Redis is treated as down.", float),
+    Setting("redis_prefix", "lds:", "Prefix of every Redis key the service writes, so deployments can share one Redis.", str),
     Setting("cache_enabled", True, "Cache LDS answers (Redis when configured, else in-process LRU).", _bool),
     Setting("cache_ttl_s", 7 * 24 * 3600, "Lifetime of a cached answer in seconds.", int),
     Setting("cache_max_entry_bytes", 512 * 1024, "Answers larger than this are not cached.", int),
@@ -77,6 +78,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("job_page_size", 1000, "Results per page of a finished job.", int),
     Setting("job_result_ttl_s", 7 * 24 * 3600, "How long finished jobs and their results are kept.", int),
     Setting("job_local_threads", 2, "Threads of the in-process job runner used without Redis.", int),
+    # --- cache/jobs/deployment extras (issue 4) ------------------------------------------------
+    Setting("redis_prefix", "lds", "Prefix of every Redis key lds writes (cache, jobs, queue), so deployments can share a Redis.", str),
+    Setting("cache_retry_s", 5.0, "After a Redis error the cache is bypassed for this long, then tried again (circuit breaker).", float),
+    Setting("cache_local_front_entries", 2048, "Per-process LRU in front of Redis for hot answers; 0 = every lookup goes to Redis.", int),
+    Setting("cache_local_front_ttl_s", 30.0, "Seconds an answer stays in the per-process front LRU.", float),
+    Setting("job_redis_timeout_s", 10.0, "Socket timeout of job-queue Redis calls (they move whole chunks, so longer than the cache's).", float),
+    Setting("job_lease_s", 15, "A chunk whose worker stopped heartbeating this long ago is abandoned and retried elsewhere.", int),
+    Setting("job_chunk_retries", 3, "Times a failed or abandoned chunk is retried before its job fails.", int),
+    Setting("job_chunk_timeout_s", 900, "Longest a single chunk may run before its worker stops it (counts as a failure).", int),
+    Setting("job_max_body_bytes", 256 * 1024 * 1024, "Largest request body of a batch endpoint (jobs of up to job_max_items addresses).", int),
+    Setting("metrics_dir", None, "Prometheus multiprocess directory for `lds serve`; unset = a fresh temporary directory.", _opt_str),
+    Setting("log_format", "json", "Log line format: json (one object per line, for log shippers) or text.", str),
     # --- auth, quotas, rate limits -----------------------------------------------------------
     Setting("auth", True, "Require tokens on /v3 routes. `disabled` is for local development only.", _bool),
     Setting("admin_token", None, "Admin (OAuth-role) token; unset = generated on first start, stored hashed.", _opt_str, True),

@@ -1,0 +1,123 @@
+"""One pass over an OSM extract for the road network: highway ways with node locations,
+traffic signals, and turn restrictions.
+
+Bounding-box cuts reference nodes that are not in the file; their locations come back invalid and
+are kept as NaN so the graph builder can split ways there instead of joining distant nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import osmium
+
+# Tags the profiles and the graph builder read; everything else is dropped at read time.
+ROAD_KEYS = frozenset({
+    "highway", "name", "ref", "junction", "oneway", "oneway:bicycle", "oneway:foot", "oneway:motorcar",
+    "oneway:motor_vehicle", "oneway:vehicle", "maxspeed", "maxspeed:forward", "maxspeed:backward", "access",
+    "vehicle", "motor_vehicle", "motorcar", "foot", "bicycle", "service", "area", "impassable", "cycleway",
+    "toll", "bridge", "tunnel", "lanes",
+})
+SIGNAL_VALUES = {"traffic_signals"}
+
+
+@dataclass
+class Roads:
+    """Highway ways as flat arrays: way ``i`` spans ``refs[offsets[i]:offsets[i+1]]``."""
+
+    way_ids: np.ndarray
+    offsets: np.ndarray
+    refs: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    tags: list[dict[str, str]]
+    signals: np.ndarray  # sorted node ids with highway=traffic_signals
+    restrictions: list[tuple[int, int, int, str]]  # (from_way, via_node, to_way, "no_*"/"only_*")
+    bbox: list[float] | None
+    stats: dict = field(default_factory=dict)
+
+
+def _restriction(rel) -> tuple[int, int, int, str] | None:
+    tags = rel.tags
+    value = tags.get("restriction") or tags.get("restriction:motorcar") or tags.get("restriction:motor_vehicle")
+    if not value or not value.startswith(("no_", "only_")):
+        return None
+    if "motorcar" in tags.get("except", ""):
+        return None
+    frm = via = to = None
+    for m in rel.members:
+        if m.role == "from" and m.type == "w":
+            frm = m.ref
+        elif m.role == "to" and m.type == "w":
+            to = m.ref
+        elif m.role == "via":
+            if m.type != "n":
+                return None  # via-way restrictions are not supported
+            via = m.ref
+    if frm is None or via is None or to is None:
+        return None
+    return (frm, via, to, value)
+
+
+def read_roads(path: str | Path, progress=None) -> Roads:
+    """Read highway ways (with locations), signal nodes and restriction relations from ``path``."""
+    processor = (
+        osmium.FileProcessor(str(path))
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter("highway", "restriction", "restriction:motorcar", "restriction:motor_vehicle"))
+    )
+    way_ids: list[int] = []
+    lengths: list[int] = []
+    refs: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    tags: list[dict[str, str]] = []
+    signals: list[int] = []
+    restrictions = []
+    missing = 0
+    nan = float("nan")
+    for obj in processor:
+        if obj.is_way():
+            if "highway" not in obj.tags:
+                continue
+            nodes = obj.nodes
+            way_ids.append(obj.id)
+            lengths.append(len(nodes))
+            tags.append({t.k: t.v for t in obj.tags if t.k in ROAD_KEYS})
+            for n in nodes:
+                refs.append(n.ref)
+                loc = n.location
+                if loc.valid():
+                    lons.append(loc.lon)
+                    lats.append(loc.lat)
+                else:
+                    lons.append(nan)
+                    lats.append(nan)
+                    missing += 1
+        elif obj.is_node():
+            if obj.tags.get("highway") in SIGNAL_VALUES or obj.tags.get("crossing") in SIGNAL_VALUES:
+                signals.append(obj.id)
+        elif obj.is_relation():
+            r = _restriction(obj)
+            if r is not None:
+                restrictions.append(r)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    lon = np.asarray(lons, dtype=np.float64)
+    lat = np.asarray(lats, dtype=np.float64)
+    bbox = None
+    if np.isfinite(lon).any():
+        bbox = [float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))]
+    roads = Roads(
+        way_ids=np.asarray(way_ids, dtype=np.int64), offsets=offsets, refs=np.asarray(refs, dtype=np.int64),
+        lon=lon, lat=lat, tags=tags, signals=np.unique(np.asarray(signals, dtype=np.int64)),
+        restrictions=restrictions, bbox=bbox,
+        stats={"highway_ways": len(way_ids), "way_node_refs": len(refs), "missing_node_refs": missing,
+               "traffic_signals": len(signals), "turn_restrictions": len(restrictions)},
+    )
+    if progress:
+        progress("osm", f"{len(way_ids)} highway ways, {len(refs)} node refs ({missing} missing), "
+                        f"{len(signals)} signals, {len(restrictions)} turn restrictions")
+    return roads

@@ -1,0 +1,1 @@
+"""Loaded road graphs: arrays, snapping, shortest paths and bounded searches."""
