@@ -30,9 +30,10 @@ def _settings(args: argparse.Namespace, **extra) -> Settings:
 
 
 def _core(args: argparse.Namespace):
+    from lds.cache import with_cache
     from lds.core import LDS
 
-    return LDS(_settings(args))
+    return with_cache(LDS(_settings(args)))  # the same answer cache as the API (shared when Redis is configured)
 
 
 def _print_json(value) -> None:
@@ -51,7 +52,7 @@ def _build(args: argparse.Namespace) -> int:
     from lds.build.pipeline import build, default_out_dir
 
     out = Path(args.out) if args.out else default_out_dir(args.extract)
-    build(args.extract, out, modes=args.modes.split(","), skip_geocoder=args.no_geocoder)
+    build(args.extract, out, modes=args.modes.split(","), skip_geocoder=args.no_geocoder, if_changed=args.if_changed)
     return 0
 
 
@@ -60,10 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     from lds.server import serve
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
-    from lds.core import LDS
-
-    LDS(settings)  # fail fast, before gunicorn forks, when the data dir is missing or broken
-    serve(settings)
+    serve(settings)  # loads the data first (fails fast before gunicorn forks), then preloads it into the workers
     return 0
 
 
@@ -91,6 +89,56 @@ def _isoline(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("geocode")
+def _geocode(args: argparse.Namespace) -> int:
+    from lds.api.envelope import lds_ok
+    from lds.geocoding.batch import NO_RESULT
+
+    value = _core(args).geocode(args.address, country=args.country, limit=args.limit)
+    _print_json(lds_ok(value) if value else [{"error": NO_RESULT, "value": []}])
+    return 0
+
+
+@command("reverse")
+def _reverse(args: argparse.Namespace) -> int:
+    from lds.api.envelope import lds_ok
+    from lds.errors import OutOfCoverage
+
+    try:
+        value = _core(args).reverse(args.lat, args.lon, language=args.language)
+    except OutOfCoverage as exc:
+        _print_json([{"error": exc.message, "value": []}])
+        return 0
+    _print_json(lds_ok(value))
+    return 0
+
+
+@command("worker")
+def _worker(args: argparse.Namespace) -> int:
+    from lds.jobs.worker import run_worker
+
+    return run_worker(_settings(args), burst=args.burst, name=args.name)
+
+
+@command("settings")
+def _settings_table(args: argparse.Namespace) -> int:
+    """Print every setting as a Markdown table (the README's settings section is this output)."""
+    from lds.settings import SETTINGS
+
+    print("| env var | default | what it does |\n|---|---|---|")
+    for s in SETTINGS:
+        default = "(unset)" if s.default is None else f"`{s.default}`"
+        print(f"| `{s.env}` | {default} | {s.help} |")
+    return 0
+
+
+@command("token")
+def _token(args: argparse.Namespace) -> int:
+    from lds.auth.cli import run
+
+    return run(args)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lds", description="Self-hosted Location Data Services from OpenStreetMap")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -100,6 +148,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", help="output dir (default graph_data/<extract name>)")
     b.add_argument("--modes", default="car,walk,bike", help="comma-separated travel modes to build")
     b.add_argument("--no-geocoder", action="store_true", help="skip the address index")
+    b.add_argument("--if-changed", action="store_true", help="keep an existing build of the same extract and lds version")
 
     s = sub.add_parser("serve", help="serve the API with gunicorn")
     s.add_argument("--data", help="data dir (default LDS_DATA_DIR, or the only dir under graph_data/)")
@@ -120,6 +169,25 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--range-type", default="time", choices=("time", "distance"))
     i.add_argument("--mode", default="car")
     i.add_argument("--data")
+    g = sub.add_parser("geocode", help="print geocoding candidates as the API returns them")
+    g.add_argument("address", help="free-form address text")
+    g.add_argument("--country", help="ISO 3166-1 alpha-2 code restricting the results")
+    g.add_argument("--limit", type=int, help="most candidates (default geocode_default_limit)")
+    g.add_argument("--data")
+
+    rv = sub.add_parser("reverse", help="print the reverse geocoding answer as the API returns it")
+    rv.add_argument("lat", type=float)
+    rv.add_argument("lon", type=float)
+    rv.add_argument("--language", help="result language, e.g. en or en-US")
+    rv.add_argument("--data")
+    w = sub.add_parser("worker", help="run batch-job chunks from the Redis queue (or the local job dir without Redis)")
+    w.add_argument("--data", help="data dir (default LDS_DATA_DIR, or the only dir under graph_data/)")
+    w.add_argument("--burst", action="store_true", help="exit when there is no more work")
+    w.add_argument("--name", help="worker name shown in RQ (default: random)")
+    sub.add_parser("settings", help="print every LDS_* setting with its default and help as Markdown")
+    from lds.auth.cli import add_parser as add_token_parser
+
+    add_token_parser(sub)
     return ap
 
 

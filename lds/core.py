@@ -78,6 +78,34 @@ class LDS:
             raise Unavailable("this data directory has no address index (rebuild with `lds build`)", 503)
         return self.geocoder
 
+    def geocode(self, address: str, country: str | None = None, limit: int | None = None) -> list[dict]:
+        """Candidates for free-form ``address``, best first ([] when nothing matches)."""
+        from lds.geocoding import checks
+        from lds.geocoding.search import geocode
+
+        text = checks.address(address, self.settings.geocode_max_query_chars)
+        code = checks.country(country)
+        n = checks.limit(limit, self.settings)
+        return geocode(self._need_geocoder(), text, code, n)
+
+    def reverse(self, lat: float, lon: float, language: str | None = None) -> list[dict]:
+        """Nearest address, else street, else place; raises OutOfCoverage outside the data."""
+        from lds.geocoding import checks
+        from lds.geocoding.reverse import reverse
+
+        lat = checks.coordinate("lat", lat, 90.0)
+        lon = checks.coordinate("lon", lon, 180.0)
+        return reverse(self._need_geocoder(), lat, lon, language)
+
+    def geocode_batch(self, items: list, country: str | None = None, limit: int | None = None) -> list[dict]:
+        """One ``{"error", "value"}`` entry per item, in input order; a bad item never fails the batch."""
+        from lds.geocoding.batch import geocode_batch
+
+        if not isinstance(items, list):
+            raise BadRequest("'addresses' must be a JSON array")
+        self._need_geocoder()
+        return geocode_batch(self.geocode, items, country, limit)
+
     # --- status --------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         meta = self.data.meta

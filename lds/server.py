@@ -1,12 +1,37 @@
-"""`lds serve`: the app under gunicorn, data loaded once in the master and shared by forked workers."""
+"""`lds serve`: the app under gunicorn, data loaded once in the master and shared by forked workers.
+
+The gunicorn options and hooks live here so that `lds serve` and a plain
+``gunicorn -c gunicorn.conf.py lds.wsgi:app`` (see the repo's gunicorn.conf.py) run the same way.
+Choices, and why:
+
+- ``preload_app``: the master loads the data dir (memory-mapped graph arrays, address index) before
+  forking, so N workers share one copy of the pages instead of loading N copies.
+- ``gthread`` workers, ``workers`` = min(2 x cores + 1, 8) by default, ``threads`` per worker: answers
+  are CPU-bound in numpy/scipy/SQLite code, and the threads cover I/O waits (Redis, clients).
+- ``keepalive`` 5 s: load balancers and clients reuse connections (gunicorn's default of 2 s is short).
+- ``timeout`` 120 s / ``graceful_timeout`` 30 s: a large synchronous batch (10,000 addresses) fits;
+  a restart lets running requests finish.
+- ``worker_tmp_dir`` /dev/shm when present: the worker heartbeat file never waits on a slow disk
+  (containers), as gunicorn's docs advise.
+- no gunicorn access log: the app writes one JSON line per request itself (lds.api.metrics) and
+  never logs query strings, which may carry ``access_token``; gunicorn's own lines are JSON too.
+- Prometheus multiprocess mode: PROMETHEUS_MULTIPROC_DIR is set (and emptied) before the app is
+  imported; each worker writes its own files and ``/metrics`` sums them; ``child_exit`` marks dead
+  workers so their gauges disappear.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from lds.logs import JsonFormatter
 from lds.settings import Settings
 
 
@@ -14,34 +39,90 @@ def default_workers() -> int:
     return min(2 * multiprocessing.cpu_count() + 1, 8)
 
 
+def prepare_metrics_dir(settings: Settings) -> str:
+    """Point prometheus-client at an empty multiprocess directory (must run before it is imported)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or settings.metrics_dir or tempfile.mkdtemp(prefix="lds-metrics-")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    for stale in Path(path).glob("*.db"):  # values of a previous run would be summed in otherwise
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return str(path)
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """The gunicorn settings of `lds serve` (the module docstring says why each is so)."""
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": settings.workers or default_workers(),
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "preload_app": True,
+        "keepalive": 5,
+        "timeout": 120,
+        "graceful_timeout": 30,
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level,
+        "logger_class": JsonLogger if settings.log_format == "json" else None,
+        "control_socket_disable": True,  # gunicorn >= 25 control socket: unused, and one path per user clashes
+        "child_exit": child_exit,
+        "post_worker_init": post_worker_init,
+    }
+
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's own log lines (start, worker boots and exits) as JSON lines like the app's.
+
+    A logger class rather than ``logconfig_dict``: any log config switches gunicorn's access log on
+    (with query strings, and a cost on every request), which lds replaces by its own request log.
+    """
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+
+def child_exit(server, worker) -> None:
+    """gunicorn hook (master): drop a dead worker's live gauges from the multiprocess files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker) -> None:
+    """gunicorn hook (each worker, after fork): start its background job runner (local mode resumes jobs)."""
+    jobs = getattr(worker.wsgi, "extensions", {}).get("lds_jobs")
+    if jobs is not None:
+        jobs.start()
+
+
 class GunicornServer(BaseApplication):
     """Runs ``create_app`` with ``preload_app`` so the memory-mapped arrays are loaded once before fork."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any] | None = None):
+    def __init__(self, settings: Settings, options: dict[str, Any] | None = None, lds: Any = None):
         self.settings = settings
-        self.options = {
-            "bind": f"{settings.host}:{settings.port}",
-            "workers": settings.workers or default_workers(),
-            "worker_class": "gthread",
-            "threads": settings.threads,
-            "preload_app": True,
-            "timeout": 120,
-            "graceful_timeout": 30,
-            "accesslog": "-",
-            "loglevel": settings.log_level,
-            **(options or {}),
-        }
+        self.lds = lds
+        self.options = {**gunicorn_options(settings), **(options or {})}
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if value is not None and key in self.cfg.settings:  # options newer than the installed gunicorn are skipped
+                self.cfg.set(key, value)
 
     def load(self):
         from lds.app import create_app
 
-        return create_app(self.settings)
+        return create_app(self.settings, lds=self.lds)
 
 
 def serve(settings: Settings, **options: Any) -> None:
-    GunicornServer(settings, options).run()
+    """Load the data (failing fast, before any fork, when it is missing or broken) and run gunicorn."""
+    from lds.core import LDS
+
+    prepare_metrics_dir(settings)
+    core = LDS(settings)
+    GunicornServer(settings, options, lds=core).run()

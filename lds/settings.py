@@ -54,15 +54,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_ranges", 5, "Most ranges in one isoline request.", int),
     Setting("max_isoline_time_s", 3600, "Largest time range (seconds) for isolines.", int),
     Setting("max_isoline_distance_m", 60000, "Largest distance range (metres) for isolines.", int),
-    Setting("isoline_buffer_m", 30.0, "Half-width of the road corridor drawn around reached edges (metres).", float),
+    Setting("isoline_buffer_m", 20.0, "Half-width of the road corridor drawn around reached edges (metres).", float),
     Setting("isoline_resolution_m", 200.0, "Holes smaller than this squared (m^2) are filled; the polygon's level of detail.", float),
     Setting("isoline_simplify_m", 10.0, "Douglas-Peucker tolerance for isoline rings (metres).", float),
+    Setting("isoline_cell_m", 10.0, "Finest raster cell (metres) isolines are drawn on; at most isoline_buffer_m, and grown for large areas (isoline_max_cells).", float),
+    Setting("isoline_max_cells", 250_000, "Most raster cells per isoline request: larger areas get coarser cells; bounds time and memory.", int),
     # --- geocoding -------------------------------------------------------------------------
     Setting("geocode_default_limit", 5, "Candidates returned by geocode when `limit` is not given.", int),
     Setting("geocode_max_limit", 50, "Largest `limit` a geocode request may ask for.", int),
     Setting("reverse_address_radius_m", 100.0, "Reverse geocoding returns an address point within this radius.", float),
     Setting("reverse_street_radius_m", 500.0, "Failing an address, the nearest named street within this radius.", float),
     Setting("batch_max_sync", 10000, "Most addresses in one synchronous batch request (larger ones become jobs).", int),
+    Setting("geocode_max_query_chars", 500, "Longest address text accepted by geocode and batch items (400 above).", int),
     # --- cache -----------------------------------------------------------------------------
     Setting("redis_url", None, "Redis URL for the shared cache, job queue, quotas and rate limits; unset = in-process.", _opt_str, True),
     Setting("redis_timeout_s", 0.1, "Socket timeout for Redis calls; a slower Redis is treated as down.", float),
@@ -79,7 +82,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("job_result_ttl_s", 7 * 24 * 3600, "How long finished jobs and their results are kept.", int),
     Setting("job_local_threads", 2, "Threads of the in-process job runner used without Redis.", int),
     # --- cache/jobs/deployment extras (issue 4) ------------------------------------------------
-    Setting("redis_prefix", "lds", "Prefix of every Redis key lds writes (cache, jobs, queue), so deployments can share a Redis.", str),
     Setting("cache_retry_s", 5.0, "After a Redis error the cache is bypassed for this long, then tried again (circuit breaker).", float),
     Setting("cache_local_front_entries", 2048, "Per-process LRU in front of Redis for hot answers; 0 = every lookup goes to Redis.", int),
     Setting("cache_local_front_ttl_s", 30.0, "Seconds an answer stays in the per-process front LRU.", float),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from lds.api import params as p
+from lds.api.access import charge
 from lds.api.context import current_lds
 from lds.api.envelope import lds_ok
 
@@ -19,4 +20,5 @@ def routing():
     destination = p.lonlat("destination", args.get("destination"))
     waypoints = p.latlon_list("waypoints", args.get("waypoints"))
     mode = p.choice("mode", args.get("mode"), lds.graphs, default="car")
+    charge("routing")
     return jsonify(lds_ok([lds.route(origin, destination, waypoints, mode)]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from lds import __version__
+from lds.api.access import auth_status
 from lds.api.context import current_lds
 
 bp = Blueprint("service", __name__)
@@ -17,4 +18,4 @@ def health():
 
 @bp.get("/v3/lds/status")
 def status():
-    return jsonify({"version": __version__, **current_lds().status()})
+    return jsonify({"version": __version__, **current_lds().status(), "auth": auth_status()})

@@ -19,6 +19,12 @@ ROAD_KEYS = frozenset({
     "oneway:motor_vehicle", "oneway:vehicle", "maxspeed", "maxspeed:forward", "maxspeed:backward", "access",
     "vehicle", "motor_vehicle", "motorcar", "foot", "bicycle", "service", "area", "impassable", "cycleway",
     "toll", "bridge", "tunnel", "lanes",
+    # OSRM car.lua way handlers: speed caps, size limits, routability penalties, blocked ways, per-direction tags.
+    "maxspeed:advisory", "source:maxspeed", "maxspeed:type", "surface", "tracktype", "smoothness", "width",
+    "est_width", "maxwidth", "maxwidth:physical", "maxheight", "maxheight:physical", "maxlength", "maxweight",
+    "side_road", "construction", "proposed", "status",
+    *(f"{key}:{side}" for key in ("access", "vehicle", "motor_vehicle", "motorcar", "maxspeed:advisory", "maxwidth",
+                                  "maxheight", "maxweight") for side in ("forward", "backward")),
 })
 SIGNAL_VALUES = {"traffic_signals"}
 

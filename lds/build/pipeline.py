@@ -65,16 +65,23 @@ def build(
     modes: Iterable[str] = ("car", "walk", "bike"),
     skip_geocoder: bool = False,
     quiet: bool = False,
+    if_changed: bool = False,
 ) -> dict:
     """Build every part into ``out`` (written beside, then swapped in) and return its metadata."""
     from lds.build.osm import read_roads
     from lds.build.roads import build_mode_graph, write_graph
+    from lds.graph.prepare import prepare_routing
 
     progress = Progress(quiet=quiet)
     out = Path(out)
     source = fetch(extract, out.parent / "downloads", progress)
     digest = sha256_file(source)
     progress("source", f"{source} sha256={digest[:12]}")
+    if if_changed and (out / "meta.json").is_file():
+        old = json.loads((out / "meta.json").read_text())
+        if old.get("source", {}).get("sha256") == digest and old.get("lds_version") == __version__:
+            progress("done", f"{out} is up to date (built {old.get('built_at')})")
+            return old
     work = out.with_name(out.name + ".building")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -85,10 +92,7 @@ def build(
         graph = build_mode_graph(roads, mode, progress)
         counts[mode] = write_graph(graph, work / "graph" / mode)
         progress(mode, f"{counts[mode]['nodes']} nodes, {counts[mode]['edges']} edges, largest SCC {counts[mode]['largest_scc_nodes']}")
-        if mode == "car" or mode in ("walk", "bike"):
-            from lds.graph.prepare import prepare_routing
-
-            prepare_routing(work / "graph" / mode, mode, progress)
+        prepare_routing(work / "graph" / mode, mode, progress)
     geocoder_counts = None
     if not skip_geocoder:
         from lds.geocoding.build import build_index

@@ -8,8 +8,8 @@ car speeds follow OSRM's car.lua (default speed per highway class, ``maxspeed`` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 Tags = Mapping[str, str]
 
@@ -28,15 +28,52 @@ CAR_SPEEDS = {
     "secondary": 55, "secondary_link": 25, "tertiary": 40, "tertiary_link": 20, "unclassified": 25,
     "residential": 25, "living_street": 10, "service": 15,
 }
-# OSRM car.lua `service_speeds` (km/h) and forbidden service kinds.
-CAR_SERVICE_SPEEDS = {"alley": 5, "parking": 5, "parking_aisle": 5, "driveway": 5, "drive-through": 5, "drive-thru": 5}
+# OSRM car.lua `service_penalties`: these service roads keep the highway speed for their duration but are
+# weighted as if half as fast, so routes avoid them unless they start or end there.
+CAR_SERVICE_PENALTIES = {"alley": 0.5, "parking": 0.5, "parking_aisle": 0.5, "driveway": 0.5, "drive-through": 0.5,
+                         "drive-thru": 0.5}
 CAR_SERVICE_FORBIDDEN = {"emergency_access"}
 CAR_SPEED_REDUCTION = 0.8  # OSRM car.lua: maxspeed is scaled by this.
-# OSRM car.lua `access_tag_blacklist`.
+CAR_DEFAULT_SPEED = 10  # OSRM car.lua `default_speed`: other highways opened to cars by an access tag.
+CAR_NARROW_PENALTY = 0.5  # OSRM way_handlers penalties(): width <= 3 m, or one lane in both directions.
+CAR_SIDE_ROAD_PENALTY = 0.8  # OSRM car.lua side_road_multiplier.
+CAR_ALTERNATING_PENALTY = 0.4  # OSRM way_handlers penalties(): oneway=alternating.
+CAR_AVOID = {"steps", "construction", "proposed"}  # OSRM car.lua `avoid` (highway values).
+# OSRM car.lua vehicle size: ways physically or legally closed to a 2.5 m high, 1.9 m wide, 4.8 m long, 3.5 t car.
+CAR_HEIGHT_M, CAR_WIDTH_M, CAR_LENGTH_M, CAR_WEIGHT_KG = 2.5, 1.9, 4.8, 3500.0
+# OSRM car.lua `access_tag_blacklist`; the ``CAR_RESTRICTED`` ones stay routable on ordinary highways but only to
+# reach or leave them (OSRM's `restricted_access_tag_list` + `restricted_highway_whitelist`).
+CAR_ACCESS_BLACKLIST = {"no", "agricultural", "forestry", "emergency", "psv", "customers", "private", "delivery",
+                        "destination"}
 ACCESS_DENY = {"no", "agricultural", "forestry", "emergency", "psv", "customers", "private", "delivery"}
 ACCESS_ALLOW = {"yes", "permissive", "designated", "destination", "permit"}
-# Implicit maxspeed zones (`maxspeed=DE:urban`, ...), OSRM's `maxspeed_table_default` (km/h).
+CAR_ACCESS_WHITELIST = {"yes", "motorcar", "motor_vehicle", "vehicle", "permissive", "designated", "hov"}
+CAR_RESTRICTED = {"destination"}
+CAR_RESTRICTED_HIGHWAYS = {"motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
+                           "secondary_link", "tertiary", "tertiary_link", "residential", "living_street",
+                           "unclassified", "service"}
+# OSRM car.lua surface / tracktype / smoothness speed caps (km/h), applied before maxspeed.
+CAR_SURFACE_SPEEDS = {
+    "cement": 80, "compacted": 80, "fine_gravel": 80, "paving_stones": 60, "metal": 60, "bricks": 60, "grass": 40,
+    "wood": 40, "sett": 40, "grass_paver": 40, "gravel": 40, "unpaved": 40, "ground": 40, "dirt": 40,
+    "pebblestone": 40, "tartan": 40, "cobblestone": 30, "clay": 30, "earth": 20, "stone": 20, "rocky": 20,
+    "sand": 20, "mud": 10,
+}
+CAR_TRACKTYPE_SPEEDS = {"grade1": 60, "grade2": 40, "grade3": 30, "grade4": 25, "grade5": 20}
+CAR_SMOOTHNESS_SPEEDS = {"intermediate": 80, "bad": 40, "very_bad": 20, "horrible": 10, "very_horrible": 5,
+                         "impassable": 0}
+# Implicit maxspeed zones (`maxspeed=DE:urban`, ...): OSRM car.lua `maxspeed_table_default` and the exceptions of
+# its `maxspeed_table` (km/h; 0 = no implied limit, use the highway default).
 ZONE_SPEEDS = {"urban": 50, "rural": 90, "trunk": 110, "motorway": 130, "living_street": 7, "walk": 7}
+MAXSPEED_TABLE = {
+    "at:rural": 100, "at:trunk": 100, "be:motorway": 120, "be-vlg:rural": 70, "by:urban": 60, "by:motorway": 110,
+    "ch:rural": 80, "ch:trunk": 100, "ch:motorway": 120, "cz:trunk": 0, "cz:motorway": 0, "de:living_street": 7,
+    "de:rural": 100, "de:motorway": 0, "dk:rural": 80, "fr:rural": 80, "gb:nsl_single": 96.54,
+    "gb:nsl_dual": 112.63, "gb:motorway": 112.63, "nl:rural": 80, "nl:trunk": 100, "no:rural": 80,
+    "no:motorway": 110, "pl:rural": 100, "pl:trunk": 120, "pl:motorway": 140, "ro:trunk": 100,
+    "ru:living_street": 20, "ru:urban": 60, "ru:motorway": 110, "uk:nsl_single": 96.54, "uk:nsl_dual": 112.63,
+    "uk:motorway": 112.63, "za:urban": 60, "za:rural": 100, "none": 140,
+}
 
 WALK_SPEED_KMH = 5.0  # OSRM foot.lua walking_speed
 WALK_STEPS_KMH = 3.5
@@ -49,6 +86,7 @@ BIKE_EXCLUDED = WALK_EXCLUDED | {"footway", "steps", "corridor", "elevator", "es
 
 _TRUE = {"yes", "true", "1"}
 _NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh|knots)?\s*$")
+_LEADING_NUMBER = re.compile(r"^\s*(\d+(?:\.\d+)?)")
 
 
 def highway_class(tags: Tags) -> int:
@@ -56,7 +94,8 @@ def highway_class(tags: Tags) -> int:
 
 
 def parse_maxspeed(value: str | None) -> float | None:
-    """km/h from a ``maxspeed`` value (``50``, ``30 mph``, ``DE:urban``); None when unknown or ``none``."""
+    """km/h from a ``maxspeed`` value (``50``, ``30 mph``, ``DE:urban``, ``none``) as OSRM's car.lua reads it;
+    None when unknown or when the zone implies no limit of its own."""
     if not value:
         return None
     value = value.split(";")[0].strip().lower()
@@ -68,12 +107,28 @@ def parse_maxspeed(value: str | None) -> float | None:
         elif m.group(2) == "knots":
             speed *= 1.852
         return speed if speed > 0 else None
-    if ":" in value:
-        zone = value.split(":", 1)[1]
-        if value.startswith("de:") and zone == "rural":
-            return 100.0
-        return ZONE_SPEEDS.get(zone)
-    return ZONE_SPEEDS.get(value)
+    if value in MAXSPEED_TABLE:
+        return float(MAXSPEED_TABLE[value]) or None
+    zone = value.split(":", 1)[1] if ":" in value else value
+    speed = ZONE_SPEEDS.get(zone)
+    return float(speed) if speed else None
+
+
+def _leading_number(value: str | None) -> float | None:
+    """The number a width/height/lanes tag starts with (``3``, ``2.5 m``, ``3,5``), as OSRM's Measure does."""
+    if not value:
+        return None
+    m = _LEADING_NUMBER.match(value.replace(",", "."))
+    return float(m.group(1)) if m else None
+
+
+def _weight_kg(value: str | None) -> float | None:
+    number = _leading_number(value)
+    if number is None:
+        return None
+    if "lbs" in value:
+        return number * 0.45359237
+    return number if "kg" in value else number * 1000.0
 
 
 def _access(tags: Tags, keys: tuple[str, ...]) -> str | None:
@@ -92,47 +147,126 @@ def _oneway_value(tags: Tags, keys: tuple[str, ...]) -> str | None:
     return None
 
 
+def _by_direction(tags: Tags, keys: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """Forward and backward values over a prioritised key list, ``key:forward``/``key:backward`` before ``key``
+    (OSRM's ``Tags.get_forward_backward_by_set``)."""
+    fwd = bwd = None
+    for key in keys:
+        fwd = fwd or tags.get(key + ":forward")
+        bwd = bwd or tags.get(key + ":backward")
+        if not fwd or not bwd:
+            common = tags.get(key)
+            fwd, bwd = fwd or common, bwd or common
+        if fwd and bwd:
+            break
+    return fwd, bwd
+
+
 @dataclass(frozen=True)
 class Usage:
-    """How a mode may use one way: allowed directions and speed per direction (km/h)."""
+    """How a mode may use one way: allowed directions and speed per direction (km/h).
+
+    ``penalty_*`` scale the speed for the routing weight only (OSRM's routability: duration stays real, the weight
+    is duration / penalty); ``restricted_*`` ways (``access=destination``) may only be used to reach or leave them.
+    """
 
     forward: bool
     backward: bool
     speed_fwd: float
     speed_bwd: float
+    penalty_fwd: float = 1.0
+    penalty_bwd: float = 1.0
+    restricted_fwd: bool = False
+    restricted_bwd: bool = False
+
+
+_CAR_ACCESS_KEYS = ("motorcar", "motor_vehicle", "vehicle", "access")
+_CAR_ONEWAY_KEYS = ("oneway:motorcar", "oneway:motor_vehicle", "oneway:vehicle", "oneway")
+_CONSTRUCTION_OK = {"no", "widening", "minor"}
+_HEIGHT_WORDS = {"default": 4.5, "none": 4.5, "no-sign": 4.5, "unsigned": 4.5}
+
+
+def _car_blocked(tags: Tags, highway: str) -> bool:
+    """OSRM's blocked_ways/avoid_ways handlers for the stock car profile."""
+    if highway in CAR_AVOID or tags.get("area") == "yes" or tags.get("oneway") == "reversible":
+        return True
+    if tags.get("construction") not in (None, *_CONSTRUCTION_OK) or "proposed" in tags:
+        return True
+    return tags.get("impassable") == "yes" or tags.get("status") == "impassable"
+
+
+def _car_fits(tags: Tags, direction: int) -> bool:
+    """OSRM's handle_height/width/length/weight: physical and legal limits against the profile's car size."""
+    pick = 0 if direction > 0 else 1
+    height = _by_direction(tags, ("maxheight:physical", "maxheight"))[pick]
+    if height is not None:
+        h = _HEIGHT_WORDS.get(height.strip().lower(), _leading_number(height))
+        if h is not None and h < CAR_HEIGHT_M:
+            return False
+    width = _leading_number(_by_direction(tags, ("maxwidth:physical", "maxwidth", "width", "est_width"))[pick])
+    if width is not None and width <= CAR_WIDTH_M:
+        return False
+    length = _leading_number(_by_direction(tags, ("maxlength",))[pick])
+    if length is not None and length < CAR_LENGTH_M:
+        return False
+    weight = _weight_kg(_by_direction(tags, ("maxweight",))[pick])
+    return weight is None or weight >= CAR_WEIGHT_KG
 
 
 def car_usage(tags: Tags) -> Usage | None:
+    """OSRM car.lua's way processing (access, oneway, speed, surface, maxspeed, routability penalties)."""
     highway = tags.get("highway")
-    if highway not in CAR_SPEEDS or tags.get("area") in _TRUE:
+    if not highway or _car_blocked(tags, highway) or tags.get("service") in CAR_SERVICE_FORBIDDEN:
         return None
-    if tags.get("service") in CAR_SERVICE_FORBIDDEN or tags.get("impassable") in _TRUE:
-        return None
-    access = _access(tags, ("motorcar", "motor_vehicle", "vehicle", "access"))
-    if access in ACCESS_DENY:
-        return None
-    speed = float(CAR_SPEEDS[highway])
-    if highway == "service" and tags.get("service") in CAR_SERVICE_SPEEDS:
-        speed = float(CAR_SERVICE_SPEEDS[tags["service"]])
-    fwd = bwd = speed
-    for key, side in (("maxspeed", "both"), ("maxspeed:forward", "fwd"), ("maxspeed:backward", "bwd")):
-        limit = parse_maxspeed(tags.get(key))
-        if limit:
-            if side in ("both", "fwd"):
-                fwd = limit * CAR_SPEED_REDUCTION
-            if side in ("both", "bwd"):
-                bwd = limit * CAR_SPEED_REDUCTION
-    oneway = _oneway_value(tags, ("oneway:motorcar", "oneway:motor_vehicle", "oneway:vehicle", "oneway"))
-    if oneway in ("reversible", "alternating"):
-        return None
-    forward = backward = True
-    if oneway in _TRUE:
-        backward = False
-    elif oneway == "-1":
+    access_f, access_b = _by_direction(tags, _CAR_ACCESS_KEYS)
+    access_f = access_f.split(";")[0].strip().lower() if access_f else None
+    access_b = access_b.split(";")[0].strip().lower() if access_b else None
+    restricted_ok = highway in CAR_RESTRICTED_HIGHWAYS
+    restr_f, restr_b = restricted_ok and access_f in CAR_RESTRICTED, restricted_ok and access_b in CAR_RESTRICTED
+    forward = _car_fits(tags, 1) and not (access_f in CAR_ACCESS_BLACKLIST and not restr_f)
+    backward = _car_fits(tags, -1) and not (access_b in CAR_ACCESS_BLACKLIST and not restr_b)
+
+    oneway = _oneway_value(tags, _CAR_ONEWAY_KEYS)
+    if oneway == "-1":
         forward = False
-    elif oneway != "no" and (highway in ("motorway",) or tags.get("junction") in ("roundabout", "circular")):
+    elif oneway in _TRUE or oneway != "no" and (highway == "motorway" or tags.get("junction") in ("roundabout", "circular")):
         backward = False
-    return Usage(forward, backward, max(fwd, 1.0), max(bwd, 1.0))
+
+    if highway in CAR_SPEEDS:
+        speed_f = speed_b = float(CAR_SPEEDS[highway])
+    else:  # other highway values are drivable only when an access tag opens them
+        speed_f = CAR_DEFAULT_SPEED if access_f and access_f not in CAR_ACCESS_BLACKLIST else 0.0
+        speed_b = CAR_DEFAULT_SPEED if access_b and access_b not in CAR_ACCESS_BLACKLIST else 0.0
+        if not (speed_f or speed_b):
+            return None
+    if tags.get("bridge") == "movable":
+        speed_f = speed_b = 5.0  # OSRM car.lua bridge_speeds
+    for key, table in (("surface", CAR_SURFACE_SPEEDS), ("tracktype", CAR_TRACKTYPE_SPEEDS),
+                       ("smoothness", CAR_SMOOTHNESS_SPEEDS)):
+        cap = table.get(tags.get(key, ""))
+        if cap is not None:
+            speed_f, speed_b = min(speed_f, cap), min(speed_b, cap)
+    max_f, max_b = _by_direction(tags, ("maxspeed:advisory", "maxspeed", "source:maxspeed", "maxspeed:type"))
+    limit_f, limit_b = parse_maxspeed(max_f), parse_maxspeed(max_b)
+    if limit_f:
+        speed_f = limit_f * CAR_SPEED_REDUCTION
+    if limit_b:
+        speed_b = limit_b * CAR_SPEED_REDUCTION
+    forward, backward = forward and speed_f > 0, backward and speed_b > 0
+    if not (forward or backward):
+        return None
+
+    penalty = CAR_SERVICE_PENALTIES.get(tags.get("service", ""), 1.0)
+    width = _leading_number(tags.get("width"))  # OSRM compares the integer part (Lua's "%d*")
+    width = None if width is None else int(width)
+    lanes = _leading_number(tags.get("lanes"))
+    if (width is not None and width <= 3) or (lanes is not None and lanes <= 1 and forward and backward):
+        penalty = min(penalty, CAR_NARROW_PENALTY)
+    if oneway == "alternating":
+        penalty = min(penalty, CAR_ALTERNATING_PENALTY)
+    if tags.get("side_road") in ("yes", "rotary"):
+        penalty = min(penalty, CAR_SIDE_ROAD_PENALTY)
+    return Usage(forward, backward, max(speed_f, 1.0), max(speed_b, 1.0), penalty, penalty, restr_f, restr_b)
 
 
 def walk_usage(tags: Tags) -> Usage | None:

@@ -5,6 +5,7 @@ geometry, and each direction a mode may travel is its own edge.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from lds.geo import haversine_m
 
 SIGNAL_PENALTY_S = 2.0  # OSRM car.lua traffic_signal_penalty
 FLAG_ROUNDABOUT, FLAG_TOLL, FLAG_TUNNEL, FLAG_BRIDGE = 1, 2, 4, 8
+FLAG_RESTRICTED = 16  # per direction: access=destination and the like, only to reach or leave (OSRM "restricted")
 
 
 @dataclass
@@ -43,6 +45,18 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
     base = np.repeat(starts - (np.cumsum(counts) - counts), counts)
     return base + np.arange(total)
+
+
+def _via_at_way_ends(roads: Roads, ways: np.ndarray, via: np.ndarray) -> np.ndarray:
+    """Whether each via node is the first or last node of its way: otherwise the turn it names is ambiguous
+    and, as in OSRM, the restriction is dropped (a way must be split at a restriction's via node)."""
+    order = np.argsort(roads.way_ids)
+    pos = np.searchsorted(roads.way_ids, ways, sorter=order)
+    found = pos < len(order)
+    i = order[np.minimum(pos, len(order) - 1)]
+    found &= roads.way_ids[i] == ways
+    first, last = roads.refs[roads.offsets[i]], roads.refs[roads.offsets[i + 1] - 1]
+    return found & ((first == via) | (last == via))
 
 
 def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
@@ -71,7 +85,7 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     extra_nodes = []
     for way, s, e in runs:
         cuts = (np.flatnonzero(is_node[s:e]) + s).tolist()
-        for a, b in zip(cuts[:-1], cuts[1:]):
+        for a, b in itertools.pairwise(cuts):
             if roads.refs[a] == roads.refs[b]:
                 if b - a < 2:
                     continue
@@ -105,6 +119,10 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     bwd_ok = np.array([usages[w].backward for w in seg_way], dtype=bool)
     spd_f = np.array([usages[w].speed_fwd for w in seg_way]) / 3.6
     spd_b = np.array([usages[w].speed_bwd for w in seg_way]) / 3.6
+    pen_f = np.array([usages[w].penalty_fwd for w in seg_way])
+    pen_b = np.array([usages[w].penalty_bwd for w in seg_way])
+    restr_f = np.array([usages[w].restricted_fwd for w in seg_way], dtype=bool)
+    restr_b = np.array([usages[w].restricted_bwd for w in seg_way], dtype=bool)
     penalty = SIGNAL_PENALTY_S if mode == "car" else 0.0
 
     f_idx, b_idx = np.flatnonzero(fwd_ok), np.flatnonzero(bwd_ok)
@@ -116,8 +134,13 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     src = np.searchsorted(node_refs, roads.refs[start_v]).astype(np.int32)
     dst = np.searchsorted(node_refs, roads.refs[end_v]).astype(np.int32)
     edge_len = length[seg_of_edge]
-    edge_time = np.where(forward, edge_len / spd_f[seg_of_edge] + penalty * sig_fwd[seg_of_edge],
-                         edge_len / spd_b[seg_of_edge] + penalty * sig_bwd[seg_of_edge])
+    edge_signals = np.where(forward, sig_fwd[seg_of_edge], sig_bwd[seg_of_edge])
+    edge_speed = np.where(forward, spd_f[seg_of_edge], spd_b[seg_of_edge])
+    edge_time = edge_len / edge_speed + penalty * edge_signals
+    # The routing weight (OSRM's routability): duration with the speed scaled by the way's penalty.
+    edge_penalty = np.where(forward, pen_f[seg_of_edge], pen_b[seg_of_edge])
+    edge_weight = edge_len / (edge_speed * edge_penalty) + penalty * edge_signals
+    edge_restricted = np.where(forward, restr_f[seg_of_edge], restr_b[seg_of_edge])
     # Twin (reverse) edge of the same segment, or -1.
     pos_in_b = np.full(len(seg_s_a), -1, dtype=np.int64)
     pos_in_b[b_idx] = np.arange(len(b_idx)) + nf
@@ -176,7 +199,8 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
         "edge_way": roads.way_ids[edge_way_idx],
         "edge_name": way_name[edge_way_idx],
         "edge_class": way_class[edge_way_idx],
-        "edge_flags": way_flags[edge_way_idx],
+        "edge_flags": way_flags[edge_way_idx] | np.where(edge_restricted, FLAG_RESTRICTED, 0).astype(np.uint8),
+        "edge_weight": edge_weight.astype(np.float32),
         "edge_geom_off": geom_off,
         "geom_lon": roads.lon[vert],
         "geom_lat": roads.lat[vert],
@@ -186,6 +210,7 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
         r = np.array([(f, v, t, k.startswith("only_")) for f, v, t, k in roads.restrictions], dtype=np.int64)
         via = np.searchsorted(node_refs, r[:, 1])
         ok = (via < n) & (node_refs[np.minimum(via, n - 1)] == r[:, 1])
+        ok &= _via_at_way_ends(roads, r[:, 0], r[:, 1]) & _via_at_way_ends(roads, r[:, 2], r[:, 1])
         arrays.update({
             "restr_from_way": r[ok, 0], "restr_via_node": via[ok].astype(np.int32),
             "restr_to_way": r[ok, 2], "restr_only": r[ok, 3].astype(bool),
@@ -202,11 +227,11 @@ def write_graph(graph: ModeGraph, out: Path) -> dict:
     labels = graph.arrays["node_scc"]
     largest = int(graph.arrays["largest_scc"][0])
     counts = {
-        "nodes": int(len(graph.arrays["node_osm"])),
-        "edges": int(len(graph.arrays["edge_src"])),
+        "nodes": len(graph.arrays["node_osm"]),
+        "edges": len(graph.arrays["edge_src"]),
         "largest_scc_nodes": int((labels == largest).sum()),
         "length_km": round(float(graph.arrays["edge_length"].sum()) / 1000, 1),
-        "turn_restrictions": int(len(graph.arrays.get("restr_via_node", ()))),
+        "turn_restrictions": len(graph.arrays.get("restr_via_node", ())),
     }
     (out / "graph.json").write_text(json.dumps({"mode": graph.mode, "names": graph.names, "counts": counts},
                                                ensure_ascii=False))

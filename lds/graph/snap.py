@@ -1,25 +1,27 @@
 """Snapping a point to the nearest routable edge of a mode's graph (not just the nearest node).
 
-Candidate edges come from a KD-tree over points sampled along every edge on the unit sphere (so it
-works for any extract, even one spanning continents); the exact distance and position along each
-candidate polyline is then computed in a local metric projection around the query point.
-Edges inside the largest strongly connected component win when one is within the radius, the way
-OSRM prefers big components, so a point next to a private parking lot still gets a route.
+Edge segments are bucketed in a sparse lon/lat grid (cells of about ``CELL_M`` metres, only non-empty ones
+stored, so any extract works, even one spanning continents); a query scans rings of cells around the point in
+compiled code and projects onto each segment in a local metric frame, exactly. Edges inside the largest strongly
+connected component win when one is within the radius, the way OSRM prefers big components, so a point next to a
+private parking lot still gets a route. For the car that component is taken on the turn-expanded graph, so turn
+restrictions that cut an edge off (as OSRM's components do) count too.
+
+The grid is written at build time (``snap_*.npy``, see :func:`build_grid`) and memory-mapped; a graph without
+it gets one built on first use.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from lds.errors import OutOfCoverage
-from lds.geo import haversine_m, local_xy, to_unit_xyz
+from lds.geo import haversine_m
 
-SAMPLE_SPACING_M = 10.0  # samples along edges; candidates are exact within this spacing
-CANDIDATE_SAMPLES = 48
-
+CELL_M = 100.0  # grid cell size (latitude direction); a few segments per cell in a city
 
 @dataclass(frozen=True)
 class Snap:
@@ -33,84 +35,94 @@ class Snap:
     query: tuple[float, float]
 
 
+def build_grid(arrays, in_largest: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The snapping grid of a graph's arrays: one entry per (cell, segment) for every segment of one edge of each
+    twin pair, long segments cut into cell-sized pieces so each touches at most four cells."""
+    rev = np.asarray(arrays["edge_rev"])
+    n_edges = len(rev)
+    keep = np.flatnonzero((rev < 0) | (np.arange(n_edges) < rev))
+    off = np.asarray(arrays["edge_geom_off"])
+    lon, lat = np.asarray(arrays["geom_lon"]), np.asarray(arrays["geom_lat"])
+    n_seg = off[keep + 1] - off[keep] - 1
+    first = np.cumsum(n_seg) - n_seg
+    seg_a = np.repeat(off[keep], n_seg) + (np.arange(n_seg.sum()) - np.repeat(first, n_seg))
+    seg_edge = np.repeat(keep, n_seg).astype(np.int32)
+    seg_len = haversine_m(lon[seg_a], lat[seg_a], lon[seg_a + 1], lat[seg_a + 1])
+    cum = np.cumsum(seg_len)
+    seg_off = cum - seg_len - np.repeat((cum - seg_len)[first[n_seg > 0]], n_seg[n_seg > 0])
+    edge_len = np.zeros(n_edges, dtype=np.float64)
+    np.add.at(edge_len, seg_edge, seg_len)
+
+    mid_lat = float(np.median(lat)) if len(lat) else 0.0
+    dlat = math.degrees(CELL_M / 6_371_008.8)
+    dlon = dlat / max(math.cos(math.radians(mid_lat)), 0.01)
+    lon0, lat0, lon1, lat1 = lon[seg_a], lat[seg_a], lon[seg_a + 1], lat[seg_a + 1]
+    span = np.maximum(np.abs(lon1 - lon0) / dlon, np.abs(lat1 - lat0) / dlat)
+    pieces = np.maximum(1, np.ceil(span)).astype(np.int64)
+    rep = np.repeat(np.arange(len(seg_a)), pieces)
+    k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0, t1 = k / pieces[rep], (k + 1) / pieces[rep]
+    px0, px1 = lon0[rep] + (lon1 - lon0)[rep] * t0, lon0[rep] + (lon1 - lon0)[rep] * t1
+    py0, py1 = lat0[rep] + (lat1 - lat0)[rep] * t0, lat0[rep] + (lat1 - lat0)[rep] * t1
+    ix0 = np.floor((np.minimum(px0, px1) + 180.0) / dlon).astype(np.int64)
+    ix1 = np.floor((np.maximum(px0, px1) + 180.0) / dlon).astype(np.int64)
+    iy0 = np.floor((np.minimum(py0, py1) + 90.0) / dlat).astype(np.int64)
+    iy1 = np.floor((np.maximum(py0, py1) + 90.0) / dlat).astype(np.int64)
+    keys = np.concatenate([(ix0 << 32) | iy0, (ix1 << 32) | iy0, (ix0 << 32) | iy1, (ix1 << 32) | iy1])
+    segs = np.tile(rep, 4)
+    order = np.lexsort((segs, keys))
+    keys, segs = keys[order], segs[order]
+    fresh = np.ones(len(keys), dtype=bool)
+    fresh[1:] = (keys[1:] != keys[:-1]) | (segs[1:] != segs[:-1])
+    keys, segs = keys[fresh], segs[fresh]
+    cell_keys, starts = np.unique(keys, return_index=True)
+    if in_largest is None:
+        scc = np.asarray(arrays["node_scc"])
+        big = int(np.asarray(arrays["largest_scc"])[0])
+        src, dst = np.asarray(arrays["edge_src"]), np.asarray(arrays["edge_dst"])
+        in_largest = (scc[src] == big) & (scc[dst] == big)
+    in_largest = np.asarray(in_largest, dtype=bool).copy()
+    twin = keep[rev[keep] >= 0]
+    in_largest[twin] |= in_largest[rev[twin]]  # a road is in when either direction is
+    return {
+        "snap_grid": np.array([dlon, dlat], dtype=np.float64),
+        "snap_cell_keys": cell_keys.astype(np.int64),
+        "snap_cell_off": np.append(starts, len(keys)).astype(np.int64),
+        "snap_cell_seg": segs.astype(np.int32),
+        "snap_seg_edge": seg_edge,
+        "snap_seg_a": seg_a.astype(np.int64),
+        "snap_seg_off": seg_off.astype(np.float32),
+        "snap_seg_len": seg_len.astype(np.float32),
+        "snap_edge_len": edge_len.astype(np.float32),
+        "snap_in_largest": in_largest.astype(np.uint8),
+    }
+
+
 class Snapper:
+    """Nearest-edge queries on one graph (thread-safe: queries share nothing mutable)."""
+
     def __init__(self, graph):
         self.graph = graph
-        g = graph
-        n_edges = g.n_edges
-        # One geometry per segment: twin edges share it.
-        keep = np.flatnonzero((g.edge_rev < 0) | (np.arange(n_edges) < g.edge_rev))
-        off = np.asarray(g.edge_geom_off)
-        lon, lat = np.asarray(g.geom_lon), np.asarray(g.geom_lat)
-        n_seg = off[keep + 1] - off[keep] - 1
-        seg_a = np.repeat(off[keep], n_seg) + (np.arange(n_seg.sum()) - np.repeat(np.cumsum(n_seg) - n_seg, n_seg))
-        seg_edge = np.repeat(keep, n_seg)
-        seg_len = haversine_m(lon[seg_a], lat[seg_a], lon[seg_a + 1], lat[seg_a + 1])
-        n_samples = np.maximum(1, np.ceil(seg_len / SAMPLE_SPACING_M).astype(np.int64))
-        rep = np.repeat(np.arange(len(seg_a)), n_samples)
-        t = (np.arange(len(rep)) - np.repeat(np.cumsum(n_samples) - n_samples, n_samples)) / n_samples[rep]
-        a = seg_a[rep]
-        s_lon = lon[a] + (lon[a + 1] - lon[a]) * t
-        s_lat = lat[a] + (lat[a + 1] - lat[a]) * t
-        # Close each edge with its last vertex too.
-        last = off[keep + 1] - 1
-        s_lon = np.concatenate([s_lon, lon[last]])
-        s_lat = np.concatenate([s_lat, lat[last]])
-        self.sample_edge = np.concatenate([seg_edge[rep], keep]).astype(np.int32)
-        self.tree = cKDTree(to_unit_xyz(s_lon, s_lat))
-        scc = np.asarray(g.node_scc)
-        self.in_largest = (scc[g.edge_src] == g.largest_scc) & (scc[g.edge_dst] == g.largest_scc)
-
-    def _project(self, edges: np.ndarray, lon: float, lat: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Distance (m), fraction along the edge, and snapped lon/lat for each candidate edge."""
-        g = self.graph
-        off = np.asarray(g.edge_geom_off)
-        starts, ends = off[edges], off[edges + 1]
-        counts = ends - starts - 1
-        rep = np.repeat(np.arange(len(edges)), counts)
-        a = np.repeat(starts, counts) + (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts))
-        ax, ay = local_xy(g.geom_lon[a], g.geom_lat[a], lon, lat)
-        bx, by = local_xy(g.geom_lon[a + 1], g.geom_lat[a + 1], lon, lat)
-        dx, dy = bx - ax, by - ay
-        seg2 = dx * dx + dy * dy
-        t = np.clip(np.where(seg2 > 0, -(ax * dx + ay * dy) / np.where(seg2 > 0, seg2, 1), 0.0), 0.0, 1.0)
-        px, py = ax + t * dx, ay + t * dy
-        dist = np.hypot(px, py)
-        seg_len = np.sqrt(seg2)
-        best_seg = np.full(len(edges), -1)
-        order = np.lexsort((dist, rep))
-        first = np.ones(len(order), bool)
-        first[1:] = rep[order][1:] != rep[order][:-1]
-        best_seg[rep[order][first]] = order[first]
-        # Position along the edge: length before the best segment + t * its length.
-        cum = np.cumsum(seg_len) - seg_len
-        edge_start_cum = cum[np.cumsum(counts) - counts]
-        total = np.add.reduceat(seg_len, np.cumsum(counts) - counts) if len(seg_len) else np.zeros(0)
-        along = cum[best_seg] - edge_start_cum + t[best_seg] * seg_len[best_seg]
-        fraction = np.where(total > 0, along / np.where(total > 0, total, 1), 0.0)
-        i = best_seg
-        s_lon = g.geom_lon[a[i]] + (g.geom_lon[a[i] + 1] - g.geom_lon[a[i]]) * t[i]
-        s_lat = g.geom_lat[a[i]] + (g.geom_lat[a[i] + 1] - g.geom_lat[a[i]]) * t[i]
-        return dist[i], np.clip(fraction, 0.0, 1.0), s_lon, s_lat
+        arrays = graph.arrays
+        grid = {k: arrays[k] for k in arrays if k.startswith("snap_")}
+        if "snap_cell_keys" not in grid:
+            grid = build_grid(arrays)
+        self._dlon, self._dlat = (float(x) for x in grid["snap_grid"])
+        self._args = tuple(np.ascontiguousarray(grid[k]) for k in (
+            "snap_cell_keys", "snap_cell_off", "snap_cell_seg", "snap_seg_edge", "snap_seg_a", "snap_seg_off",
+            "snap_seg_len", "snap_edge_len", "snap_in_largest"))
+        self._geom = (np.ascontiguousarray(graph.geom_lon, dtype=np.float64),
+                      np.ascontiguousarray(graph.geom_lat, dtype=np.float64))
+        self.in_largest = np.asarray(grid["snap_in_largest"]).astype(bool)
 
     def snap(self, lon: float, lat: float, radius_m: float) -> Snap:
         """The nearest edge within ``radius_m``, preferring the largest component; else OutOfCoverage."""
-        xyz = to_unit_xyz([lon], [lat])[0]
-        k = min(CANDIDATE_SAMPLES, len(self.sample_edge))
-        for kk in (k, min(len(self.sample_edge), 16 * k)):
-            _, idx = self.tree.query(xyz, k=kk)
-            edges = np.unique(self.sample_edge[np.atleast_1d(idx)])
-            dist, frac, s_lon, s_lat = self._project(edges, lon, lat)
-            ok = dist <= radius_m
-            if not ok.any():
-                break
-            big = ok & self.in_largest[edges]
-            if big.any():
-                ok = big
-            elif kk == k and kk < len(self.sample_edge):
-                continue  # look wider for an edge of the largest component before settling
-            j = np.flatnonzero(ok)[np.argmin(dist[ok])]
-            return Snap(int(edges[j]), float(frac[j]), float(s_lon[j]), float(s_lat[j]), float(dist[j]), (lon, lat))
-        raise OutOfCoverage(
-            f"point ({lon:.6f}, {lat:.6f}) is farther than {radius_m:g} m from any {self.graph.mode} road in the data"
-        )
+        from lds.graph._snap import nearest
+
+        best, big = nearest(lon, lat, radius_m, self._dlon, self._dlat, *self._args, *self._geom)
+        hit = big if big is not None else best
+        if hit is None:
+            raise OutOfCoverage(f"point ({lon:.6f}, {lat:.6f}) is farther than {radius_m:g} m from any "
+                                f"{self.graph.mode} road in the data")
+        e, frac, s_lon, s_lat, dist = hit
+        return Snap(int(e), float(frac), float(s_lon), float(s_lat), float(dist), (lon, lat))

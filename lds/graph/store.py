@@ -59,6 +59,15 @@ class RoadGraph:
             self._snapper = Snapper(self)
         return self._snapper
 
+    @property
+    def router(self):
+        """Point-to-point queries on the routing hierarchy written at build time (lds.graph.prepare)."""
+        if self._router is None:
+            from lds.graph.router import Router
+
+            self._router = Router(self)
+        return self._router
+
     def summary(self) -> dict[str, Any]:
         return {"nodes": self.n_nodes, "edges": self.n_edges, **{k: v for k, v in self.counts.items()
                                                                   if k not in ("nodes", "edges")}}

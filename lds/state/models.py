@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint
@@ -20,14 +20,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
+        return None if value is None else value.replace(tzinfo=UTC)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -63,6 +63,7 @@ class Token(Base):
             "grants": list(self.grants or []),
             "allowed_apis": list(self.allowed_apis or []),
             "referers": list(self.referers or []),
+            "quotas": dict(self.quotas or {}),
             "expiration_date": _iso(self.expiration_date),
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),

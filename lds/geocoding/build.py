@@ -1,0 +1,552 @@
+"""``build_index``: an OSM extract -> the address index directory (called by ``lds build``).
+
+Steps: read (``osmread``), expand interpolation ways, merge streets, infer missing streets, fill
+city/postcode/country from areas and place nodes (``localities``), then write entities (streets, places,
+POIs, postcodes), their names as canonical tokens with an inverted index, and the address points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from lds.geocoding import interpolation
+from lds.geocoding.geo import ecef
+from lds.geocoding.housenumbers import main_number
+from lds.geocoding.localities import PLACE_RANK, SUBURB_PLACES, Localities, context_names, display_name
+from lds.geocoding.normalize import name_key, tokens
+from lds.geocoding.osmread import read_extract
+from lds.geocoding.store import (
+    FLAG_INFERRED,
+    FLAG_INTERPOLATED,
+    KIND_PLACE,
+    KIND_POI,
+    KIND_POSTCODE,
+    KIND_STREET,
+    StringPool,
+    csr,
+    save_arrays,
+    save_manifest,
+    save_strings,
+)
+from lds.geocoding.streets import Segments, group_streets, infer_streets
+
+Progress = Callable[[str, str], None]
+
+ADDRESS_LOCALITY_MIN = 3  # addr:city values used by fewer addresses are not made places (typos)
+POSTCODE_FILL_M = 300.0  # an address without postcode takes that of the nearest same-street address this close
+AREA_SIMPLIFY_DEG = 0.00002  # ~2 m: polygons stored for reverse fallbacks
+# Reverse fallback: a place node answers for points this close (m), tighter than the locality fill-in
+# radii because here it is the whole answer.
+PLACE_NODE_RADIUS = {
+    "city": 6000.0, "town": 4000.0, "municipality": 4000.0, "village": 2000.0, "hamlet": 800.0, "borough": 3000.0,
+    "suburb": 1500.0, "quarter": 1000.0, "city_district": 2000.0, "district": 2000.0, "neighbourhood": 600.0,
+    "island": 1500.0, "islet": 300.0, "locality": 500.0, "square": 150.0,
+}
+
+
+def _split(value: str) -> list[str]:
+    return [p.strip() for p in value.split(";") if p.strip()]
+
+
+class _Tokenizer:
+    """Caches canonical tokens per string and records surface forms (raw words, glued word pairs)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, tuple[str, ...]] = {}
+        self.surface: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, text: str) -> tuple[str, ...]:
+        hit = self.cache.get(text)
+        if hit is not None:
+            return hit
+        toks = tokens(text)
+        by_pos: dict[int, list[str]] = defaultdict(list)
+        raw: dict[int, str] = {}
+        for t in toks:
+            by_pos[t.pos].append(t.text)
+            raw[t.pos] = t.raw
+        positions = sorted(by_pos)
+        for p in positions:
+            if by_pos[p] != [raw[p]] and not raw[p][0].isdigit():
+                self.surface.setdefault(raw[p], tuple(by_pos[p]))
+        for p, q in pairwise(positions):
+            if not raw[p][0].isdigit() and not raw[q][0].isdigit():
+                self.surface.setdefault(raw[p] + raw[q], tuple(by_pos[p] + by_pos[q]))
+        out = self.cache[text] = tuple(t.text for t in toks)
+        return out
+
+
+def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
+    """Build the address index of ``source_path`` into ``out_dir``; returns counts for meta.json."""
+    t0 = time.perf_counter()
+    source_path, out_dir = Path(source_path), Path(out_dir)
+    ex = read_extract(source_path, progress)
+    locs = Localities(ex.areas, ex.places)
+    groups, addr_group = group_streets(ex.streets, ex.addresses, progress)
+    segments = Segments.from_groups(groups, ex.streets)
+    inferred = infer_streets(ex.addresses, addr_group, groups, segments)
+    progress("geocoder", f"street inferred for {inferred} addresses without addr:street")
+    extra, extra_groups = interpolation.expand(ex.interpolations, ex.addresses, ex.address_by_node, addr_group)
+    addresses = ex.addresses + extra
+    for i, g in enumerate(extra_groups, start=len(ex.addresses)):
+        groups[g]["addrs"].append(i)
+    addr_group = np.concatenate([addr_group, np.array(extra_groups, dtype=np.int64)])
+    progress("geocoder", f"{len(extra)} house numbers interpolated from {len(ex.interpolations)} interpolation ways")
+
+    tok = _Tokenizer()
+    pool = StringPool()
+    ctx_cache: dict[int, set[str]] = {}
+
+    def locality_context(loc) -> set[str]:
+        key = id(loc)
+        if key not in ctx_cache:
+            ctx_cache[key] = {t for s in locs.context_of(loc) for t in tok(s)}
+        return ctx_cache[key]
+
+    # --- countries: tag > enclosing level-2 boundary > nearest address that knows > the extract's majority
+    countries = {code: names for code, names in ex.countries.items()}
+    for a in ex.areas:  # level-2 boundaries drawn as closed ways
+        if a.get("iso2"):
+            countries.setdefault(a["iso2"], a["names"])
+
+    def country_context(code: str | None) -> set[str]:
+        if not code:
+            return set()
+        out = {code.lower()}
+        for s in context_names(countries.get(code, {})):
+            out.update(tok(s))
+        return out
+
+    # --- addresses: locality fill-in
+    n_addr = len(addresses)
+    a_lat = np.array([a["lat"] for a in addresses], dtype=np.float64)
+    a_lon = np.array([a["lon"] for a in addresses], dtype=np.float64)
+    a_locs = locs.locate(a_lat, a_lon)
+    filled = Counter()
+    for a, loc in zip(addresses, a_locs):
+        if a.get("city"):
+            a["_city_from"] = "tag"
+        elif loc.city:
+            a["city"] = display_name(loc.city)
+            a["_city_from"] = "node" if loc.city_from_node else "area"
+            filled["city"] += 1
+        if not a.get("suburb") and loc.suburb:
+            a["suburb"] = display_name(loc.suburb)
+        if loc.state:
+            a["state"] = display_name(loc.state)
+        if not a.get("postcode") and loc.postcode:
+            a["postcode"] = loc.postcode
+            filled["postcode_area"] += 1
+        code = (a.get("country") or "").strip().upper()
+        if len(code) == 2 and code.isalpha():
+            a["country"] = code
+        elif loc.country_code:
+            a["country"] = loc.country_code
+            filled["country"] += 1
+        else:
+            a.pop("country", None)
+    _fill_from_street(addresses, groups, "postcode", lambda a: not a.get("postcode"), lambda a: bool(a.get("postcode")), filled)
+    # a tagged city on the same street beats the nearest place node (postal districts such as "København V")
+    _fill_from_street(addresses, groups, "city", lambda a: a.get("_city_from") == "node",
+                      lambda a: a.get("_city_from") == "tag", filled)
+    majority = _fill_countries(addresses, a_lat, a_lon, countries, filled)
+    progress("geocoder", f"filled in: {dict(filled)}")
+
+    # --- entities
+    ent: dict[str, list] = defaultdict(list)
+    ent_names: list[list[str]] = []
+    ent_ctx: list[set[str]] = []
+
+    def add_entity(kind: int, lat: float, lon: float, name: str | None, names: list[str], ctx: set[str], **fields) -> int:
+        ent["kind"].append(kind)
+        ent["lat"].append(lat)
+        ent["lon"].append(lon)
+        ent["name"].append(pool.add(name))
+        for f in ("street", "hn", "postcode", "city", "suburb", "state", "country", "category"):
+            ent[f].append(pool.add(fields.get(f)))
+        ent["importance"].append(fields.get("importance", 0.0))
+        ent_names.append(names)
+        ent_ctx.append(ctx)
+        return len(ent["kind"]) - 1
+
+    # streets first: entity id == group id
+    rep = _representative_points(groups, segments, a_lat, a_lon)
+    no_addr = [g for g, grp in enumerate(groups) if not grp["addrs"]]
+    rep_locs = locs.locate([rep[g][0] for g in no_addr], [rep[g][1] for g in no_addr])
+    rep_loc = dict(zip(no_addr, rep_locs))
+    for g, grp in enumerate(groups):
+        members = [addresses[i] for i in grp["addrs"]]
+        ctx: set[str] = set()
+        if members:
+            fields = {f: _most_common(m.get(f) for m in members) for f in ("city", "suburb", "state", "postcode", "country")}
+            for i in grp["addrs"]:
+                ctx |= locality_context(a_locs[i])
+            for value in {m.get(f) for m in members for f in ("city", "suburb", "postcode")}:
+                if value:
+                    ctx.update(tok(value))
+            for code in {m.get("country") for m in members}:
+                ctx |= country_context(code)
+        else:
+            loc = rep_loc[g]
+            fields = {
+                "city": display_name(loc.city) if loc.city else None, "suburb": display_name(loc.suburb) if loc.suburb else None,
+                "state": display_name(loc.state) if loc.state else None, "postcode": loc.postcode,
+                "country": loc.country_code or majority,
+            }
+            ctx |= locality_context(loc) | country_context(fields["country"])
+        names = [n for v in grp["names"].values() for n in _split(v)] + grp["variants"]
+        add_entity(
+            KIND_STREET, rep[g][0], rep[g][1], grp["name"], names, ctx, street=grp["name"],
+            category="street" if grp["kind"] == "street" else "addr:place",
+            importance=math.log1p(len(members)) + (0.5 if grp["ways"] else 0.0), **fields,
+        )
+
+    # places: nodes, then areas whose centre is not already a place node of the same name
+    place_entity_by_osm: dict[str, int] = {}
+    node_names = {(p["lat"], p["lon"], display_name(p["names"])) for p in ex.places}
+    place_items = [(p, None) for p in ex.places]
+    for a in ex.areas:
+        if a["kind"] == "postal" or not a["names"]:
+            continue
+        center = a["center"]
+        if center is None:
+            pt = a["geom"].point_on_surface()
+            center = (pt.x, pt.y)
+        if (center[1], center[0], display_name(a["names"])) in node_names:
+            a["entity_of_node"] = (center[1], center[0])
+            continue
+        place_items.append(({"osm": a["osm"], "lat": center[1], "lon": center[0], "names": a["names"],
+                             "place": a["place"] or f"admin_level={a['level']}", "level": a["level"], "iso2": a["iso2"]}, a))
+    place_items += _address_localities(addresses, a_lat, a_lon, place_items)
+    p_locs = locs.locate([p["lat"] for p, _ in place_items], [p["lon"] for p, _ in place_items])
+    node_entity: dict[tuple[float, float], int] = {}
+    for (p, area), loc in zip(place_items, p_locs):
+        kind = p["place"]
+        rank = PLACE_RANK.get(kind, 0) if not kind.startswith("admin_level") else _admin_rank(p["level"])
+        own = display_name(p["names"])
+        code = p.get("iso2") or loc.country_code or majority
+        city = display_name(loc.city) if loc.city and display_name(loc.city) != own else None
+        if p.get("is_in") and p["is_in"] != own and kind in SUBURB_PLACES:  # is_in=København on a suburb node
+            city = p["is_in"]
+        ctx = locality_context(loc) | country_context(code)
+        names = [n for v in p["names"].values() for n in _split(v)]
+        e = add_entity(
+            KIND_PLACE, p["lat"], p["lon"], own, names, ctx, category=kind, city=city,
+            state=display_name(loc.state) if loc.state and display_name(loc.state) != own else None,
+            country=code, postcode=loc.postcode if rank <= 20 else None, importance=rank / 3.0,
+        )
+        place_entity_by_osm[p["osm"]] = e
+        if area is not None:
+            area["entity"] = e
+        elif not p["osm"].startswith("addr:city="):
+            node_entity[(p["lat"], p["lon"])] = e
+    for a in ex.areas:
+        if "entity_of_node" in a:
+            a["entity"] = node_entity.get(a["entity_of_node"], -1)
+
+    # POIs
+    q_locs = locs.locate([p["lat"] for p in ex.pois], [p["lon"] for p in ex.pois])
+    for p, loc in zip(ex.pois, q_locs):
+        addr = p["addr"]
+        code = (addr.get("country") or "").upper()
+        code = code if len(code) == 2 and code.isalpha() else (loc.country_code or majority)
+        names = [n for v in p["names"].values() for n in _split(v)]
+        city = addr.get("city") or (display_name(loc.city) if loc.city else None)
+        ctx = locality_context(loc) | country_context(code)
+        for value in (city, addr.get("postcode"), addr.get("street")):
+            if value:
+                ctx.update(tok(value))
+        if p["hn"]:
+            ctx.update(tok(p["hn"]))
+        add_entity(
+            KIND_POI, p["lat"], p["lon"], display_name(p["names"]), names, ctx, category=p["kind"],
+            street=addr.get("street") or addr.get("place"), hn=p["hn"] or None,
+            postcode=addr.get("postcode") or loc.postcode, city=city,
+            suburb=display_name(loc.suburb) if loc.suburb else None,
+            state=display_name(loc.state) if loc.state else None, country=code, importance=0.3,
+        )
+
+    # postcodes: centre = the address nearest the mean of those carrying the code
+    by_code: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+    for i, a in enumerate(addresses):
+        if a.get("postcode"):
+            by_code[(a["postcode"], a.get("country"))].append(i)
+    for (code, country), idxs in by_code.items():
+        lat, lon = float(np.mean(a_lat[idxs])), float(np.mean(a_lon[idxs]))
+        j = idxs[int(np.argmin((a_lat[idxs] - lat) ** 2 + (a_lon[idxs] - lon) ** 2))]
+        city = _most_common(addresses[i].get("city") for i in idxs)
+        ctx = set()
+        for c in {addresses[i].get("city") for i in idxs}:
+            if c:
+                ctx.update(tok(c))
+        ctx |= country_context(country)
+        add_entity(KIND_POSTCODE, float(a_lat[j]), float(a_lon[j]), code, [code], ctx, postcode=code, city=city,
+                   state=addresses[j].get("state"), country=country, category="postcode", importance=1.0)
+
+    n_ent = len(ent["kind"])
+    progress("geocoder", f"{n_ent} entities: {len(groups)} streets, {len(place_items)} places, {len(ex.pois)} POIs, {len(by_code)} postcodes")
+
+    # --- names -> tokens, vocabulary, postings
+    name_entity: list[int] = []
+    name_toks: list[tuple[str, ...]] = []
+    for e, names in enumerate(ent_names):
+        seen: set[tuple[str, ...]] = set()
+        for n in names:
+            t = tok(n)
+            if t and t not in seen:
+                seen.add(t)
+                name_entity.append(e)
+                name_toks.append(t)
+    vocab: dict[str, int] = {}
+    df: Counter = Counter()
+    for t in name_toks:
+        for w in set(t):
+            df[w] += 1
+    for t in name_toks:
+        for w in t:
+            vocab.setdefault(w, len(vocab))
+    for ctx in ent_ctx:
+        for w in ctx:
+            vocab.setdefault(w, len(vocab))
+    for words in tok.surface.values():
+        for w in words:
+            vocab.setdefault(w, len(vocab))
+    n_names = max(1, len(name_toks))
+    idf = np.array([math.log1p(n_names / df[w]) if df[w] else math.log1p(n_names) for w in vocab], dtype=np.float32)
+    flags = np.zeros(len(vocab), dtype=np.uint8)
+    postings: list[list[int]] = [[] for _ in vocab]
+    name_tok_ids = []
+    for nid, t in enumerate(name_toks):
+        ids = [vocab[w] for w in t]
+        name_tok_ids.append(ids)
+        for i in set(ids):
+            postings[i].append(nid)
+            flags[i] |= 1
+    ctx_ids = []
+    for ctx in ent_ctx:
+        ids = sorted(vocab[w] for w in ctx)
+        ctx_ids.append(ids)
+        flags[ids] |= 2
+    name_weight = np.array([float(sum(idf[i] for i in ids)) for ids in name_tok_ids], dtype=np.float32)
+
+    # --- addresses sorted by (street, number, text) so each street's numbers are one contiguous run
+    big = np.iinfo(np.int64).max
+    order = sorted(range(n_addr), key=lambda i: (addr_group[i] if addr_group[i] >= 0 else big,
+                                                 main_number(addresses[i]["hn"]), addresses[i]["hn"]))
+    order_arr = np.array(order, dtype=np.int64)
+    counts = np.bincount(addr_group[addr_group >= 0], minlength=n_ent) if n_addr else np.zeros(n_ent, dtype=np.int64)
+    ent_addr_off = np.zeros(n_ent + 1, dtype=np.int64)
+    ent_addr_off[1:] = np.cumsum(counts)
+
+    def col(field: str) -> np.ndarray:
+        ids: dict[str | None, int] = {}
+        out = np.empty(n_addr, dtype=np.int32)
+        for k, i in enumerate(order):
+            v = addresses[i].get(field)
+            j = ids.get(v)
+            if j is None:
+                j = ids[v] = pool.add(v)
+            out[k] = j
+        return out
+
+    addr_flags = np.array([(FLAG_INTERPOLATED if addresses[i].get("interpolated") else 0)
+                           | (FLAG_INFERRED if addresses[i].get("street_inferred") else 0) for i in order], dtype=np.uint8)
+
+    # --- write
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    name_off, name_vals = csr(name_tok_ids)
+    post_off, post_vals = csr(postings)
+    ctx_off, ctx_vals = csr(ctx_ids)
+    surf_keys = sorted(tok.surface)
+    surf_off, surf_vals = csr([[vocab[w] for w in tok.surface[k]] for k in surf_keys])
+    arrays = {
+        "addr_lat": a_lat[order_arr] if n_addr else a_lat, "addr_lon": a_lon[order_arr] if n_addr else a_lon,
+        "addr_entity": addr_group[order_arr].astype(np.int32) if n_addr else np.zeros(0, np.int32),
+        "addr_hn": col("hn"), "addr_postcode": col("postcode"), "addr_city": col("city"), "addr_suburb": col("suburb"),
+        "addr_state": col("state"), "addr_country": col("country"), "addr_flags": addr_flags,
+        "ent_kind": np.array(ent["kind"], dtype=np.int8), "ent_lat": np.array(ent["lat"]), "ent_lon": np.array(ent["lon"]),
+        "ent_importance": np.array(ent["importance"], dtype=np.float32), "ent_addr_off": ent_addr_off,
+        "ent_ctx_off": ctx_off, "ent_ctx": ctx_vals,
+        "name_entity": np.array(name_entity, dtype=np.int32), "name_tok_off": name_off, "name_tok": name_vals,
+        "name_weight": name_weight, "tok_idf": idf, "tok_flags": flags, "tok_post_off": post_off, "tok_post": post_vals,
+        "surf_off": surf_off, "surf_tok": surf_vals,
+        "seg_lat0": segments.lat0, "seg_lon0": segments.lon0, "seg_lat1": segments.lat1, "seg_lon1": segments.lon1,
+        "seg_entity": segments.group.astype(np.int32),
+    }
+    for f in ("name", "street", "hn", "postcode", "city", "suburb", "state", "country", "category"):
+        arrays[f"ent_{f}"] = np.array(ent[f], dtype=np.int32)
+    arrays.update(_reverse_places(locs, ex, place_entity_by_osm, node_entity))
+    save_arrays(tmp, arrays)
+    pool.save(tmp, "strings")
+    save_strings(tmp, "vocab", list(vocab))
+    save_strings(tmp, "surface", surf_keys)
+    _save_area_geoms(tmp, locs)
+    i18n = _i18n(groups, ex, countries)
+    (tmp / "i18n.json").write_text(json.dumps(i18n, ensure_ascii=False))
+    all_lat = np.concatenate([a_lat, np.array(ent["lat"])])
+    all_lon = np.concatenate([a_lon, np.array(ent["lon"])])
+    n_real = len(ex.addresses)
+    summary = {
+        "addresses": n_real, "interpolated": len(extra), "streets": len(groups), "places": len(place_items),
+        "pois": len(ex.pois), "postcodes": len(by_code), "names": len(name_toks), "tokens": len(vocab),
+        "street_segments": len(segments), "streets_inferred": inferred, "areas": len(locs.areas),
+        "filled": dict(filled), "missing_node_refs": ex.missing_refs,
+    }
+    manifest = {
+        "source": source_path.name, "counts": summary, "countries": {k: {"name": display_name(v), **v} for k, v in countries.items()},
+        "default_country": majority,
+        "bbox": [float(all_lon.min()), float(all_lat.min()), float(all_lon.max()), float(all_lat.max())] if len(all_lat) else None,
+    }
+    save_manifest(tmp, manifest)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    tmp.rename(out_dir)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    progress("geocoder", f"index written to {out_dir} in {summary['seconds']} s")
+    return summary
+
+
+def _address_localities(addresses: list[dict], a_lat, a_lon, place_items: list) -> list[tuple[dict, None]]:
+    """``addr:city`` values no place carries ("København V", "Kastrup") as places of their own, at the
+    address nearest the centre of the addresses that name them, so "Kastrup" alone finds Kastrup."""
+    known = {name_key(n) for p, _ in place_items for n in p["names"].values()}
+    by_city: dict[str, list[int]] = defaultdict(list)
+    for i, a in enumerate(addresses):
+        if a.get("city") and not a.get("interpolated"):
+            by_city[a["city"]].append(i)
+    out = []
+    for city, idxs in by_city.items():
+        if name_key(city) in known or len(idxs) < ADDRESS_LOCALITY_MIN:
+            continue
+        lat, lon = float(np.mean(a_lat[idxs])), float(np.mean(a_lon[idxs]))
+        j = idxs[int(np.argmin((a_lat[idxs] - lat) ** 2 + (a_lon[idxs] - lon) ** 2))]
+        out.append(({"osm": f"addr:city={city}", "lat": float(a_lat[j]), "lon": float(a_lon[j]), "names": {"name": city},
+                     "place": "locality", "level": 0, "iso2": None}, None))
+    return out
+
+
+def _admin_rank(level: int) -> int:
+    return {2: 30, 3: 26, 4: 25, 5: 23, 6: 21, 7: 20, 8: 19, 9: 14, 10: 13}.get(level, 10)
+
+
+def _most_common(values) -> str | None:
+    c = Counter(v for v in values if v)
+    return c.most_common(1)[0][0] if c else None
+
+
+def _representative_points(groups, segments: Segments, a_lat, a_lon) -> list[tuple[float, float]]:
+    """A point on each street: the segment midpoint nearest the centre of all its midpoints (a point
+    on the street even when it bends), else the address nearest the centre of its addresses."""
+    out: list[tuple[float, float]] = []
+    by_group: dict[int, list[int]] = defaultdict(list)
+    for s, g in enumerate(segments.group.tolist()):
+        by_group[g].append(s)
+    for g, grp in enumerate(groups):
+        segs = by_group.get(g)
+        if segs:
+            mid_lat = (segments.lat0[segs] + segments.lat1[segs]) / 2
+            mid_lon = (segments.lon0[segs] + segments.lon1[segs]) / 2
+            xyz = ecef(mid_lat, mid_lon)
+            j = int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))
+            out.append((float(mid_lat[j]), float(mid_lon[j])))
+        else:
+            idx = grp["addrs"]
+            xyz = ecef(a_lat[idx], a_lon[idx])
+            j = idx[int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))]
+            out.append((float(a_lat[j]), float(a_lon[j])))
+    return out
+
+
+def _fill_from_street(addresses: list[dict], groups: list[dict], field: str, missing_fn, known_fn, filled: Counter) -> None:
+    """``field`` of the nearest address on the same street within ``POSTCODE_FILL_M`` that knows it
+    (Nominatim fills postcodes this way)."""
+    for grp in groups:
+        idx = grp["addrs"]
+        missing = [i for i in idx if missing_fn(addresses[i])]
+        known = [i for i in idx if known_fn(addresses[i])]
+        if not missing or not known:
+            continue
+        tree = cKDTree(ecef([addresses[i]["lat"] for i in known], [addresses[i]["lon"] for i in known]))
+        _, j = tree.query(ecef([addresses[i]["lat"] for i in missing], [addresses[i]["lon"] for i in missing]),
+                             distance_upper_bound=POSTCODE_FILL_M)
+        for i, jj in zip(missing, np.atleast_1d(j).tolist()):
+            if jj < len(known):
+                addresses[i][field] = addresses[known[jj]][field]
+                filled[f"{field}_street"] += 1
+
+
+def _fill_countries(addresses, a_lat, a_lon, countries: dict, filled: Counter) -> str | None:
+    """Nearest address that knows its country; the extract's majority when none does. Returns the majority."""
+    known = [i for i, a in enumerate(addresses) if a.get("country")]
+    votes = Counter(addresses[i]["country"] for i in known)
+    majority = votes.most_common(1)[0][0] if votes else (next(iter(countries)) if len(countries) == 1 else None)
+    missing = [i for i, a in enumerate(addresses) if not a.get("country")]
+    if missing and known:
+        tree = cKDTree(ecef(a_lat[known], a_lon[known]))
+        _, j = tree.query(ecef(a_lat[missing], a_lon[missing]))
+        for i, jj in zip(missing, np.atleast_1d(j).tolist()):
+            addresses[i]["country"] = addresses[known[jj]]["country"]
+            filled["country_nearest"] += 1
+    elif missing and majority:
+        for i in missing:
+            addresses[i]["country"] = majority
+    return majority
+
+
+def _reverse_places(locs: Localities, ex, place_entity_by_osm: dict, node_entity: dict) -> dict[str, np.ndarray]:
+    """Place nodes (entity, radius) and polygons (entity, rank) for the reverse place fallback."""
+    pn_entity, pn_radius = [], []
+    for p in ex.places:
+        e = node_entity.get((p["lat"], p["lon"]))
+        if e is not None:
+            pn_entity.append(e)
+            pn_radius.append(PLACE_NODE_RADIUS.get(p["place"], 300.0))
+    area_entity = [a.get("entity", -1) for a in locs.areas]
+    area_size = [a["area_m2"] for a in locs.areas]
+    return {
+        "placenode_entity": np.array(pn_entity, dtype=np.int32), "placenode_radius": np.array(pn_radius, dtype=np.float64),
+        "area_entity": np.array(area_entity, dtype=np.int32), "area_size": np.array(area_size, dtype=np.float64),
+    }
+
+
+def _save_area_geoms(out: Path, locs: Localities) -> None:
+    geoms = [shapely.simplify(a["geom"], AREA_SIMPLIFY_DEG, preserve_topology=True) for a in locs.areas]
+    blobs = [shapely.to_wkb(g) for g in geoms]
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+    if blobs:
+        np.cumsum([len(b) for b in blobs], out=offsets[1:])
+    (out / "areas.wkb").write_bytes(b"".join(blobs))
+    np.save(out / "areas.offsets.npy", offsets)
+
+
+def _i18n(groups, ex, countries) -> dict[str, dict[str, str]]:
+    """Display name -> {language: name} for streets, places and countries that carry name:xx tags."""
+    out: dict[str, dict[str, str]] = {}
+
+    def add(names: dict[str, str]) -> None:
+        default = display_name(names)
+        langs = {k[5:]: v for k, v in names.items() if k.startswith("name:") and ":" not in k[5:]}
+        if default and langs:
+            out.setdefault(default, {}).update(langs)
+
+    for g in groups:
+        add(g["names"])
+    for p in ex.places:
+        add(p["names"])
+    for a in ex.areas:
+        add(a["names"])
+    for names in countries.values():
+        add(names)
+    return out

@@ -1,0 +1,228 @@
+"""``AddressIndex``: the loaded address index, and the one object forward, reverse and batch use.
+
+Arrays are read into memory (``store``); the vocabulary dict is built at load, per-street house-number
+tables on first use; KD-trees at load for small extracts, in a background thread for large ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from scipy.spatial import cKDTree
+
+from lds.geocoding.geo import ecef
+from lds.geocoding.housenumbers import index_keys, main_number
+from lds.geocoding.lexicon import Lexicon
+from lds.geocoding.store import (
+    FLAG_INTERPOLATED,
+    FORMAT_VERSION,
+    KIND_PLACE,
+    KIND_POI,
+    KIND_POSTCODE,
+    KIND_STREET,
+    StringTable,
+    load_array,
+    load_manifest,
+)
+from lds.geocoding.streets import Segments
+from lds.settings import Settings
+
+KIND_NAMES = {KIND_STREET: "street", KIND_PLACE: "place", KIND_POI: "poi", KIND_POSTCODE: "postcode"}
+WARM_LIMIT = 1_000_000  # indexes up to this many points build their KD-trees at load (~0.5 s at the limit)
+
+
+class AddressIndex:
+    """Addresses, streets, places, POIs and postcodes of one extract, ready to search."""
+
+    def __init__(self, directory: Path, settings: Settings):
+        t0 = time.perf_counter()
+        self.directory = Path(directory)
+        self.settings = settings
+        self.manifest = load_manifest(self.directory)
+        if self.manifest.get("format") != FORMAT_VERSION:
+            raise ValueError(f"address index format {self.manifest.get('format')} is not {FORMAT_VERSION}: rebuild it")
+        self.counts = self.manifest.get("counts", {})
+        self.countries: dict[str, dict[str, str]] = self.manifest.get("countries", {})
+        self.strings = StringTable(self.directory, "strings")
+        arr = lambda name: load_array(self.directory, name, mmap=False)
+        self.addr_lat, self.addr_lon = arr("addr_lat"), arr("addr_lon")
+        self.addr_entity, self.addr_hn = arr("addr_entity"), arr("addr_hn")
+        self.addr_postcode, self.addr_city, self.addr_suburb = arr("addr_postcode"), arr("addr_city"), arr("addr_suburb")
+        self.addr_state, self.addr_country, self.addr_flags = arr("addr_state"), arr("addr_country"), arr("addr_flags")
+        self.ent_kind, self.ent_lat, self.ent_lon = arr("ent_kind"), arr("ent_lat"), arr("ent_lon")
+        self.ent_importance = arr("ent_importance")
+        self.ent_addr_off = arr("ent_addr_off")
+        self.ent_ctx_off, self.ent_ctx = arr("ent_ctx_off"), arr("ent_ctx")
+        self.ent = {f: arr(f"ent_{f}") for f in ("name", "street", "hn", "postcode", "city", "suburb", "state", "country", "category")}
+        self.name_entity, self.name_tok_off, self.name_tok = arr("name_entity"), arr("name_tok_off"), arr("name_tok")
+        self.name_weight = arr("name_weight")
+        self.tok_post_off, self.tok_post = arr("tok_post_off"), arr("tok_post")
+        self.segments = Segments(arr("seg_lat0"), arr("seg_lon0"), arr("seg_lat1"), arr("seg_lon1"), arr("seg_entity"))
+        self.placenode_entity, self.placenode_radius = arr("placenode_entity"), arr("placenode_radius")
+        self.area_entity, self.area_size = arr("area_entity"), arr("area_size")
+        self.i18n: dict[str, dict[str, str]] = json.loads((self.directory / "i18n.json").read_text())
+        vocab = StringTable(self.directory, "vocab").all()
+        surf_keys = StringTable(self.directory, "surface").all()
+        surf_off, surf_tok = np.load(self.directory / "surf_off.npy").tolist(), np.load(self.directory / "surf_tok.npy").tolist()
+        surface = {k: tuple(surf_tok[surf_off[i] : surf_off[i + 1]]) for i, k in enumerate(surf_keys)}
+        post_off = np.asarray(self.tok_post_off)
+        self.lexicon = Lexicon(vocab, surface, np.asarray(arr("tok_idf")).tolist(), np.asarray(arr("tok_flags")).tolist(),
+                               np.diff(post_off).tolist())
+        self.n_names = len(self.name_entity)
+        # Hot per-entity and per-name values as Python lists: element access on them is ~20x cheaper.
+        self.kind_l = self.ent_kind.tolist()
+        self.lat_l, self.lon_l = self.ent_lat.tolist(), self.ent_lon.tolist()
+        self.importance_l = self.ent_importance.tolist()
+        self.addr_off_l = self.ent_addr_off.tolist()
+        self.name_entity_l = self.name_entity.tolist()
+        self.name_weight_l = self.name_weight.tolist()
+        self._name_tok_off_l = self.name_tok_off.tolist()
+        self._ctx_off_l = self.ent_ctx_off.tolist()
+        self._post_off_l = post_off.tolist()
+        self._name_cache: dict[int, tuple[int, ...]] = {}
+        self._ctx_cache: dict[int, frozenset[int]] = {}
+        self._lock = threading.Lock()
+        self._addr_tree: cKDTree | None = None
+        self._placenode_tree: cKDTree | None = None
+        self._areas: tuple[Any, Any] | None = None
+        self.hn_table = lru_cache(maxsize=16384)(self._hn_table)
+        from lds.geocoding.search import word_matches
+
+        self.word_matches = lru_cache(maxsize=100_000)(lambda text, raw, fuzzy: word_matches(self.lexicon, text, raw, fuzzy))
+        if len(self.addr_lat) + len(self.segments) <= WARM_LIMIT:
+            self._warm()
+        # Larger extracts build the trees on first use instead: no background thread here, because
+        # gunicorn forks its workers from the process that loaded the data, and a thread caught mid-build
+        # would leave its lock held in every worker.
+        self.load_seconds = time.perf_counter() - t0
+
+    @classmethod
+    def load(cls, directory: str | Path, settings: Settings | None = None) -> AddressIndex:
+        return cls(Path(directory), settings or Settings.from_env())
+
+    def summary(self) -> dict[str, Any]:
+        return {**{k: v for k, v in self.counts.items() if not isinstance(v, dict)},
+                "source": self.manifest.get("source"), "load_seconds": round(self.load_seconds, 3)}
+
+    # --- lazily built structures ------------------------------------------------------------
+    def _warm(self) -> None:
+        """Build what the first requests would otherwise pay for: KD-trees, the typo buckets."""
+        _ = self.addr_tree
+        with self._lock:
+            _ = self.segments.tree
+        self.lexicon.fuzzy("warmup")
+
+    @property
+    def addr_tree(self) -> cKDTree | None:
+        if self._addr_tree is None and len(self.addr_lat):
+            with self._lock:
+                if self._addr_tree is None:
+                    self._addr_tree = cKDTree(ecef(np.asarray(self.addr_lat), np.asarray(self.addr_lon)))
+        return self._addr_tree
+
+    @property
+    def placenode_tree(self) -> cKDTree | None:
+        if self._placenode_tree is None and len(self.placenode_entity):
+            e = np.asarray(self.placenode_entity)
+            self._placenode_tree = cKDTree(ecef(np.asarray(self.ent_lat)[e], np.asarray(self.ent_lon)[e]))
+        return self._placenode_tree
+
+    @property
+    def areas(self):
+        """(STRtree, geometries) of the locality polygons, for the reverse place fallback."""
+        if self._areas is None:
+            blob = (self.directory / "areas.wkb").read_bytes()
+            off = np.load(self.directory / "areas.offsets.npy").tolist()
+            geoms = shapely.from_wkb([blob[off[i] : off[i + 1]] for i in range(len(off) - 1)]) if len(off) > 1 else []
+            self._areas = (shapely.STRtree(geoms) if len(geoms) else None, geoms)
+        return self._areas
+
+    # --- accessors ----------------------------------------------------------------------------
+    def string(self, i: int) -> str | None:
+        return self.strings[int(i)]
+
+    def ent_field(self, e: int, field: str) -> str | None:
+        return self.strings[int(self.ent[field][e])]
+
+    def context(self, e: int) -> frozenset[int]:
+        """Token ids of the entity's locality names (city, suburb, postcode, country, enclosing areas)."""
+        ctx = self._ctx_cache.get(e)
+        if ctx is None:
+            off = self._ctx_off_l
+            ctx = self._ctx_cache[e] = frozenset(self.ent_ctx[off[e] : off[e + 1]].tolist())
+        return ctx
+
+    def name_tokens(self, nid: int) -> tuple[int, ...]:
+        toks = self._name_cache.get(nid)
+        if toks is None:
+            off = self._name_tok_off_l
+            toks = self._name_cache[nid] = tuple(self.name_tok[off[nid] : off[nid + 1]].tolist())
+        return toks
+
+    def postings(self, tid: int, most: int | None = None) -> list[int]:
+        a, b = self._post_off_l[tid], self._post_off_l[tid + 1]
+        if most is not None:
+            b = min(b, a + most)
+        return self.tok_post[a:b].tolist()
+
+    def addr_range(self, e: int) -> tuple[int, int]:
+        if self.kind_l[e] != KIND_STREET:
+            return 0, 0
+        return self.addr_off_l[e], self.addr_off_l[e + 1]
+
+    def is_interpolated(self, j: int) -> bool:
+        return bool(self.addr_flags[j] & FLAG_INTERPOLATED)
+
+    def _hn_table(self, e: int) -> tuple[dict[str, list[tuple[float, int]]], list[tuple[int, int]]]:
+        """Of one street: house-number key -> [(quality, address row)] best first, and the rows' leading
+        numbers as sorted (number, row) pairs (for placing a missing number between its neighbours)."""
+        a0, a1 = self.addr_range(e)
+        table: dict[str, list[tuple[float, int]]] = {}
+        numbers: list[tuple[int, int]] = []
+        hns = self.addr_hn[a0:a1].tolist()
+        flags = self.addr_flags[a0:a1].tolist()
+        for j, (s, f) in enumerate(zip(hns, flags)):
+            text = self.strings[s] or ""
+            for key, q in index_keys(text):
+                table.setdefault(key, []).append((q * (0.92 if f & FLAG_INTERPOLATED else 1.0), a0 + j))
+            n = main_number(text)
+            if n >= 0:
+                numbers.append((n, a0 + j))
+        for v in table.values():
+            v.sort(key=lambda x: -x[0])
+        numbers.sort()
+        return table, numbers
+
+    @property
+    def bbox(self) -> list[float] | None:
+        return self.manifest.get("bbox")
+
+    def covers(self, lat: float, lon: float, margin_m: float) -> bool:
+        """Whether the point lies in the data's bounding box grown by ``margin_m``."""
+        bbox = self.bbox
+        if not bbox:
+            return False
+        dlat = margin_m / 111_195.0
+        dlon = dlat / max(0.01, math.cos(math.radians(lat)))
+        return bbox[1] - dlat <= lat <= bbox[3] + dlat and bbox[0] - dlon <= lon <= bbox[2] + dlon
+
+    def translate(self, value: str | None, language: str | None) -> str | None:
+        if not value or not language:
+            return value
+        return self.i18n.get(value, {}).get(language, value)
+
+    def country_name(self, code: str | None, language: str | None = None) -> str | None:
+        if not code:
+            return None
+        names = self.countries.get(code)
+        if not names:
+            return None
+        return (language and names.get(f"name:{language}")) or names.get("name")

@@ -1,0 +1,844 @@
+# distutils: language = c++
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Routing hot loops in C++: the turn-expanded (edge-based) graph, its contraction hierarchy, the bidirectional
+CH query with shortcut unpacking, and route geometry cutting.
+
+Weights are integer milliseconds so shortcut sums are exact and the hierarchy is deterministic.
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.math cimport INFINITY, M_PI, atan2, cos, exp, fabs, sqrt
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t
+from libcpp.pair cimport pair
+from libcpp.queue cimport priority_queue
+from libcpp.vector cimport vector
+
+cnp.import_array()
+
+cdef double EARTH_R = 6371008.8
+cdef double DEG = M_PI / 180.0
+cdef uint8_t FLAG_RESTRICTED = 16
+
+
+# --- geometry helpers -------------------------------------------------------------------------------------------
+
+cdef inline double _bearing(double lon0, double lat0, double lon1, double lat1) nogil:
+    """Bearing 0..360 (0 = north, clockwise) from a local equirectangular projection: exact enough per edge."""
+    cdef double dx = (lon1 - lon0) * cos(lat0 * DEG)
+    cdef double dy = lat1 - lat0
+    cdef double b
+    if dx == 0.0 and dy == 0.0:
+        return -1.0
+    b = atan2(dx, dy) / DEG
+    return b + 360.0 if b < 0 else b
+
+
+cdef inline double _dist_m(double lon0, double lat0, double lon1, double lat1) nogil:
+    cdef double dx = (lon1 - lon0) * cos(lat0 * DEG) * DEG * EARTH_R
+    cdef double dy = (lat1 - lat0) * DEG * EARTH_R
+    return sqrt(dx * dx + dy * dy)
+
+
+cdef double _bearing_along(const double[::1] lon, const double[::1] lat, int64_t i0, int64_t i1, double lookahead):
+    """Bearing from vertex ``i0`` towards the point ``lookahead`` metres along the polyline to ``i1``."""
+    cdef int64_t step = 1 if i1 >= i0 else -1
+    cdef int64_t i = i0
+    cdef double acc = 0.0, seg, t, plon, plat, b
+    while i != i1:
+        seg = _dist_m(lon[i], lat[i], lon[i + step], lat[i + step])
+        if acc + seg >= lookahead and seg > 0:
+            t = (lookahead - acc) / seg
+            plon = lon[i] + (lon[i + step] - lon[i]) * t
+            plat = lat[i] + (lat[i + step] - lat[i]) * t
+            b = _bearing(lon[i0], lat[i0], plon, plat)
+            if b >= 0:
+                return b
+        acc += seg
+        i += step
+    b = _bearing(lon[i0], lat[i0], lon[i1], lat[i1])
+    return 0.0 if b < 0 else b
+
+
+def edge_bearings(const int64_t[::1] off, const double[::1] lon, const double[::1] lat, double lookahead_m):
+    """Per edge: the heading leaving its first vertex and the heading arriving at its last vertex (degrees),
+    each measured to a point ``lookahead_m`` along the road, as OSRM's perceived bearings are."""
+    cdef Py_ssize_t n = off.shape[0] - 1, e
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] start = np.empty(n, np.float32)
+    cdef cnp.ndarray[cnp.float32_t, ndim=1] end = np.empty(n, np.float32)
+    cdef int64_t a, b
+    cdef double back
+    for e in range(n):
+        a = off[e]
+        b = off[e + 1] - 1
+        start[e] = <float>_bearing_along(lon, lat, a, b, lookahead_m)
+        back = _bearing_along(lon, lat, b, a, lookahead_m)
+        end[e] = <float>(back - 180.0 if back >= 180.0 else back + 180.0)
+    return start, end
+
+
+cdef inline double _deviation(double b_in, double b_out) nogil:
+    """Turn angle in (-180, 180]: 0 straight on, positive to the right."""
+    cdef double d = b_out - b_in
+    while d > 180.0:
+        d -= 360.0
+    while d <= -180.0:
+        d += 360.0
+    return d
+
+
+def deviations(const float[::1] b_end, const float[::1] b_start, const int32_t[::1] path):
+    """Turn angle at each node between consecutive path edges (len(path) - 1 values)."""
+    cdef Py_ssize_t n = path.shape[0], i
+    cdef cnp.ndarray[cnp.float64_t, ndim=1] out = np.empty(max(n - 1, 0), np.float64)
+    for i in range(1, n):
+        out[i - 1] = _deviation(b_end[path[i - 1]], b_start[path[i]])
+    return out
+
+
+# --- turn expansion ---------------------------------------------------------------------------------------------
+
+cdef inline double _turn_sigmoid(double angle, double penalty, double bias) nogil:
+    """OSRM car.lua process_turn(): a sigmoid over the turn angle, cheaper to the right (right-hand traffic)."""
+    if angle >= 0:
+        return penalty / (1.0 + exp(-((13.0 / bias) * angle / 180.0 - 6.5 * bias)))
+    return penalty / (1.0 + exp(-((13.0 * bias) * -angle / 180.0 - 6.5 / bias)))
+
+
+def expand_turns(int32_t n_nodes, const int32_t[::1] src, const int32_t[::1] dst, const int32_t[::1] rev,
+                 const int64_t[::1] way, const uint8_t[::1] flags, const float[::1] b_start, const float[::1] b_end,
+                 const int64_t[::1] out_off, const int32_t[::1] out_edges, const int64_t[::1] in_off,
+                 const int32_t[::1] in_edges, const int64_t[::1] r_off, const int64_t[::1] r_from,
+                 const int64_t[::1] r_to, const uint8_t[::1] r_only, const uint8_t[::1] barrier,
+                 bint turn_costs, double turn_penalty, double turn_bias, double uturn_penalty,
+                 double restricted_penalty):
+    """Allowed transitions (from_edge, to_edge) at every node with their turn cost in ms.
+
+    With ``turn_costs`` (car) this follows OSRM: the angle sigmoid at real intersections (more than two roads)
+    and on U-turns, the U-turn penalty, U-turns only at dead ends or where nothing else is possible, turn
+    restrictions (``no_*`` forbids the turn, ``only_*`` forbids every other one), barrier nodes passable only by
+    turning back, and entering an access-restricted road from an open one costs ``restricted_penalty``
+    (OSRM's max turn weight). Without, every turn is free and only exact reversals are dropped.
+    """
+    cdef vector[int32_t] t_from, t_to, t_cost
+    cdef vector[uint8_t] allowed
+    cdef int32_t v, e1, e2, w_ms, exits
+    cdef int64_t i, j, k
+    cdef int roads, indeg
+    cdef bint has_only, only_hit, forbidden, uturn
+    cdef double cost, angle
+    for v in range(n_nodes):
+        roads = <int>(out_off[v + 1] - out_off[v])
+        indeg = <int>(in_off[v + 1] - in_off[v])
+        for i in range(in_off[v], in_off[v + 1]):
+            if rev[in_edges[i]] < 0:
+                roads += 1
+        for i in range(in_off[v], in_off[v + 1]):
+            e1 = in_edges[i]
+            # First pass: which exits do restrictions allow from e1?
+            allowed.clear()
+            exits = 0
+            for j in range(out_off[v], out_off[v + 1]):
+                e2 = out_edges[j]
+                has_only = False
+                only_hit = False
+                forbidden = False
+                if turn_costs:
+                    for k in range(r_off[v], r_off[v + 1]):
+                        if r_from[k] != way[e1]:
+                            continue
+                        if r_only[k]:
+                            has_only = True
+                            if r_to[k] == way[e2]:
+                                only_hit = True
+                        elif r_to[k] == way[e2]:
+                            forbidden = True
+                if forbidden or (has_only and not only_hit):
+                    allowed.push_back(0)
+                else:
+                    allowed.push_back(1)
+                    if dst[e2] != src[e1]:
+                        exits += 1
+            for j in range(out_off[v], out_off[v + 1]):
+                e2 = out_edges[j]
+                if not allowed[j - out_off[v]]:
+                    continue
+                uturn = dst[e2] == src[e1]
+                if not turn_costs:
+                    if e2 == rev[e1]:
+                        continue
+                    t_from.push_back(e1)
+                    t_to.push_back(e2)
+                    t_cost.push_back(0)
+                    continue
+                if barrier[v] and not uturn:
+                    continue
+                if uturn and not (barrier[v] or roads == 1 or exits == 0 or indeg <= 1):
+                    continue
+                cost = 0.0
+                if roads > 2 or uturn:
+                    angle = _deviation(b_end[e1], b_start[e2])
+                    if e2 == rev[e1]:
+                        angle = 180.0
+                    cost = _turn_sigmoid(angle, turn_penalty, turn_bias)
+                    if uturn:
+                        cost += uturn_penalty
+                if (flags[e2] & FLAG_RESTRICTED) and not (flags[e1] & FLAG_RESTRICTED):
+                    cost += restricted_penalty
+                t_from.push_back(e1)
+                t_to.push_back(e2)
+                t_cost.push_back(<int32_t>(cost * 1000.0 + 0.5))
+    n = t_from.size()
+    a = np.empty(n, np.int32)
+    b = np.empty(n, np.int32)
+    c = np.empty(n, np.int32)
+    cdef int32_t[::1] av = a, bv = b, cv = c
+    for i in range(<int64_t>n):
+        av[i] = t_from[i]
+        bv[i] = t_to[i]
+        cv[i] = t_cost[i]
+    return a, b, c
+
+
+# --- contraction ------------------------------------------------------------------------------------------------
+
+cdef class _Contractor:
+    cdef int32_t n
+    cdef vector[int32_t] a_tail, a_head, a_w, a_c1, a_c2, a_hops, a_label
+    cdef vector[vector[int32_t]] out_adj, in_adj
+    cdef vector[int64_t] dist
+    cdef vector[int32_t] stamp, target
+    cdef int32_t cur
+    cdef vector[int32_t] depth
+    cdef vector[uint8_t] done
+    cdef vector[int32_t] loop_w, loop_c1, loop_c2
+    cdef int settle_limit
+    cdef bint update_neighbours
+    cdef public int64_t n_prio, n_settled, report_every
+    cdef public int prio_kind
+    cdef vector[int32_t] cnbr
+    # the current contraction's scratch
+    cdef vector[int32_t] sc_tail, sc_head, sc_w, sc_c1, sc_c2
+
+    def __cinit__(self, int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
+                  const int32_t[::1] label, int settle_limit, bint update_neighbours):
+        cdef Py_ssize_t i
+        self.n = n
+        self.settle_limit = settle_limit
+        self.update_neighbours = update_neighbours
+        self.report_every = 100000
+        self.prio_kind = 0
+        self.cnbr.resize(n, 0)
+        self.out_adj.resize(n)
+        self.in_adj.resize(n)
+        self.dist.resize(n, 0)
+        self.stamp.resize(n, 0)
+        self.target.resize(n, 0)
+        self.cur = 0
+        self.depth.resize(n, 0)
+        self.done.resize(n, 0)
+        self.loop_w.resize(n, INT32_MAX)
+        self.loop_c1.resize(n, -1)
+        self.loop_c2.resize(n, -1)
+        for i in range(tail.shape[0]):
+            if tail[i] != head[i]:  # self-loops never lie on a shortest path
+                self._add_arc(tail[i], head[i], weight[i], -1, -1, 1, label[i])
+
+    cdef int32_t _new_arc(self, int32_t u, int32_t x, int32_t w, int32_t c1, int32_t c2, int32_t hops,
+                          int32_t label):
+        self.a_label.push_back(label)
+        self.a_tail.push_back(u)
+        self.a_head.push_back(x)
+        self.a_w.push_back(w)
+        self.a_c1.push_back(c1)
+        self.a_c2.push_back(c2)
+        self.a_hops.push_back(hops)
+        return <int32_t>(self.a_w.size() - 1)
+
+    cdef void _loop(self, int32_t u, int32_t w, int32_t c1, int32_t c2):
+        if w < self.loop_w[u]:
+            self.loop_w[u] = w
+            self.loop_c1[u] = c1
+            self.loop_c2[u] = c2
+
+    cdef void _add_arc(self, int32_t u, int32_t x, int32_t w, int32_t c1, int32_t c2, int32_t hops,
+                       int32_t label):
+        """Add u->x, or lower the weight of an existing u->x (it is no child of any shortcut yet)."""
+        cdef size_t i
+        cdef int32_t a
+        for i in range(self.out_adj[u].size()):
+            a = self.out_adj[u][i]
+            if self.a_head[a] == x:
+                if w < self.a_w[a]:
+                    self.a_w[a] = w
+                    self.a_c1[a] = c1
+                    self.a_c2[a] = c2
+                    self.a_hops[a] = hops
+                    self.a_label[a] = label
+                return
+        a = self._new_arc(u, x, w, c1, c2, hops, label)
+        self.out_adj[u].push_back(a)
+        self.in_adj[x].push_back(a)
+
+    cdef void _witness(self, int32_t s, int32_t skip, int64_t limit, int targets):
+        """Dijkstra from ``s`` avoiding ``skip``, until ``targets`` marked nodes are settled, beyond ``limit``,
+        or after settle_limit settled nodes."""
+        cdef priority_queue[pair[int64_t, int32_t]] heap
+        cdef pair[int64_t, int32_t] top
+        cdef int32_t u, x, a
+        cdef int64_t d, nd
+        cdef int settled = 0
+        cdef size_t i
+        self.stamp[s] = self.cur
+        self.dist[s] = 0
+        heap.push(pair[int64_t, int32_t](0, s))
+        while not heap.empty():
+            top = heap.top()
+            heap.pop()
+            d = -top.first
+            u = top.second
+            if d > self.dist[u]:
+                continue
+            if d > limit:
+                break
+            settled += 1
+            self.n_settled += 1
+            if self.target[u] == self.cur:
+                targets -= 1
+                if targets <= 0:
+                    break
+            if settled > self.settle_limit:
+                break
+            for i in range(self.out_adj[u].size()):
+                a = self.out_adj[u][i]
+                x = self.a_head[a]
+                if x == skip:
+                    continue
+                nd = d + self.a_w[a]
+                if self.stamp[x] != self.cur or nd < self.dist[x]:
+                    self.stamp[x] = self.cur
+                    self.dist[x] = nd
+                    heap.push(pair[int64_t, int32_t](-nd, x))
+
+    cdef void _shortcuts(self, int32_t m):
+        """Fill the scratch with the shortcuts contracting ``m`` needs (self-loops included)."""
+        cdef size_t i, j
+        cdef int32_t a1, a2, u, x
+        cdef int64_t w, limit
+        cdef int targets
+        self.sc_tail.clear()
+        self.sc_head.clear()
+        self.sc_w.clear()
+        self.sc_c1.clear()
+        self.sc_c2.clear()
+        for i in range(self.in_adj[m].size()):
+            a1 = self.in_adj[m][i]
+            u = self.a_tail[a1]
+            limit = -1
+            targets = 0
+            self.cur += 1
+            for j in range(self.out_adj[m].size()):
+                a2 = self.out_adj[m][j]
+                x = self.a_head[a2]
+                if x != u:
+                    limit = max(limit, <int64_t>self.a_w[a1] + self.a_w[a2])
+                    if self.target[x] != self.cur:
+                        self.target[x] = self.cur
+                        targets += 1
+            if limit >= 0:
+                self._witness(u, m, limit, targets)
+            for j in range(self.out_adj[m].size()):
+                a2 = self.out_adj[m][j]
+                x = self.a_head[a2]
+                w = <int64_t>self.a_w[a1] + self.a_w[a2]
+                if x != u and self.stamp[x] == self.cur and self.dist[x] <= w:
+                    continue  # witness path
+                if x == u and w >= self.loop_w[u]:
+                    continue
+                self.sc_tail.push_back(u)
+                self.sc_head.push_back(x)
+                self.sc_w.push_back(<int32_t>min(w, <int64_t>INT32_MAX - 1))
+                self.sc_c1.push_back(a1)
+                self.sc_c2.push_back(a2)
+
+    cdef double _priority(self, int32_t m):
+        """OSRM's node priority: added/removed edges, added/removed original edges, and depth."""
+        self.n_prio += 1
+        cdef size_t i
+        cdef int64_t removed = self.in_adj[m].size() + self.out_adj[m].size(), removed_hops = 0
+        cdef int64_t added = 0, added_hops = 0
+        for i in range(self.in_adj[m].size()):
+            removed_hops += self.a_hops[self.in_adj[m][i]]
+        for i in range(self.out_adj[m].size()):
+            removed_hops += self.a_hops[self.out_adj[m][i]]
+        self._shortcuts(m)
+        for i in range(self.sc_tail.size()):
+            if self.sc_tail[i] != self.sc_head[i]:
+                added += 1
+                added_hops += self.a_hops[self.sc_c1[i]] + self.a_hops[self.sc_c2[i]]
+        if self.prio_kind == 1:
+            return (added - removed) + 2.0 * self.cnbr[m] + self.depth[m]
+        if self.prio_kind == 2:
+            return 4.0 * (added - removed) + 2.0 * self.cnbr[m] + 1.0 * added_hops / max(removed_hops, 1)
+        if removed == 0 or removed_hops == 0:
+            return self.depth[m]
+        return 2.0 * added / removed + 4.0 * added_hops / removed_hops + self.depth[m]
+
+    cdef void _remove(self, vector[int32_t]& lst, int32_t a):
+        cdef size_t i
+        for i in range(lst.size()):
+            if lst[i] == a:
+                lst[i] = lst[lst.size() - 1]
+                lst.pop_back()
+                return
+
+    def run(self, progress=None):
+        """Contract every node; return the hierarchy as arrays (see lds.graph.prepare for their meaning)."""
+        cdef priority_queue[pair[double, int32_t]] queue
+        cdef pair[double, int32_t] top
+        cdef int32_t m, a, x, i
+        cdef size_t j
+        cdef double prio
+        cdef int64_t order = 0
+        cdef vector[int32_t] rank
+        cdef vector[int32_t] f_node, f_arc, b_node, b_arc
+        cdef vector[double] cur_prio
+        cdef vector[int32_t] nbrs
+        rank.resize(self.n, -1)
+        cur_prio.resize(self.n, 0)
+        for i in range(self.n):
+            cur_prio[i] = self._priority(i)
+            queue.push(pair[double, int32_t](-cur_prio[i], i))
+        while not queue.empty():
+            top = queue.top()
+            queue.pop()
+            m = top.second
+            if self.done[m] or -top.first != cur_prio[m]:
+                continue  # contracted, or a stale entry
+            prio = self._priority(m)  # also leaves m's shortcuts in the scratch
+            if prio != cur_prio[m] and not queue.empty() and prio > -queue.top().first + 1e-9:
+                cur_prio[m] = prio
+                queue.push(pair[double, int32_t](-prio, m))
+                continue
+            for j in range(self.sc_tail.size()):
+                if self.sc_tail[j] == self.sc_head[j]:
+                    self._loop(self.sc_tail[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j])
+                else:
+                    self._add_arc(self.sc_tail[j], self.sc_head[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j],
+                                  self.a_hops[self.sc_c1[j]] + self.a_hops[self.sc_c2[j]], -1)
+            rank[m] = <int32_t>order
+            order += 1
+            self.done[m] = 1
+            for j in range(self.out_adj[m].size()):
+                a = self.out_adj[m][j]
+                x = self.a_head[a]
+                f_node.push_back(m)
+                f_arc.push_back(a)
+                self._remove(self.in_adj[x], a)
+                self.depth[x] = max(self.depth[x], self.depth[m] + 1)
+            for j in range(self.in_adj[m].size()):
+                a = self.in_adj[m][j]
+                x = self.a_tail[a]
+                b_node.push_back(m)
+                b_arc.push_back(a)
+                self._remove(self.out_adj[x], a)
+                self.depth[x] = max(self.depth[x], self.depth[m] + 1)
+            nbrs.clear()
+            for j in range(self.out_adj[m].size()):
+                nbrs.push_back(self.a_head[self.out_adj[m][j]])
+            for j in range(self.in_adj[m].size()):
+                nbrs.push_back(self.a_tail[self.in_adj[m][j]])
+            vector[int32_t]().swap(self.out_adj[m])
+            vector[int32_t]().swap(self.in_adj[m])
+            if self.update_neighbours:
+                for j in range(nbrs.size()):
+                    x = nbrs[j]
+                    if self.done[x]:
+                        continue
+                    self.cnbr[x] += 1
+                    prio = self._priority(x)
+                    if prio != cur_prio[x]:
+                        cur_prio[x] = prio
+                        queue.push(pair[double, int32_t](-prio, x))
+            if progress is not None and order % self.report_every == 0:
+                progress(order, self.n)
+        return self._export(rank, f_node, f_arc, b_node, b_arc)
+
+    cdef dict _export(self, vector[int32_t]& rank, vector[int32_t]& f_node, vector[int32_t]& f_arc,
+                      vector[int32_t]& b_node, vector[int32_t]& b_arc):
+        cdef Py_ssize_t nf = f_arc.size(), nb = b_arc.size(), na = self.a_w.size(), i
+        fn = np.asarray(<int32_t[:nf]>f_node.data()).copy() if nf else np.zeros(0, np.int32)
+        fa = np.asarray(<int32_t[:nf]>f_arc.data()).copy() if nf else np.zeros(0, np.int32)
+        bn = np.asarray(<int32_t[:nb]>b_node.data()).copy() if nb else np.zeros(0, np.int32)
+        ba = np.asarray(<int32_t[:nb]>b_arc.data()).copy() if nb else np.zeros(0, np.int32)
+        f_order = np.argsort(fn, kind="stable")
+        b_order = np.argsort(bn, kind="stable")
+        fa = fa[f_order]
+        ba = ba[b_order]
+        new_id = np.full(na, -1, np.int32)
+        new_id[fa] = np.arange(nf, dtype=np.int32)
+        new_id[ba] = np.arange(nf, nf + nb, dtype=np.int32)
+        tail = np.asarray(<int32_t[:na]>self.a_tail.data()).copy() if na else np.zeros(0, np.int32)
+        head = np.asarray(<int32_t[:na]>self.a_head.data()).copy() if na else np.zeros(0, np.int32)
+        w = np.asarray(<int32_t[:na]>self.a_w.data()).copy() if na else np.zeros(0, np.int32)
+        c1 = np.asarray(<int32_t[:na]>self.a_c1.data()).copy() if na else np.zeros(0, np.int32)
+        c2 = np.asarray(<int32_t[:na]>self.a_c2.data()).copy() if na else np.zeros(0, np.int32)
+        lab = np.asarray(<int32_t[:na]>self.a_label.data()).copy() if na else np.zeros(0, np.int32)
+        order = np.concatenate([fa, ba])
+        c1o, c2o = c1[order], c2[order]
+        arc_c1 = np.where(c1o >= 0, new_id[np.maximum(c1o, 0)], -1).astype(np.int32)
+        arc_c2 = np.where(c2o >= 0, new_id[np.maximum(c2o, 0)], -1).astype(np.int32)
+        n = self.n
+        loop_w = np.asarray(<int32_t[:n]>self.loop_w.data()).copy()
+        lc1 = np.asarray(<int32_t[:n]>self.loop_c1.data()).copy()
+        lc2 = np.asarray(<int32_t[:n]>self.loop_c2.data()).copy()
+        loop_c1 = np.where(lc1 >= 0, new_id[np.maximum(lc1, 0)], -1).astype(np.int32)
+        loop_c2 = np.where(lc2 >= 0, new_id[np.maximum(lc2, 0)], -1).astype(np.int32)
+        return {
+            "rank": np.asarray(<int32_t[:n]>rank.data()).copy(),
+            "fwd_off": np.concatenate([[0], np.cumsum(np.bincount(fn, minlength=n))]).astype(np.int64),
+            "fwd_head": head[fa],
+            "fwd_w": w[fa],
+            "bwd_off": np.concatenate([[0], np.cumsum(np.bincount(bn, minlength=n))]).astype(np.int64),
+            "bwd_tail": tail[ba],
+            "bwd_w": w[ba],
+            "arc_head": head[order],
+            "arc_label": lab[order],
+            "arc_c1": arc_c1,
+            "arc_c2": arc_c2,
+            "loop_w": loop_w,
+            "loop_c1": loop_c1,
+            "loop_c2": loop_c2,
+        }
+
+
+def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
+             const int32_t[::1] label, int settle_limit=500, bint update_neighbours=True, progress=None,
+             int64_t report_every=0, int prio_kind=0):
+    """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
+    priority, re-evaluated for the neighbours of each contracted node and lazily when popped."""
+    c = _Contractor(n, tail, head, weight, label, settle_limit, update_neighbours)
+    if report_every:
+        c.report_every = report_every
+    c.prio_kind = prio_kind
+    out = c.run(progress)
+    out["_stats"] = (c.n_prio, c.n_settled)
+    return out
+
+
+# --- query --------------------------------------------------------------------------------------------------------
+
+cdef class CHQuery:
+    """Bidirectional upward Dijkstra with stall-on-demand over the hierarchy, plus shortcut unpacking.
+
+    Not re-entrant: one instance per thread (or a lock), since the labels live in the instance.
+    """
+
+    cdef const int64_t[::1] fwd_off
+    cdef const int32_t[::1] fwd_head
+    cdef const int32_t[::1] fwd_w
+    cdef const int64_t[::1] bwd_off
+    cdef const int32_t[::1] bwd_tail
+    cdef const int32_t[::1] bwd_w
+    cdef const int32_t[::1] arc_head
+    cdef const int32_t[::1] arc_label
+    cdef const int32_t[::1] arc_c1
+    cdef const int32_t[::1] arc_c2
+    cdef const int32_t[::1] loop_w
+    cdef const int32_t[::1] loop_c1
+    cdef const int32_t[::1] loop_c2
+    cdef int64_t n_fwd
+    cdef vector[double] df, db
+    cdef vector[int32_t] pf, pb, sf, sb
+    cdef int32_t stamp
+    cdef public int64_t settled
+
+    def __cinit__(self, fwd_off, fwd_head, fwd_w, bwd_off, bwd_tail, bwd_w, arc_head, arc_label, arc_c1, arc_c2,
+                  loop_w, loop_c1, loop_c2):
+        self.fwd_off = fwd_off
+        self.fwd_head = fwd_head
+        self.fwd_w = fwd_w
+        self.bwd_off = bwd_off
+        self.bwd_tail = bwd_tail
+        self.bwd_w = bwd_w
+        self.arc_head = arc_head
+        self.arc_label = arc_label
+        self.arc_c1 = arc_c1
+        self.arc_c2 = arc_c2
+        self.loop_w = loop_w
+        self.loop_c1 = loop_c1
+        self.loop_c2 = loop_c2
+        self.n_fwd = fwd_head.shape[0]
+        n = fwd_off.shape[0] - 1
+        self.df.resize(n, 0)
+        self.db.resize(n, 0)
+        self.pf.resize(n, -1)
+        self.pb.resize(n, -1)
+        self.sf.resize(n, 0)
+        self.sb.resize(n, 0)
+        self.stamp = 0
+        self.settled = 0
+
+    cdef inline int32_t _arc_w(self, int32_t a):
+        return self.fwd_w[a] if a < self.n_fwd else self.bwd_w[a - self.n_fwd]
+
+    cdef void _unpack(self, int32_t arc, vector[int32_t]& edges, vector[int32_t]& wts):
+        cdef vector[int32_t] stack
+        cdef int32_t a
+        stack.push_back(arc)
+        while not stack.empty():
+            a = stack.back()
+            stack.pop_back()
+            if self.arc_c1[a] < 0:
+                edges.push_back(self.arc_label[a])
+                wts.push_back(self._arc_w(a))
+            else:
+                stack.push_back(self.arc_c2[a])
+                stack.push_back(self.arc_c1[a])
+
+    def route(self, const int32_t[::1] src, const double[::1] src_d, const int32_t[::1] tgt,
+              const double[::1] tgt_d):
+        """Best path from any ``src`` node (at its initial cost) to any ``tgt`` node (whose initial cost is
+        added at the end; it may be negative, for a target part-way along its edge).
+
+        Returns ``(weight, first, last, labels, arc_weights)``: the source and target node the path starts and
+        ends at, the labels of the original arcs along it (the road edges) and their weights; or None when no
+        target is reachable.
+        """
+        cdef priority_queue[pair[double, int32_t]] qf, qb
+        cdef pair[double, int32_t] top
+        cdef int32_t u, x, a, meet = -1, s
+        cdef int64_t i
+        cdef double d, nd, best = INFINITY, c, off_f = 0.0, off_b = 0.0
+        cdef bint loop_meet = False, stalled, fwd_turn = True, f_open = True, b_open = True
+        cdef Py_ssize_t k, kk
+        self.stamp += 1
+        if self.stamp == INT32_MAX:
+            for k in range(<Py_ssize_t>self.sf.size()):
+                self.sf[k] = 0
+                self.sb[k] = 0
+            self.stamp = 1
+        for k in range(src.shape[0]):
+            s = src[k]
+            if self.sf[s] != self.stamp or src_d[k] < self.df[s]:
+                self.sf[s] = self.stamp
+                self.df[s] = src_d[k]
+                self.pf[s] = -1
+                qf.push(pair[double, int32_t](-src_d[k], s))
+            off_f = min(off_f, src_d[k])
+        for k in range(tgt.shape[0]):
+            s = tgt[k]
+            if self.sb[s] != self.stamp or tgt_d[k] < self.db[s]:
+                self.sb[s] = self.stamp
+                self.db[s] = tgt_d[k]
+                self.pb[s] = -1
+                qb.push(pair[double, int32_t](-tgt_d[k], s))
+            off_b = min(off_b, tgt_d[k])
+        # A source that is also a target: straight along the edge when the target lies ahead, else a loop.
+        for k in range(src.shape[0]):
+            s = src[k]
+            if self.sb[s] == self.stamp and self.pb[s] == -1:
+                c = self.df[s] + self.db[s]
+                if c >= 0:
+                    if c < best:
+                        best, meet, loop_meet = c, s, False
+                elif self.loop_w[s] != INT32_MAX and c + self.loop_w[s] < best:
+                    best, meet, loop_meet = c + self.loop_w[s], s, True
+        while True:
+            f_open = f_open and not qf.empty() and -qf.top().first + off_b < best
+            b_open = b_open and not qb.empty() and -qb.top().first + off_f < best
+            if not f_open and not b_open:
+                break
+            if not b_open or (f_open and fwd_turn):
+                top = qf.top()
+                qf.pop()
+                d = -top.first
+                u = top.second
+                if d > self.df[u]:
+                    continue
+                self.settled += 1
+                if self.sb[u] == self.stamp and not (self.pf[u] == -1 and self.pb[u] == -1):
+                    c = d + self.db[u]
+                    if c < best:
+                        best, meet, loop_meet = c, u, False
+                stalled = False
+                for i in range(self.bwd_off[u], self.bwd_off[u + 1]):
+                    x = self.bwd_tail[i]
+                    if self.sf[x] == self.stamp and self.df[x] + self.bwd_w[i] < d:
+                        stalled = True
+                        break
+                if not stalled:
+                    for i in range(self.fwd_off[u], self.fwd_off[u + 1]):
+                        x = self.fwd_head[i]
+                        nd = d + self.fwd_w[i]
+                        if self.sf[x] != self.stamp or nd < self.df[x]:
+                            self.sf[x] = self.stamp
+                            self.df[x] = nd
+                            self.pf[x] = <int32_t>i
+                            qf.push(pair[double, int32_t](-nd, x))
+            else:
+                top = qb.top()
+                qb.pop()
+                d = -top.first
+                u = top.second
+                if d > self.db[u]:
+                    continue
+                self.settled += 1
+                if self.sf[u] == self.stamp and not (self.pf[u] == -1 and self.pb[u] == -1):
+                    c = d + self.df[u]
+                    if c < best:
+                        best, meet, loop_meet = c, u, False
+                stalled = False
+                for i in range(self.fwd_off[u], self.fwd_off[u + 1]):
+                    x = self.fwd_head[i]
+                    if self.sb[x] == self.stamp and self.db[x] + self.fwd_w[i] < d:
+                        stalled = True
+                        break
+                if not stalled:
+                    for i in range(self.bwd_off[u], self.bwd_off[u + 1]):
+                        x = self.bwd_tail[i]
+                        nd = d + self.bwd_w[i]
+                        if self.sb[x] != self.stamp or nd < self.db[x]:
+                            self.sb[x] = self.stamp
+                            self.db[x] = nd
+                            self.pb[x] = <int32_t>(i + self.n_fwd)
+                            qb.push(pair[double, int32_t](-nd, x))
+            fwd_turn = not fwd_turn
+        if meet < 0:
+            return None
+        return best, *self._path(meet, loop_meet)
+
+    cdef tuple _path(self, int32_t meet, bint loop_meet):
+        cdef vector[int32_t] up, edges, wts
+        cdef int32_t u = meet, a
+        cdef Py_ssize_t k
+        while self.pf[u] != -1:
+            a = self.pf[u]
+            up.push_back(a)
+            # the tail of a forward arc: its unpacked head chain ends at u, so walk via the stored tail node
+            u = self._fwd_tail(a)
+        first = u
+        for k in range(<Py_ssize_t>up.size() - 1, -1, -1):
+            self._unpack(up[k], edges, wts)
+        if loop_meet:
+            self._unpack(self.loop_c1[meet], edges, wts)
+            self._unpack(self.loop_c2[meet], edges, wts)
+        u = meet
+        while self.pb[u] != -1:
+            a = self.pb[u]
+            self._unpack(a, edges, wts)
+            u = self.arc_head[a]
+        ne, nw = edges.size(), wts.size()
+        last = u
+        path = np.empty(ne, np.int32)
+        arcw = np.empty(nw, np.int32)
+        cdef int32_t[::1] pv = path, wv = arcw
+        for k in range(<Py_ssize_t>ne):
+            pv[k] = edges[k]
+        for k in range(<Py_ssize_t>nw):
+            wv[k] = wts[k]
+        return first, last, path, arcw
+
+    cdef int32_t _fwd_tail(self, int32_t a):
+        """The node whose forward list holds arc ``a`` (binary search over the CSR offsets)."""
+        cdef int64_t lo = 0, hi = self.fwd_off.shape[0] - 2, mid
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.fwd_off[mid] <= a:
+                lo = mid
+            else:
+                hi = mid - 1
+        return <int32_t>lo
+
+
+# --- route geometry -----------------------------------------------------------------------------------------------
+
+def cut_path(const int32_t[::1] path, double first_frac, double last_frac, const int64_t[::1] off,
+             const double[::1] glon, const double[::1] glat, const float[::1] length, const float[::1] time,
+             double s_lon, double s_lat, double t_lon, double t_lat):
+    """Coordinates of a path of edges, starting ``first_frac`` along its first edge and ending ``last_frac``
+    along its last one (exactly at the snapped points), plus each edge's travelled length and time and the
+    index of its first coordinate."""
+    cdef Py_ssize_t n = path.shape[0], i, cap = 2
+    cdef int64_t a, b, j
+    cdef int32_t e
+    cdef double fa, fb, total, acc, seg, lo, hi, t, px, py, lastx = INFINITY, lasty = INFINITY
+    for i in range(n):
+        cap += off[path[i] + 1] - off[path[i]] + 1
+    coords = np.empty((cap, 2), np.float64)
+    cdef double[:, ::1] cv = coords
+    seg_len = np.empty(n, np.float64)
+    seg_time = np.empty(n, np.float64)
+    start_idx = np.empty(n, np.int64)
+    cdef double[::1] lv = seg_len, tv = seg_time
+    cdef int64_t[::1] sv = start_idx
+    cdef Py_ssize_t m = 0
+    cdef vector[double] cum
+    for i in range(n):
+        e = path[i]
+        fa = first_frac if i == 0 else 0.0
+        fb = last_frac if i == n - 1 else 1.0
+        if fb < fa:
+            fb = fa
+        lv[i] = length[e] * (fb - fa)
+        tv[i] = time[e] * (fb - fa)
+        a = off[e]
+        b = off[e + 1]
+        cum.clear()
+        cum.push_back(0.0)
+        for j in range(a + 1, b):
+            cum.push_back(cum.back() + _dist_m(glon[j - 1], glat[j - 1], glon[j], glat[j]))
+        total = cum.back()
+        lo = fa * total
+        hi = fb * total
+        sv[i] = max(m - 1, 0) if m > 0 else 0
+        # start point
+        if i == 0:
+            px, py = s_lon, s_lat
+        else:
+            px, py = glon[a], glat[a]
+            if fa > 0:
+                px, py = _interp(glon, glat, cum, a, b, lo)
+        if px != lastx or py != lasty:
+            cv[m, 0] = px
+            cv[m, 1] = py
+            m += 1
+            lastx, lasty = px, py
+        sv[i] = m - 1
+        for j in range(a + 1, b - 1):
+            if cum[j - a] > lo and cum[j - a] < hi:
+                px, py = glon[j], glat[j]
+                if px != lastx or py != lasty:
+                    cv[m, 0] = px
+                    cv[m, 1] = py
+                    m += 1
+                    lastx, lasty = px, py
+        if i == n - 1:
+            px, py = t_lon, t_lat
+        elif fb >= 1.0:
+            px, py = glon[b - 1], glat[b - 1]
+        else:
+            px, py = _interp(glon, glat, cum, a, b, hi)
+        if px != lastx or py != lasty:
+            cv[m, 0] = px
+            cv[m, 1] = py
+            m += 1
+            lastx, lasty = px, py
+    if m == 1:  # a zero-length route still is a LineString of two points
+        cv[1, 0] = cv[0, 0]
+        cv[1, 1] = cv[0, 1]
+        m = 2
+    return coords[:m], seg_len, seg_time, start_idx
+
+
+cdef tuple _interp(const double[::1] glon, const double[::1] glat, vector[double]& cum, int64_t a, int64_t b,
+                   double at):
+    cdef int64_t j
+    cdef double seg, t
+    for j in range(a + 1, b):
+        if cum[j - a] >= at:
+            seg = cum[j - a] - cum[j - 1 - a]
+            t = (at - cum[j - 1 - a]) / seg if seg > 0 else 0.0
+            return glon[j - 1] + (glon[j] - glon[j - 1]) * t, glat[j - 1] + (glat[j] - glat[j - 1]) * t
+    return glon[b - 1], glat[b - 1]

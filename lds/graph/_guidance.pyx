@@ -1,0 +1,131 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Maneuver detection along a route leg, in C: the rules are documented in :mod:`lds.routing_steps`.
+
+Step kinds and modifiers come back as small codes (see KINDS / MODIFIERS there) with each step's figures, so
+Python only formats the maneuvers themselves.
+"""
+
+from libc.math cimport M_PI, atan2, cos, fabs, floor
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+
+cdef double DEG = M_PI / 180.0
+cdef int DEPART = 0, TURN = 1, NEW_NAME = 2, CONTINUE = 3, ROUNDABOUT = 4, EXIT_ROUNDABOUT = 5, ON_RAMP = 6
+cdef int OFF_RAMP = 7, MERGE = 8
+
+
+cdef inline double _round(double x, double scale) nogil:
+    return floor(x * scale + 0.5) / scale
+
+
+cdef inline double _deviation(double b_in, double b_out) nogil:
+    cdef double d = b_out - b_in
+    while d > 180.0:
+        d -= 360.0
+    while d <= -180.0:
+        d += 360.0
+    return d
+
+
+cdef inline int _modifier(double dev, double straight, double slight, double normal) nogil:
+    """1 sharp right, 2 right, 3 slight right, 4 straight, 5 slight left, 6 left, 7 sharp left (0 = U-turn)."""
+    cdef double a = fabs(dev)
+    if a <= straight:
+        return 4
+    if dev > 0:
+        return 3 if a <= slight else (2 if a <= normal else 1)
+    return 5 if a <= slight else (6 if a <= normal else 7)
+
+
+def leg_maneuvers(const int32_t[::1] edges, const int32_t[::1] edge_name, const uint8_t[::1] edge_flags,
+                  const int8_t[::1] edge_class, const float[::1] b_start, const float[::1] b_end,
+                  const int32_t[::1] edge_src, const int32_t[::1] edge_dst, const uint8_t[::1] node_out,
+                  const uint8_t[::1] is_link, const uint8_t[::1] is_fast, const double[::1] seg_len,
+                  const double[::1] seg_time, const double[::1] turn_s, const double[:, ::1] coords,
+                  const int64_t[::1] start_idx, double straight_deg, double slight_deg, double normal_deg,
+                  double bend_deg, uint8_t roundabout_flag):
+    """Steps of a leg (depart first, arrive not included) as tuples ``(kind, modifier, name_id, exit, distance,
+    duration, lon, lat, bearing_before, bearing_after)``; modifier -1 = none, exit -1 = none."""
+    cdef Py_ssize_t k = edges.shape[0], j, i, s, n_steps, a, b, q
+    cdef int32_t e0, e1
+    cdef bint ra_in, ra_out, uturn, name_change, ramp, merge, bend, link0
+    cdef double dev, dist, dur, before, after, lon, lat, dx, dy
+    cdef int kind, mod, outdeg, open_ra = -1
+    starts, kinds, mods, name_at, exits, exited = [0], [DEPART], [-1], [0], [-1], [False]
+    for j in range(k - 1):
+        i = j + 1
+        e0 = edges[j]
+        e1 = edges[i]
+        ra_in = (edge_flags[e0] & roundabout_flag) != 0
+        ra_out = (edge_flags[e1] & roundabout_flag) != 0
+        dev = _deviation(b_end[e0], b_start[e1])
+        uturn = edge_src[e0] == edge_dst[e1]
+        outdeg = node_out[edge_dst[e0]]
+        mod = 0 if uturn else _modifier(dev, straight_deg, slight_deg, normal_deg)
+        if ra_in and ra_out:
+            if outdeg >= 2 and open_ra >= 0:
+                exits[open_ra] += 1  # an exit passed on the roundabout
+            continue
+        if ra_out:
+            open_ra = len(starts)
+            starts.append(i); kinds.append(ROUNDABOUT); mods.append(mod); name_at.append(i)
+            exits.append(0); exited.append(False)
+            continue
+        if ra_in:
+            if open_ra >= 0:  # leaving: the roundabout step takes the exit road's name
+                exits[open_ra] += 1
+                name_at[open_ra] = i
+                exited[open_ra] = True
+                open_ra = -1
+            else:
+                starts.append(i); kinds.append(EXIT_ROUNDABOUT); mods.append(mod); name_at.append(i)
+                exits.append(-1); exited.append(False)
+            continue
+        name_change = edge_name[e0] != edge_name[e1]
+        link0 = is_link[edge_class[e0]] != 0
+        ramp = is_link[edge_class[e1]] != 0 and not link0
+        merge = link0 and is_fast[edge_class[e1]] != 0
+        bend = fabs(dev) > bend_deg and outdeg >= 2
+        if not (name_change or bend or uturn or ramp or merge):
+            continue
+        if merge:
+            kind = MERGE
+        elif ramp:
+            kind = OFF_RAMP if is_fast[edge_class[e0]] else ON_RAMP
+        elif uturn:
+            kind = TURN if name_change else CONTINUE
+        elif name_change:
+            kind = NEW_NAME if fabs(dev) <= slight_deg else TURN
+        else:
+            kind = CONTINUE if edge_name[e1] != 0 else TURN
+        starts.append(i); kinds.append(kind); mods.append(mod); name_at.append(i)
+        exits.append(-1); exited.append(False)
+
+    out = []
+    n_steps = len(starts)
+    for s in range(n_steps):
+        a = starts[s]
+        b = starts[s + 1] if s + 1 < n_steps else k
+        dist = 0.0
+        dur = 0.0
+        for q in range(a, b):
+            dist += seg_len[q]
+            dur += seg_time[q]
+            if q < k - 1:
+                dur += turn_s[q]  # the turn at the end of an edge belongs to the approach
+        if s == 0:
+            lon, lat = coords[0, 0], coords[0, 1]
+            before = 0.0
+            dx = (coords[1, 0] - coords[0, 0]) * cos(coords[0, 1] * DEG)
+            dy = coords[1, 1] - coords[0, 1]
+            after = atan2(dx, dy) / DEG if (dx != 0 or dy != 0) else b_start[edges[0]]
+            if after < 0:
+                after += 360.0
+        else:
+            lon, lat = coords[start_idx[a], 0], coords[start_idx[a], 1]
+            before = b_end[edges[a - 1]]
+            after = b_start[edges[a]]
+        out.append((kinds[s], mods[s], edge_name[edges[name_at[s]]],
+                    exits[s] if (kinds[s] != ROUNDABOUT or exited[s]) else -1,
+                    _round(dist, 10.0), _round(dur, 10.0), _round(lon, 1e6), _round(lat, 1e6),
+                    <int>floor(before + 0.5) % 360, <int>floor(after + 0.5) % 360))
+    return out

@@ -1,0 +1,171 @@
+"""Build-time preprocessing for point-to-point routing: a contraction hierarchy over compact arrays.
+
+For the car the hierarchy is built over the **edge-based** graph: its nodes are the directed road edges and its
+arcs the turns allowed between them, weighted ``turn cost + weight of the edge turned onto``. That is what
+carries OSRM's car.lua semantics (turn penalty by angle, U-turns only where OSRM allows them, ``no_*``/``only_*``
+restrictions at via nodes, access-restricted roads only at the ends). Walking and cycling have free turns, so
+their hierarchy is over the plain node graph (arcs = road edges), a third the size and much faster to contract.
+Everything is written as ``ch_*.npy``/``turn_*.npy`` beside the road arrays and memory-mapped at load.
+
+Arrays written (N = hierarchy nodes: road edges for the car, road nodes otherwise; arcs numbered forward
+lists first):
+
+- ``ch_edge_w`` (edges) int32: routing weight of each road edge in ms (OSRM routability for the car: duration
+  with the speed scaled by the way's penalty).
+- ``ch_fwd_off`` (N+1) int64, ``ch_fwd_head``/``ch_fwd_w``: arcs to higher-ranked nodes, by tail.
+- ``ch_bwd_off`` (N+1) int64, ``ch_bwd_tail``/``ch_bwd_w``: arcs from higher-ranked nodes, by head.
+- ``ch_arc_head``/``ch_arc_label``/``ch_arc_c1``/``ch_arc_c2``: every arc's head node, its road edge (original
+  arcs) and, for shortcuts, its two halves (else -1).
+- ``ch_loop_w``/``ch_loop_c1``/``ch_loop_c2`` (N): cheapest cycle back to a node through lower ones
+  (a car route whose target lies behind its source on the same one-way edge needs it).
+- ``ch_rank`` (N): contraction order.
+- ``turn_bearing_start``/``turn_bearing_end`` (edges) float32: headings leaving/arriving, for angles and steps.
+- ``turn_node_out`` (road nodes) uint8: out-degree of each road node (roundabout exits, step rules).
+- ``snap_*``: the snapping grid (:func:`lds.graph.snap.build_grid`); for the car its largest component is the
+  turn-expanded graph's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from lds.build.roads import FLAG_RESTRICTED
+from lds.graph.snap import build_grid
+
+# OSRM car.lua turn model (process_turn) and guidance lookahead.
+CAR_TURN_PENALTY_S = 7.5  # turn_penalty: the sigmoid's maximum
+CAR_TURN_BIAS = 1.075  # turn_bias: right turns cheaper than left ones (right-hand traffic)
+CAR_UTURN_PENALTY_S = 20.0  # properties.u_turn_penalty
+# OSRM gives a turn from an open road into an access-restricted one (access=destination, ...) its maximum turn
+# weight, so such roads are used only to reach or leave a point on them; an hour has the same effect here while
+# keeping int32 millisecond sums far from overflow.
+RESTRICTED_ENTRY_PENALTY_S = 3600.0
+BEARING_LOOKAHEAD_M = 10.0  # OSRM's coordinate extractor looks ~10 m along a road for its perceived bearing
+# Witness searches stop after this many settled nodes: fewer = faster build, a few more shortcuts.
+WITNESS_SETTLE_LIMIT = 50
+# Modes with turn costs get the edge-based hierarchy; the others the node-based one.
+EDGE_BASED_MODES = frozenset({"car"})
+
+Progress = Callable[[str, str], None]
+
+
+def _csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable").astype(np.int32)
+    off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=n), out=off[1:])
+    return off, order
+
+
+def _restrictions(arrays: dict[str, np.ndarray], n_nodes: int) -> tuple[np.ndarray, ...]:
+    """Turn restrictions grouped by via node: (offsets, from_way, to_way, only)."""
+    if "restr_via_node" not in arrays or len(arrays["restr_via_node"]) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(n_nodes + 1, dtype=np.int64), empty, empty, np.zeros(0, dtype=np.uint8)
+    via = np.asarray(arrays["restr_via_node"], dtype=np.int64)
+    off, order = _csr(via, n_nodes)
+    return (off, np.ascontiguousarray(arrays["restr_from_way"][order], dtype=np.int64),
+            np.ascontiguousarray(arrays["restr_to_way"][order], dtype=np.int64),
+            np.asarray(arrays["restr_only"][order], dtype=np.uint8))
+
+
+def turn_graph(arrays: dict[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
+    """The edge-based graph of a mode: arcs (from_edge, to_edge), their weights and turn costs in ms."""
+    from lds.graph import _ch
+
+    src = np.ascontiguousarray(arrays["edge_src"], dtype=np.int32)
+    dst = np.ascontiguousarray(arrays["edge_dst"], dtype=np.int32)
+    rev = np.ascontiguousarray(arrays["edge_rev"], dtype=np.int32)
+    n_nodes = len(arrays["node_osm"])
+    b_start, b_end = _ch.edge_bearings(np.ascontiguousarray(arrays["edge_geom_off"], dtype=np.int64),
+                                       np.ascontiguousarray(arrays["geom_lon"], dtype=np.float64),
+                                       np.ascontiguousarray(arrays["geom_lat"], dtype=np.float64),
+                                       BEARING_LOOKAHEAD_M)
+    out_off, out_edges = _csr(src, n_nodes)
+    in_off, in_edges = _csr(dst, n_nodes)
+    car = mode == "car"
+    r_off, r_from, r_to, r_only = _restrictions(arrays, n_nodes) if car else _restrictions({}, n_nodes)
+    barrier = np.zeros(n_nodes, dtype=np.uint8)
+    if "node_barrier" in arrays:
+        barrier = np.ascontiguousarray(arrays["node_barrier"], dtype=np.uint8)
+    flags = np.ascontiguousarray(arrays["edge_flags"], dtype=np.uint8)
+    t_from, t_to, t_cost = _ch.expand_turns(
+        n_nodes, src, dst, rev, np.ascontiguousarray(arrays["edge_way"], dtype=np.int64), flags, b_start, b_end,
+        out_off, out_edges, in_off, in_edges, r_off, r_from, r_to, r_only, barrier,
+        car, CAR_TURN_PENALTY_S, CAR_TURN_BIAS, CAR_UTURN_PENALTY_S, RESTRICTED_ENTRY_PENALTY_S)
+    weight = arrays["edge_weight"] if "edge_weight" in arrays else arrays["edge_time"]
+    edge_w = np.rint(np.asarray(weight, dtype=np.float64) * 1000.0).astype(np.int32)
+    return {
+        "edge_w": edge_w, "from": t_from, "to": t_to, "turn_ms": t_cost,
+        "arc_w": (t_cost.astype(np.int64) + edge_w[t_to]).clip(max=2**31 - 2).astype(np.int32),
+        "bearing_start": b_start, "bearing_end": b_end,
+        "node_out": np.minimum(np.diff(out_off), 255).astype(np.uint8),
+    }
+
+
+def _largest_component(tg: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Edges in the largest strongly connected component of the turn-expanded graph: what a car can both
+    reach and leave once restrictions and U-turn rules are applied (OSRM takes its components there too)."""
+    arcs = coo_matrix((np.ones(len(tg["from"]), dtype=np.int8), (tg["from"], tg["to"])), shape=(n, n)).tocsr()
+    labels = connected_components(arcs, directed=True, connection="strong")[1]
+    return labels == np.argmax(np.bincount(labels))
+
+
+def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None = None) -> dict[str, Any]:
+    """Write the routing hierarchy of the graph in ``graph_dir``; return its counts (also in ``ch.json``)."""
+    from lds.graph import _ch
+
+    graph_dir = Path(graph_dir)
+    t0 = time.perf_counter()
+    arrays = {p.stem: np.load(p, mmap_mode="r") for p in graph_dir.glob("*.npy")
+              if not p.stem.startswith(("ch_", "turn_", "snap_"))}
+    tg = turn_graph(arrays, mode)
+    edge_based = mode in EDGE_BASED_MODES
+    if edge_based:
+        n, tail, head, weight = len(tg["edge_w"]), tg["from"], tg["to"], tg["arc_w"]
+        label = tg["to"]
+    else:
+        n = len(arrays["node_osm"])
+        tail = np.ascontiguousarray(arrays["edge_src"], dtype=np.int32)
+        head = np.ascontiguousarray(arrays["edge_dst"], dtype=np.int32)
+        weight, label = tg["edge_w"], np.arange(len(tail), dtype=np.int32)
+    t1 = time.perf_counter()
+
+    def report(done: int, total: int) -> None:
+        if progress:
+            progress(f"{mode} ch", f"{done}/{total} contracted")
+
+    ch = _ch.contract(n, tail, head, weight, label, WITNESS_SETTLE_LIMIT, True, report)
+    t2 = time.perf_counter()
+    out = {f"ch_{k}": v for k, v in ch.items() if not k.startswith("_")}
+    out.update(build_grid(arrays, _largest_component(tg, n) if edge_based else None))
+    out["ch_edge_w"] = tg["edge_w"]
+    out["turn_bearing_start"] = tg["bearing_start"]
+    out["turn_bearing_end"] = tg["bearing_end"]
+    out["turn_node_out"] = tg["node_out"]
+    for name, array in out.items():
+        np.save(graph_dir / f"{name}.npy", np.ascontiguousarray(array))
+    stats = {
+        "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n, "turns": len(tg["from"]),
+        "shortcuts": int(len(ch["arc_c1"]) - np.count_nonzero(ch["arc_c1"] < 0)),
+        "arcs": len(ch["arc_c1"]), "turn_seconds": round(t1 - t0, 3), "contract_seconds": round(t2 - t1, 3),
+        "restricted_entry_penalty_s": RESTRICTED_ENTRY_PENALTY_S, "turn_costs": edge_based,
+    }
+    (graph_dir / "ch.json").write_text(json.dumps(stats))
+    if progress:
+        progress(f"{mode} ch", f"{stats['kind']}-based, {n} nodes, {stats['turns']} turns, {stats['shortcuts']} shortcuts "
+                               f"in {t2 - t0:.1f} s")
+    return stats
+
+
+def restricted_entries(flags: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """Whether each transition of ``path`` enters an access-restricted edge from an open one."""
+    r = (np.asarray(flags)[path] & FLAG_RESTRICTED) != 0
+    return r[1:] & ~r[:-1]

@@ -1,0 +1,117 @@
+"""Point-to-point queries on the contraction hierarchy written by :mod:`lds.graph.prepare`.
+
+A leg starts part-way along the snapped source edge and ends part-way along the snapped target edge; both
+directions of a two-way road are tried at each end (partial costs by fraction), and the answer is the sequence
+of road edges travelled with the cost of each turn between them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from lds.graph.prepare import RESTRICTED_ENTRY_PENALTY_S, restricted_entries
+from lds.graph.snap import Snap
+
+
+@dataclass(frozen=True)
+class LegPath:
+    """Road edges of one leg in travel order; the first is entered at ``first_frac`` of its length and the last
+    left at ``last_frac``. ``turn_s[i]`` is the turn duration between ``edges[i]`` and ``edges[i + 1]``."""
+
+    edges: np.ndarray
+    first_frac: float
+    last_frac: float
+    weight_s: float
+    turn_s: np.ndarray
+
+
+class Router:
+    """The hierarchy of one mode's graph plus a query workspace (queries are serialised by a lock: each takes
+    tens of microseconds and holds the GIL anyway)."""
+
+    def __init__(self, graph):
+        from lds.graph._ch import CHQuery
+
+        g = graph
+        if not (g.path / "ch.json").is_file():
+            raise RuntimeError(f"{g.path} has no routing hierarchy; rebuild the data with `lds build`")
+        meta = json.loads((g.path / "ch.json").read_text())
+        self.graph = g
+        self.edge_based = meta["kind"] == "edge"
+        # Plain ndarray views of the memory-mapped arrays: indexing a np.memmap goes through Python code.
+        self.views = {name: np.asarray(array) for name, array in g.arrays.items()}
+        self.edge_w = self.views["ch_edge_w"]
+        self.rev = self.views["edge_rev"]
+        self.src = self.views["edge_src"]
+        self.dst = self.views["edge_dst"]
+        self.flags = self.views["edge_flags"]
+        self._query = CHQuery(g.ch_fwd_off, g.ch_fwd_head, g.ch_fwd_w, g.ch_bwd_off, g.ch_bwd_tail, g.ch_bwd_w,
+                              g.ch_arc_head, g.ch_arc_label, g.ch_arc_c1, g.ch_arc_c2, g.ch_loop_w, g.ch_loop_c1,
+                              g.ch_loop_c2)
+        self._lock = threading.Lock()
+
+    def _ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float], list[int], list[float]]:
+        """Directed edges at a snapped point with their fractions along each, and the search's start labels.
+
+        Edge-based: the node is the edge itself; a source pays the rest of its edge, a target gets back the part
+        of its edge it does not travel (a negative start). Node-based: a source starts at its edge's end node
+        having paid the rest of the edge; a target is reached from its edge's start node plus the part travelled.
+        """
+        e, f = snap.edge, snap.fraction
+        edges, fracs = [e], [f]
+        r = int(self.rev[e])
+        if r >= 0:
+            edges.append(r)
+            fracs.append(1.0 - f)
+        nodes, costs = [], []
+        for edge, frac in zip(edges, fracs):
+            w = float(self.edge_w[edge])
+            if self.edge_based:
+                nodes.append(edge)
+                costs.append((1.0 - frac) * w if source else -(1.0 - frac) * w)
+            elif source:
+                nodes.append(int(self.dst[edge]))
+                costs.append((1.0 - frac) * w)
+            else:
+                nodes.append(int(self.src[edge]))
+                costs.append(frac * w)
+        return edges, fracs, nodes, costs
+
+    def leg(self, a: Snap, b: Snap) -> LegPath | None:
+        """Cheapest path from snapped point ``a`` to snapped point ``b``, or None when there is none."""
+        s_edges, s_fracs, s_nodes, s_costs = self._ends(a, True)
+        t_edges, t_fracs, t_nodes, t_costs = self._ends(b, False)
+        direct = None
+        if not self.edge_based:  # same edge, target ahead: the search (over nodes) cannot see this one
+            for se, sf in zip(s_edges, s_fracs):
+                for te, tf in zip(t_edges, t_fracs):
+                    if se == te and tf >= sf:
+                        cost = (tf - sf) * float(self.edge_w[se])
+                        if direct is None or cost < direct[0]:
+                            direct = (cost, se, sf, tf)
+        with self._lock:
+            found = self._query.route(np.asarray(s_nodes, np.int32), np.asarray(s_costs, np.float64),
+                                      np.asarray(t_nodes, np.int32), np.asarray(t_costs, np.float64))
+        if direct is not None and (found is None or direct[0] <= found[0]):
+            cost, edge, sf, tf = direct
+            return LegPath(np.array([edge], np.int32), sf, tf, cost / 1000.0, np.zeros(0))
+        if found is None:
+            return None
+        weight, first, last, labels, arc_w = found
+        if self.edge_based:
+            edges = np.concatenate([[first], labels]).astype(np.int32)
+            turn_ms = arc_w - self.edge_w[labels]
+            if len(edges) > 1:
+                turn_ms = turn_ms - RESTRICTED_ENTRY_PENALTY_S * 1000.0 * restricted_entries(self.flags, edges)
+            first_frac = s_fracs[s_edges.index(first)]
+            last_frac = t_fracs[t_edges.index(last)]
+        else:
+            i, j = s_nodes.index(first), t_nodes.index(last)
+            edges = np.concatenate([[s_edges[i]], labels, [t_edges[j]]]).astype(np.int32)
+            turn_ms = np.zeros(len(edges) - 1)
+            first_frac, last_frac = s_fracs[i], t_fracs[j]
+        return LegPath(edges, first_frac, last_frac, weight / 1000.0, np.maximum(turn_ms, 0) / 1000.0)

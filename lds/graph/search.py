@@ -1,0 +1,124 @@
+"""Bounded search from a snapped point: which nodes are reached within a budget, and at what cost.
+
+This is the isolines' search: one C++ Dijkstra (``_search.bounded_dijkstra``) over a CSR copy of the
+graph's edges, started from both ends of the snapped edge (the twin direction too, where the road
+is two-way), stopped at the largest range so every range of a request shares one search.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lds.graph._search import bounded_dijkstra
+
+if TYPE_CHECKING:
+    from lds.graph.snap import Snap
+
+WEIGHTS = {"time": "edge_time", "distance": "edge_length"}
+
+
+def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + c)`` for every pair, vectorised."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    base = np.repeat(np.asarray(starts, dtype=np.int64) - (np.cumsum(counts) - counts), counts)
+    return base + np.arange(total, dtype=np.int64)
+
+
+class SearchIndex:
+    """Out-edges of every node in CSR order, with a contiguous weight array per range type."""
+
+    def __init__(self, graph):
+        src = np.asarray(graph.edge_src)
+        n = graph.n_nodes
+        order = np.argsort(src, kind="stable").astype(np.int32)
+        self.n_nodes = n
+        self.indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=self.indptr[1:])
+        self.adj_edge = order
+        self.adj_dst = np.ascontiguousarray(np.asarray(graph.edge_dst)[order], dtype=np.int32)
+        self.adj_weight = {kind: np.ascontiguousarray(np.asarray(getattr(graph, name))[order], dtype=np.float32)
+                           for kind, name in WEIGHTS.items()}
+        self.edge_weight = {kind: np.asarray(getattr(graph, name), dtype=np.float32) for kind, name in WEIGHTS.items()}
+        self.edge_src = src
+        self.edge_rev = np.ascontiguousarray(graph.edge_rev, dtype=np.int32)
+        self._scratch = threading.local()
+
+    def scratch(self) -> np.ndarray:
+        """This thread's distance array (all +inf between searches)."""
+        dist = getattr(self._scratch, "dist", None)
+        if dist is None:
+            dist = self._scratch.dist = np.full(self.n_nodes, np.inf)
+        return dist
+
+    def edge_scratch(self) -> np.ndarray:
+        """This thread's per-edge float array (all +inf between uses; callers restore what they set)."""
+        scratch = getattr(self._scratch, "edge", None)
+        if scratch is None:
+            scratch = self._scratch.edge = np.full(len(self.edge_src), np.inf)
+        return scratch
+
+    def out_edges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every out-edge of ``nodes`` and, for each, the position of its source in ``nodes``."""
+        starts = self.indptr[nodes]
+        counts = self.indptr[nodes + 1] - starts
+        return self.adj_edge[expand_ranges(starts, counts)], np.repeat(np.arange(len(nodes)), counts)
+
+
+_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def search_index(graph) -> SearchIndex:
+    """The graph's :class:`SearchIndex`, built on first use (milliseconds per 100k edges)."""
+    index = _INDEXES.get(graph)
+    if index is None:
+        with _LOCK:
+            index = _INDEXES.get(graph)
+            if index is None:
+                index = _INDEXES[graph] = SearchIndex(graph)
+    return index
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Result of a bounded search: settled nodes with their cost, and the start on the snapped edge.
+
+    ``starts`` lists the partial edges the search began on as (edge, fraction, cost at that fraction):
+    the snapped edge from the snap's fraction, and its twin from the mirrored fraction.
+    """
+
+    nodes: np.ndarray
+    cost: np.ndarray
+    starts: tuple[tuple[int, float, float], ...]
+    limit: float
+    weight: str
+
+
+def origin_starts(index: SearchIndex, snap: Snap, weight: str) -> tuple[tuple[int, float, float], ...]:
+    """The partial edges leaving the snapped point: its edge onwards, and the twin edge backwards."""
+    starts = [(snap.edge, snap.fraction, 0.0)]
+    twin = int(index.edge_rev[snap.edge])
+    if twin >= 0:
+        starts.append((twin, 1.0 - snap.fraction, 0.0))
+    return tuple(starts)
+
+
+def bounded_search(graph, snap: Snap, limit: float, weight: str = "time") -> Reach:
+    """Every node reachable from ``snap`` within ``limit`` seconds (``time``) or metres (``distance``)."""
+    index = search_index(graph)
+    edge_w = index.edge_weight[weight]
+    starts = origin_starts(index, snap, weight)
+    dst = np.asarray(graph.edge_dst)
+    seeds = np.array([dst[e] for e, _, _ in starts], dtype=np.int32)
+    seed_cost = np.array([(1.0 - f) * float(edge_w[e]) for e, f, _ in starts])
+    nodes, cost = bounded_dijkstra(index.indptr, index.adj_dst, index.adj_weight[weight], seeds, seed_cost,
+                                   float(limit), index.scratch())
+    return Reach(nodes, cost, starts, float(limit), weight)

@@ -1,0 +1,64 @@
+"""Isolines (isochrones and isodistances): the road area reachable from a point within each range.
+
+One bounded search from the snapped origin serves every range of a request; the drawing
+(:mod:`lds.isoline_shape`) turns the reached road pieces into nested polygons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lds.errors import BadRequest
+from lds.graph.search import WEIGHTS, bounded_search
+from lds.isoline_shape import Frame, cost_field, nested_shapes, to_geojson
+
+SNAP_DECIMALS = 6
+MIN_CELL_M = 0.5  # guards against a zero or negative isoline_cell_m
+MIN_CELLS = 10_000  # guards against an isoline_max_cells too small to draw anything recognisable
+
+
+@dataclass(frozen=True)
+class Isoline:
+    """One range's polygon (GeoJSON MultiPolygon in lon/lat) and where the origin was snapped to."""
+
+    range: float
+    range_type: str
+    mode: str
+    geom: dict
+    snapped: tuple[float, float]
+    snap_distance_m: float
+
+    def to_json(self) -> dict[str, Any]:
+        value = int(self.range) if float(self.range).is_integer() else self.range
+        return {
+            "range": value,
+            "range_type": self.range_type,
+            "mode": self.mode,
+            "geom": self.geom,
+            "origin": [round(self.snapped[0], SNAP_DECIMALS), round(self.snapped[1], SNAP_DECIMALS)],
+            "snap_distance": round(self.snap_distance_m, 1),
+        }
+
+
+def isolines(graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str, settings) -> list[Isoline]:
+    """One :class:`Isoline` per range (in the order given), each containing every shorter one.
+
+    ``range_type`` is ``time`` (seconds, edge travel times) or ``distance`` (metres, edge lengths).
+    Raises OutOfCoverage when the origin is farther than ``snap_radius_m`` from the mode's roads.
+    """
+    if range_type not in WEIGHTS:
+        raise BadRequest(f"unknown range_type {range_type!r}; expected one of: {', '.join(WEIGHTS)}")
+    ranges = [float(r) for r in ranges]
+    if not ranges or min(ranges) <= 0:
+        raise BadRequest("range must list one or more positive numbers")
+    snap = graph.snapper.snap(origin[0], origin[1], settings.snap_radius_m)
+    reach = bounded_search(graph, snap, max(ranges), range_type)
+    frame = Frame(snap.lon, snap.lat)
+    buffer_m = max(0.0, settings.isoline_buffer_m)
+    cell_m = max(MIN_CELL_M, min(settings.isoline_cell_m, buffer_m or settings.isoline_cell_m))
+    field = cost_field(graph, reach, frame, cell_m, buffer_m, max(MIN_CELLS, settings.isoline_max_cells))
+    shapes = nested_shapes(field, ranges, settings.isoline_resolution_m ** 2, settings.isoline_simplify_m)
+    return [Isoline(r, range_type, graph.mode, to_geojson(shape, frame), (snap.lon, snap.lat), snap.distance_m)
+            for r, shape in zip(ranges, shapes, strict=True)]

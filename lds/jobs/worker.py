@@ -1,0 +1,63 @@
+"""`lds worker --data <dir>`: load the data once, then run job chunks until stopped.
+
+With ``redis_url`` it is an RQ worker on the deployment's queue (any number of them, on any
+machine sharing the Redis); without it, it runs the local file-based jobs of ``state_dir`` (the
+same jobs an embedded `lds serve` would run itself), which only makes sense on that machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from lds.settings import Settings
+
+log = logging.getLogger("lds.jobs")
+
+
+def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None, lds: Any = None) -> int:
+    """Work until SIGTERM/SIGINT (warm shutdown: the running chunk finishes) or, with ``burst``, until idle."""
+    from lds.cache import with_cache
+    from lds.core import LDS
+
+    lds = with_cache(lds if lds is not None else LDS(settings), settings=settings)
+    if settings.redis_url:
+        return _run_rq(settings, lds, burst, name)
+    return _run_local(settings, lds, burst)
+
+
+def _run_rq(settings: Settings, lds: Any, burst: bool, name: str | None) -> int:
+    from rq import Queue
+
+    from lds.jobs import rq_queue
+    from lds.jobs.redis_store import RedisJobStore
+    from lds.redisconn import redis_client
+
+    conn = redis_client(settings.redis_url, settings.job_redis_timeout_s)
+    store = RedisJobStore(conn, settings.redis_prefix, settings.job_result_ttl_s)
+    rq_queue._CONTEXT.update(lds=lds, store=store)
+    queue = Queue(rq_queue.queue_name(settings.redis_prefix), connection=conn)
+    worker = rq_queue.LdsWorker([queue], connection=conn, name=name, lease_s=settings.job_lease_s)
+    log.info("worker %s on queue %s (data %s)", worker.name, queue.name, lds.data_version)
+    worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
+    return 0
+
+
+def _run_local(settings: Settings, lds: Any, burst: bool) -> int:
+    from lds.jobs.service import JobService
+
+    jobs = JobService.create(settings, lds)
+    runner = jobs.runner
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runner.start()
+    log.warning("no redis_url: running the local jobs of %s (single node only)", jobs.store.root)
+    while not stop.wait(1.0):
+        runner.scan()
+        if burst and jobs.stats()["active"] == 0:
+            break
+    runner.stop()
+    return 0

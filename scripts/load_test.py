@@ -1,0 +1,129 @@
+"""Bounded load on a real `lds serve` (gunicorn) on 127.0.0.1: mixed geocode/reverse/route/isoline traffic.
+
+    .venv/bin/python scripts/load_test.py --pbf ../shared/data/monaco-2020-07.osm.pbf
+    .venv/bin/python scripts/load_test.py --data graph_data/monaco-2020-07 --seconds 20 --connections 32
+
+Draws N requests of each kind from the extract (fixed seed), starts its own redis-server on a free
+port (``--cache local`` uses the in-process LRU instead) and the service, then runs two phases:
+**cold** (every request once, all cache misses: the uncached figures) and **cached** (the same
+requests again and again for ``--seconds``). It prints requests/s, p50/p95/p99, errors and the
+cache header counts per phase and per endpoint, and the CPU time the server and the load client
+spent per request (what an otherwise idle machine could do). For scale, the same run measures a
+**baseline**: a bare Flask app returning a tiny JSON body under the same gunicorn settings, with the
+same client; the cached figures are also given as a ratio to it. It asserts nothing.
+Target on a 2-core machine: >= 3,000 cached requests/s with 0 errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import BaselineServer, PrivateRedis, Server, dump, run_load, sample_requests
+
+
+def data_dir_for(args) -> str:
+    if args.data:
+        return args.data
+    from lds.build.pipeline import build, extract_name
+
+    out = Path(args.build_root) / extract_name(args.pbf)
+    build(args.pbf, out, quiet=True, if_changed=True)
+    return str(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", help="a built data dir")
+    ap.add_argument("--pbf", help="an extract to build first (reused when unchanged)")
+    ap.add_argument("--build-root", default="graph_data")
+    ap.add_argument("--n-each", type=int, default=100, help="distinct requests per endpoint")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=8.0, help="length of each cached (and baseline) round")
+    ap.add_argument("--repeat", type=int, default=3, help="cached rounds, each followed by a baseline round")
+    ap.add_argument("--workers", type=int, default=0, help="gunicorn workers (0 = lds default)")
+    ap.add_argument("--threads", type=int, default=0, help="threads per worker (0 = lds default)")
+    ap.add_argument("--cache", choices=("redis", "local"), default="redis")
+    ap.add_argument("--mix", default="geocode,reverse,route,isolines", help="endpoints in the mix")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the bare-Flask baseline phase")
+    ap.add_argument("--log-level", default="info", help="server log level (info writes one JSON line per request)")
+    args = ap.parse_args()
+    if not (args.data or args.pbf):
+        ap.error("give --data or --pbf")
+
+    data = data_dir_for(args)
+    t0 = time.perf_counter()
+    requests = sample_requests(data, args.n_each)
+    dump("requests drawn", {k: len(v) for k, v in requests.items()} | {"seconds": round(time.perf_counter() - t0, 1)})
+    paths = [p for kind, urls in requests.items() if kind in args.mix.split(",") for p in urls]
+    random.Random(1).shuffle(paths)
+
+    redis = None
+    env = {"LDS_LOG_LEVEL": args.log_level}
+    if args.threads:
+        env["LDS_THREADS"] = str(args.threads)
+    if args.cache == "redis":
+        redis = PrivateRedis()
+        redis.start()
+        env["LDS_REDIS_URL"] = redis.url
+    fd, log = tempfile.mkstemp(prefix="lds-load-", suffix=".log")
+    os.close(fd)
+    server = Server(data, env, workers=args.workers, log_path=log)  # 0 = the lds default worker count
+    hello = None
+    try:
+        server.start()
+        dump("server", {"port": server.port, "cache": args.cache, "workers": args.workers or "default",
+                        "cores": os.cpu_count(), "log": log})
+        run_load(server.port, paths[:20], connections=4, total=20)  # connections and lazy indexes warm up
+        cold = run_load(server.port, paths, connections=args.connections, total=len(paths), server=server)
+        dump("cold (uncached, every request once)", cold.summary())
+        if not args.no_baseline:
+            hello = BaselineServer(data, env, workers=args.workers, log_path=log)
+            hello.start()
+        # Cached phases alternate with the baseline so both meet the same background load of the machine.
+        rounds, failures = [], list(cold.failures)
+        for i in range(args.repeat):
+            cached = run_load(server.port, paths, connections=args.connections, seconds=args.seconds, server=server)
+            summary = cached.summary()
+            dump(f"cached round {i + 1} (same requests repeated)", summary)
+            base = None
+            if hello is not None:
+                base = run_load(hello.port, ["/hello"], connections=args.connections, seconds=args.seconds,
+                                server=hello).summary()
+                base.pop("endpoints")
+                dump(f"baseline round {i + 1} (bare Flask hello, same gunicorn settings)", base)
+            rounds.append((summary, base, os.getloadavg()[0]))
+            failures.extend(cached.failures)
+        best = max(rounds, key=lambda r: r[0]["req_per_s"])[0]
+        errors = len(cold.failures) + sum(r[0]["errors"] for r in rounds)
+        print(f"\nSUMMARY cold: {cold.summary()['req_per_s']} req/s p50 {cold.summary()['p50_ms']} ms, errors "
+              f"{len(cold.failures)} | cached (best of {len(rounds)}): {best['req_per_s']} req/s p50 {best['p50_ms']} ms "
+              f"p95 {best['p95_ms']} ms p99 {best['p99_ms']} ms | errors in all phases: {errors}")
+        for i, (c, b, load) in enumerate(rounds, 1):
+            ratio = f", {c['req_per_s'] / b['req_per_s']:.2f}x the bare-Flask baseline ({b['req_per_s']} req/s)" if b else ""
+            print(f"  round {i}: cached {c['req_per_s']} req/s{ratio}; server CPU {c['server_cpu_us_per_req']} us/req, "
+                  f"client {c['client_cpu_us_per_req']} us/req; load average {load:.1f}")
+        cores = os.cpu_count() or 1
+        per_req = best["server_cpu_us_per_req"] + best["client_cpu_us_per_req"]
+        print(f"CPU per cached request (best round): server {best['server_cpu_us_per_req']} us + load client "
+              f"{best['client_cpu_us_per_req']} us -> at most {cores * 1e6 / per_req:.0f} req/s on {cores} otherwise "
+              f"idle cores at that CPU cost")
+        for failure in failures[:5]:
+            print("  failure:", failure)
+    finally:
+        server.stop()
+        if hello is not None:
+            hello.stop()
+        if redis is not None:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    main()

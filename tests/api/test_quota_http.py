@@ -1,0 +1,79 @@
+"""Quotas through the LDS endpoints: charged after validation, 429 with Retry-After when exhausted,
+per-token overrides, usage in /v3/lds/stats."""
+
+from authfixtures import *
+from authfixtures import bearer, make_token
+
+ROUTE = {"origin": "7.4197,43.7311", "destination": "7.4270,43.7400"}
+ISO = {"origin": "7.4197,43.7311", "range": "300"}
+
+
+def used(client, token):
+    return {s["service"]: s["used_quota"] for s in client.get("/v3/lds/stats", headers=bearer(token)).get_json()}
+
+
+def test_routing_and_isolines_charge_their_quota(auth_client):
+    token = make_token(auth_client, quotas={"routing": 2, "isolines": 1})
+    other = make_token(auth_client)
+    headers = bearer(token)
+    assert auth_client.get("/v3/lds/routing", query_string={"origin": "x"}, headers=headers).status_code == 400
+    assert used(auth_client, token)["routing"] == 0  # invalid requests cost nothing
+    for _ in range(2):
+        r = auth_client.get("/v3/lds/routing", query_string=ROUTE, headers=headers)
+        assert r.status_code == 200, r.get_json()
+    r = auth_client.get("/v3/lds/routing", query_string=ROUTE, headers=headers)
+    assert r.status_code == 429
+    assert r.get_json() == {"error": "Monthly routing quota exceeded: 2 of 2 used, this request needs 1", "status": 429}
+    assert int(r.headers["Retry-After"]) > 0
+    assert auth_client.get("/v3/lds/isolines", query_string=ISO, headers=headers).status_code == 200
+    assert auth_client.get("/v3/lds/isolines", query_string=ISO, headers=headers).status_code == 429
+    assert used(auth_client, token) == {"geocoding": 0, "isolines": 1, "routing": 2}
+    assert auth_client.get("/v3/lds/routing", query_string=ROUTE, headers=bearer(other)).status_code == 200
+    assert used(auth_client, other)["routing"] == 1
+
+
+def test_stats_shape_defaults_and_overrides(auth_client, auth_app):
+    token = make_token(auth_client, quotas={"geocoding": 7})
+    stats = auth_client.get("/v3/lds/stats", headers=bearer(token)).get_json()
+    s = auth_app.extensions["lds_settings"]
+    assert stats == [
+        {"service": "geocoding", "provider": "lds", "monthly_quota": 7, "used_quota": 0},
+        {"service": "isolines", "provider": "lds", "monthly_quota": s.quota_isolines, "used_quota": 0},
+        {"service": "routing", "provider": "lds", "monthly_quota": s.quota_routing, "used_quota": 0},
+    ]
+
+
+def test_quota_override_can_be_patched(auth_client, admin_headers):
+    token = make_token(auth_client, quotas={"routing": 0})
+    assert auth_client.get("/v3/lds/routing", query_string=ROUTE, headers=bearer(token)).status_code == 429
+    r = auth_client.patch(f"/v3/tokens/{token}", json={"quotas": {"routing": 1}}, headers=admin_headers)
+    assert r.status_code == 200 and r.get_json()["quotas"] == {"routing": 1}
+    assert auth_client.get("/v3/lds/routing", query_string=ROUTE, headers=bearer(token)).status_code == 200
+
+
+def test_geocoding_counts_geocode_reverse_and_batch_items(auth_client):
+    token = make_token(auth_client, quotas={"geocoding": 5})
+    headers = bearer(token)
+    assert auth_client.get("/v3/lds/geocoding/geocode", query_string={"address": "Avenue de Monte-Carlo"},
+                           headers=headers).status_code == 200
+    assert auth_client.get("/v3/lds/geocoding/reverse", query_string={"lat": 43.7384, "lon": 7.4246},
+                           headers=headers).status_code == 200
+    assert used(auth_client, token)["geocoding"] == 2
+    too_many = {"addresses": ["Boulevard des Moulins"] * 4}
+    r = auth_client.post("/v3/lds/geocoding/batch", json=too_many, headers=headers)
+    assert r.status_code == 429 and "this request needs 4 (3 left)" in r.get_json()["error"]
+    assert used(auth_client, token)["geocoding"] == 2  # refused whole, before any work
+    r = auth_client.post("/v3/lds/geocoding/batch", json={"addresses": ["Boulevard des Moulins"] * 3}, headers=headers)
+    assert r.status_code == 200 and len(r.get_json()) == 3
+    assert used(auth_client, token)["geocoding"] == 5
+    assert auth_client.get("/v3/lds/geocoding/geocode", query_string={"address": "x"}, headers=headers).status_code == 429
+
+
+def test_async_batch_jobs_are_charged_per_item_up_front(auth_client):
+    token = make_token(auth_client, quotas={"geocoding": 3})
+    headers = bearer(token)
+    body = {"addresses": ["Boulevard des Moulins", "Avenue de la Costa"], "async": True}
+    assert auth_client.post("/v3/lds/geocoding/batch", json=body, headers=headers).status_code == 202
+    assert used(auth_client, token)["geocoding"] == 2
+    assert auth_client.post("/v3/lds/geocoding/batch", json=body, headers=headers).status_code == 429
+    assert used(auth_client, token)["geocoding"] == 2

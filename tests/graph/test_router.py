@@ -1,0 +1,159 @@
+"""Point-to-point queries on the hierarchy cost exactly what a plain Dijkstra (networkx) finds on the same graph:
+the car's edge-based graph with its turn costs, the walk's node graph without."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from lds.graph.prepare import turn_graph
+from lds.graph.snap import Snap
+
+
+def _directions(g, snap: Snap) -> list[tuple[int, float]]:
+    """The directed edges at a snapped point with the fraction along each."""
+    out = [(snap.edge, snap.fraction)]
+    if g.edge_rev[snap.edge] >= 0:
+        out.append((int(g.edge_rev[snap.edge]), 1.0 - snap.fraction))
+    return out
+
+
+class Reference:
+    """Plain Dijkstra on the graph the hierarchy was built from, with the same partial-edge semantics."""
+
+    def __init__(self, g):
+        self.g = g
+        self.w = np.asarray(g.ch_edge_w, dtype=float)
+        self.G = nx.DiGraph()
+        if g.router.edge_based:
+            tg = turn_graph(g.arrays, g.mode)
+            self.G.add_weighted_edges_from(zip(tg["from"].tolist(), tg["to"].tolist(), tg["arc_w"].tolist()))
+        else:
+            for e, (u, v) in enumerate(zip(g.edge_src.tolist(), g.edge_dst.tolist())):
+                if not self.G.has_edge(u, v) or self.G[u][v]["weight"] > self.w[e]:
+                    self.G.add_edge(u, v, weight=self.w[e])
+
+    def cost_ms(self, a: Snap, b: Snap) -> float:
+        g, w = self.g, self.w
+        src, tgt = _directions(g, a), _directions(g, b)
+        best = math.inf
+        for se, sf in src:
+            for te, tf in tgt:
+                if se == te and tf >= sf:
+                    best = min(best, (tf - sf) * w[se])
+        H = self.G
+        try:
+            return min(best, self._search(H, src, tgt))
+        finally:
+            H.remove_node("S")
+
+    def _search(self, H, src, tgt) -> float:
+        g, w, best = self.g, self.w, math.inf
+        if g.router.edge_based:  # nodes are edges: reaching node e means having driven all of e
+            for se, sf in src:
+                H.add_edge("S", se, weight=(1 - sf) * w[se])
+            dist = nx.single_source_dijkstra_path_length(H, "S")
+            starts = {se for se, _ in src}
+            for te, tf in tgt:
+                if te in starts:  # arriving on the start edge again means going round a loop first
+                    loops = [dist[p] + H[p][te]["weight"] for p in H.predecessors(te) if p != "S" and p in dist]
+                    reach = min(loops, default=math.inf)
+                else:
+                    reach = dist.get(te, math.inf)
+                best = min(best, reach - (1 - tf) * w[te])
+        else:
+            for se, sf in src:
+                v, c = int(g.edge_dst[se]), (1 - sf) * w[se]
+                if not H.has_edge("S", v) or H["S"][v]["weight"] > c:
+                    H.add_edge("S", v, weight=c)
+            dist = nx.single_source_dijkstra_path_length(H, "S")
+            for te, tf in tgt:
+                best = min(best, dist.get(int(g.edge_src[te]), math.inf) + tf * w[te])
+        return best
+
+
+def _random_points(g, rng, n):
+    lon, lat = np.asarray(g.node_lon), np.asarray(g.node_lat)
+    idx = rng.integers(len(lon), size=n)
+    return np.column_stack([lon[idx] + rng.normal(0, 4e-4, n), lat[idx] + rng.normal(0, 4e-4, n)])
+
+
+@pytest.mark.parametrize("mode", ["car", "walk"])
+def test_costs_equal_plain_dijkstra(mode, car, walk):
+    g = car if mode == "car" else walk
+    ref = Reference(g)
+    rng = np.random.default_rng(7)
+    pts = _random_points(g, rng, 240)
+    found = 0
+    for p, q in zip(pts[0::2], pts[1::2]):
+        a, b = g.snapper.snap(*p, 2000), g.snapper.snap(*q, 2000)
+        leg = g.router.leg(a, b)
+        expected = ref.cost_ms(a, b)
+        if leg is None:
+            assert math.isinf(expected)
+            continue
+        found += 1
+        assert leg.weight_s * 1000 == pytest.approx(expected, abs=1.0)
+    assert found > 100
+
+
+def _on_edge(g, e: int, frac: float) -> Snap:
+    a = g.edge_geom_off[e]
+    lon, lat = float(g.geom_lon[a]), float(g.geom_lat[a])  # location is not used by the router
+    return Snap(int(e), frac, lon, lat, 0.0, (lon, lat))
+
+
+def test_same_edge_ahead_behind_and_loops(car, walk):
+    """Target ahead on the source edge: straight along it; behind on a two-way road: the other direction;
+    behind on a one-way road: round the block, exactly as Dijkstra says."""
+    for g in (car, walk):
+        ref = Reference(g)
+        w = np.asarray(g.ch_edge_w, dtype=float)
+        oneway = np.flatnonzero(np.asarray(g.edge_rev) < 0)
+        twoway = np.flatnonzero(np.asarray(g.edge_rev) >= 0)
+        for e in list(oneway[:15]) + list(twoway[:15]):
+            ahead = g.router.leg(_on_edge(g, e, 0.2), _on_edge(g, e, 0.7))
+            assert ahead.weight_s * 1000 == pytest.approx(0.5 * w[e], abs=1.0)
+            assert list(ahead.edges) == [e]
+            a, b = _on_edge(g, e, 0.7), _on_edge(g, e, 0.2)
+            behind = g.router.leg(a, b)
+            expected = ref.cost_ms(a, b)
+            if behind is None:
+                assert math.isinf(expected)
+            else:
+                assert behind.weight_s * 1000 == pytest.approx(expected, abs=1.0)
+                if g.edge_rev[e] >= 0:
+                    assert list(behind.edges) == [g.edge_rev[e]]
+                else:
+                    assert len(behind.edges) > 1 and behind.edges[0] == e and behind.edges[-1] == e
+
+
+def test_path_is_connected_and_weight_adds_up(car):
+    rng = np.random.default_rng(3)
+    pts = _random_points(car, rng, 60)
+    w = np.asarray(car.ch_edge_w, dtype=float)
+    for p, q in zip(pts[0::2], pts[1::2]):
+        a, b = car.snapper.snap(*p, 2000), car.snapper.snap(*q, 2000)
+        leg = car.router.leg(a, b)
+        if leg is None or len(leg.edges) < 2:
+            continue
+        e = leg.edges
+        assert (np.asarray(car.edge_dst)[e[:-1]] == np.asarray(car.edge_src)[e[1:]]).all()
+        total = ((1 - leg.first_frac) * w[e[0]] + w[e[1:-1]].sum() + leg.last_frac * w[e[-1]]
+                 + leg.turn_s.sum() * 1000)
+        assert leg.weight_s * 1000 >= total - 1.0  # weight = durations + turns (+ restricted-entry weight)
+
+
+def test_unreachable_gives_none(car):
+    """A target that the largest component cannot reach yields None, not an exception."""
+    G = nx.DiGraph(list(zip(car.edge_src.tolist(), car.edge_dst.tolist())))
+    start = int(np.flatnonzero(np.asarray(car.node_scc) == car.largest_scc)[0])
+    reach = nx.descendants(G, start) | {start}
+    cut = [e for e in range(car.n_edges) if car.edge_src[e] not in reach and car.edge_dst[e] not in reach]
+    if not cut:
+        pytest.skip("every car edge of this extract is reachable from the largest component")
+    src = int(np.flatnonzero(np.asarray(car.edge_src) == start)[0])
+    assert car.router.leg(_on_edge(car, src, 0.5), _on_edge(car, cut[0], 0.5)) is None
