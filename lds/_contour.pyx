@@ -12,7 +12,7 @@ crossing into an empty cell sits half-way, on the corridor's edge.
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int8_t, int32_t, int64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libc.math cimport INFINITY, fabs, sqrt
 from libcpp.vector cimport vector
 
@@ -54,97 +54,141 @@ def trace_rings(const float[:, ::1] z, double x0, double y0, double cell, double
     Cell (i, j) is centred at (x0 + j * cell, y0 + i * cell); the border cells must be outside; +inf
     marks a cell off the corridor (a crossing into it sits half-way).
     """
-    cdef int64_t ny = z.shape[0], nx = z.shape[1], i, j, s, sid, nid, start, cur, n_pts
-    cdef int case, k
+    ny, nx = z.shape[0], z.shape[1]
+    lo, hi = np.zeros(ny, dtype=np.int32), np.full(ny, nx - 1, dtype=np.int32)
+    return trace_levels(z, x0, y0, cell, np.array([level], dtype=np.float64), lo, hi)[0]
+
+
+def trace_levels(const float[:, ::1] z, double x0, double y0, double cell, const double[::1] levels,
+                 const int32_t[::1] row_lo, const int32_t[::1] row_hi):
+    """:func:`trace_rings` for several ascending levels at once: one scan of the grid finds every level's
+    boundary squares (a square whose corners all fall between the same two levels is skipped for all).
+    Only columns ``row_lo[i]..row_hi[i]`` of row i may hold finite costs; the rest is not read."""
+    cdef int64_t ny = z.shape[0], nx = z.shape[1], n_cells = ny * nx, i, j, q, s, sid, nid, start, cur, n_pts
+    cdef int n_levels = levels.shape[0], case, k, lv_i, kmin, kmax, k00, k01, k11, k10
     cdef vector[int32_t] nxt  # side id -> next side id along its ring (-1 none, -2 traced)
-    cdef vector[int64_t] starts
+    cdef vector[vector[int64_t]] segments  # per level: (side, next side) pairs
     cdef vector[double] xs, ys, areas
     cdef vector[int64_t] offsets
-    cdef vector[char] inside
-    cdef double t, px, py, area, fx = 0.0, fy = 0.0, lx = 0.0, ly = 0.0
-    cdef float lv = <float>level
+    cdef vector[uint8_t] band  # per cell: how many levels lie below its cost (inside level l iff band <= l)
+    cdef double t, px, py, area, fx = 0.0, fy = 0.0, lx = 0.0, ly = 0.0, level
     cdef const float* zp = &z[0, 0]
-    cdef const char* row0
-    cdef const char* row1
-    if ny * nx * 2 >= 2 ** 31:
+    cdef const uint8_t* row0
+    cdef const uint8_t* row1
+    if n_cells * 2 >= 2 ** 31:
         raise ValueError("grid too large to trace")
+    if n_levels > 250:
+        raise ValueError("too many levels")
+    for k in range(1, n_levels):
+        if levels[k] < levels[k - 1]:
+            raise ValueError("levels must ascend")
+    results = []
     with nogil:
-        inside.resize(ny * nx)
-        for i in range(ny * nx):
-            inside[i] = zp[i] <= lv
-        nxt.resize(2 * ny * nx, -1)
-        for i in range(ny - 1):
-            row0 = &inside[i * nx]
-            row1 = &inside[(i + 1) * nx]
-            for j in range(nx - 1):
-                case = row0[j] | (row0[j + 1] << 1) | (row1[j + 1] << 2) | (row1[j] << 3)
-                if case == 0 or case == 15:
+        band.assign(n_cells, <uint8_t>n_levels)
+        for i in range(ny):
+            for q in range(i * nx + max(0, row_lo[i]), i * nx + min(nx - 1, row_hi[i]) + 1):
+                if zp[q] == INFINITY:
                     continue
-                for k in range(0, 4, 2):
-                    if SEGMENTS[case][k] < 0:
+                k = 0
+                while k < n_levels and zp[q] > levels[k]:
+                    k += 1
+                band[q] = <uint8_t>k
+        segments.resize(n_levels)
+        for i in range(ny - 1):
+            row0 = &band[i * nx]
+            row1 = &band[(i + 1) * nx]
+            for j in range(max(0, min(row_lo[i], row_lo[i + 1]) - 1), min(nx - 1, max(row_hi[i], row_hi[i + 1]) + 1)):
+                k00 = row0[j]
+                k01 = row0[j + 1]
+                k11 = row1[j + 1]
+                k10 = row1[j]
+                if k00 == k01 and k00 == k11 and k00 == k10:
+                    continue  # no level's boundary crosses this square
+                kmin = min(min(k00, k01), min(k11, k10))
+                kmax = max(max(k00, k01), max(k11, k10))
+                for lv_i in range(kmin, min(kmax, n_levels)):
+                    case = (k00 <= lv_i) | ((k01 <= lv_i) << 1) | ((k11 <= lv_i) << 2) | ((k10 <= lv_i) << 3)
+                    for k in range(0, 4, 2):
+                        if SEGMENTS[case][k] < 0:
+                            break
+                        segments[lv_i].push_back(_side_id(i, j, SEGMENTS[case][k], nx))
+                        segments[lv_i].push_back(_side_id(i, j, SEGMENTS[case][k + 1], nx))
+        nxt.resize(2 * n_cells, -1)
+    for lv_i in range(n_levels):
+        level = levels[lv_i]
+        xs.clear()
+        ys.clear()
+        areas.clear()
+        offsets.clear()
+        with nogil:
+            for s in range(0, <int64_t>segments[lv_i].size(), 2):
+                nxt[segments[lv_i][s]] = <int32_t>segments[lv_i][s + 1]
+            offsets.push_back(0)
+            for s in range(0, <int64_t>segments[lv_i].size(), 2):
+                start = segments[lv_i][s]
+                if nxt[start] < 0:
+                    continue  # already part of a traced ring
+                cur = start
+                area = 0.0
+                n_pts = 0
+                while True:
+                    # Position of the crossing on side ``cur``.
+                    i = (cur // 2) // nx
+                    j = (cur // 2) % nx
+                    if cur % 2 == 0:  # horizontal side between (i, j) and (i, j + 1)
+                        if band[i * nx + j] <= lv_i:
+                            t = _crossing(z[i, j], z[i, j + 1], level)
+                        else:
+                            t = 1.0 - _crossing(z[i, j + 1], z[i, j], level)
+                        px = x0 + (j + t) * cell
+                        py = y0 + i * cell
+                    else:  # vertical side between (i, j) and (i + 1, j)
+                        if band[i * nx + j] <= lv_i:
+                            t = _crossing(z[i, j], z[i + 1, j], level)
+                        else:
+                            t = 1.0 - _crossing(z[i + 1, j], z[i, j], level)
+                        px = x0 + j * cell
+                        py = y0 + (i + t) * cell
+                    if n_pts == 0:
+                        fx = px
+                        fy = py
+                    else:
+                        area += lx * py - px * ly
+                    xs.push_back(px)
+                    ys.push_back(py)
+                    lx = px
+                    ly = py
+                    n_pts += 1
+                    nid = nxt[cur]
+                    nxt[cur] = -2
+                    cur = nid
+                    if cur == start:
                         break
-                    sid = _side_id(i, j, SEGMENTS[case][k], nx)
-                    nxt[sid] = <int32_t>_side_id(i, j, SEGMENTS[case][k + 1], nx)
-                    starts.push_back(sid)
-        offsets.push_back(0)
-        for s in range(<int64_t>starts.size()):
-            start = starts[s]
-            if nxt[start] < 0:
-                continue  # already part of a traced ring
-            cur = start
-            area = 0.0
-            n_pts = 0
-            while True:
-                # Position of the crossing on side ``cur``.
-                i = (cur // 2) // nx
-                j = (cur // 2) % nx
-                if cur % 2 == 0:  # horizontal side between (i, j) and (i, j + 1)
-                    if inside[i * nx + j]:
-                        t = _crossing(z[i, j], z[i, j + 1], level)
-                    else:
-                        t = 1.0 - _crossing(z[i, j + 1], z[i, j], level)
-                    px = x0 + (j + t) * cell
-                    py = y0 + i * cell
-                else:  # vertical side between (i, j) and (i + 1, j)
-                    if inside[i * nx + j]:
-                        t = _crossing(z[i, j], z[i + 1, j], level)
-                    else:
-                        t = 1.0 - _crossing(z[i + 1, j], z[i, j], level)
-                    px = x0 + j * cell
-                    py = y0 + (i + t) * cell
-                if n_pts == 0:
-                    fx = px
-                    fy = py
-                else:
-                    area += lx * py - px * ly
-                xs.push_back(px)
-                ys.push_back(py)
-                lx = px
-                ly = py
-                n_pts += 1
-                nid = nxt[cur]
-                nxt[cur] = -2
-                cur = nid
-                if cur == start:
-                    break
-            xs.push_back(fx)
-            ys.push_back(fy)
-            area += lx * fy - fx * ly
-            offsets.push_back(<int64_t>xs.size())
-            areas.push_back(0.5 * area)
-    n = xs.size()
+                xs.push_back(fx)
+                ys.push_back(fy)
+                area += lx * fy - fx * ly
+                offsets.push_back(<int64_t>xs.size())
+                areas.push_back(0.5 * area)
+            for s in range(0, <int64_t>segments[lv_i].size(), 2):
+                nxt[segments[lv_i][s]] = -1
+        results.append(_arrays(xs, ys, offsets, areas))
+    return results
+
+
+cdef _arrays(vector[double]& xs, vector[double]& ys, vector[int64_t]& offsets, vector[double]& areas):
+    cdef Py_ssize_t n = xs.size(), i
     xy = np.empty((n, 2), dtype=np.float64)
     cdef double[:, ::1] out = xy
-    for i in range(<int64_t>n):
+    for i in range(n):
         out[i, 0] = xs[i]
         out[i, 1] = ys[i]
     off = np.empty(offsets.size(), dtype=np.int64)
     cdef int64_t[::1] off_v = off
-    for i in range(<int64_t>offsets.size()):
+    for i in range(<Py_ssize_t>offsets.size()):
         off_v[i] = offsets[i]
     ar = np.empty(areas.size(), dtype=np.float64)
     cdef double[::1] ar_v = ar
-    for i in range(<int64_t>areas.size()):
+    for i in range(<Py_ssize_t>areas.size()):
         ar_v[i] = areas[i]
     return xy, off, ar
 

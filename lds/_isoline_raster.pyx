@@ -4,7 +4,7 @@
 
 Each item is an edge entered at a known cost from its start (at some fraction) and, for two-way
 roads, from its end through the twin edge; the reached pieces are followed along the edge's geometry
-in a local metric projection, cut where the budget runs out, sampled every half cell, and every
+in a local metric projection, cut where the budget runs out, sampled every cell (or half), and every
 sample stamps its cost (the minimum wins) on a disc of cells of the corridor's half-width.
 The isoline of range r is then the contour ``field <= r``: one field serves every range.
 """
@@ -153,9 +153,10 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
 
     Item i is edge ``item_edge[i]`` entered at fraction ``item_f0[i]`` at cost ``item_c0[i]`` and, through
     its twin (weight ``item_wb[i]``), at its end at cost ``item_cb[i]`` (+inf for none).
-    Returns ``(field, x0, y0, cell)``: a (rows, cols) float32 array holding, per cell, the least cost
-    of a reached road point within ``buffer_m`` (+inf elsewhere), the metric coordinates of the
-    centre of cell [0, 0], and the cell size used (grown when the area would exceed ``max_cells``).
+    Returns ``(field, x0, y0, cell, row_lo, row_hi)``: a (rows, cols) float32 array holding, per cell, the
+    least cost of a reached road point within ``buffer_m`` (+inf elsewhere), the metric coordinates of the
+    centre of cell [0, 0], the cell size used (grown when the area would exceed ``max_cells``), and per
+    row the first and last column that may be finite (``row_lo > row_hi`` for an empty row).
     Coordinates are metres east/north of (lon0, lat0) in an equirectangular projection.
     """
     cdef double kx = M_PI / 180.0 * EARTH_RADIUS_M * cos(lat0 * M_PI / 180.0)
@@ -217,8 +218,13 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
     cdef float* rd = road.data()
 
     # Pass 2: samples every half cell along each piece, least cost per cell.
-    cdef double h = 0.5 * cell, cost, frac
-    cdef int64_t n_samples, j, ix, iy, idx
+    # Samples a cell apart leave no gap once widened by a disc of 1.5 cells or more; else half a cell.
+    cdef double h = cell if buffer_m >= 1.5 * cell else 0.5 * cell
+    cdef double cost, frac, step, inv_len, inv_cell = 1.0 / cell
+    cdef int64_t n_samples, j, idx, ix, iy
+    cdef vector[int32_t] road_lo, road_hi  # per row: first and last column holding a road sample
+    road_lo.assign(ny, <int32_t>nx)
+    road_hi.assign(ny, -1)
     with nogil:
         for i in range(n_items):
             e = item_edge[i]
@@ -235,14 +241,16 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
             _load_edge(a, b, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
             last = b - a - 1
             length = cum[last]
+            inv_len = 1.0 / length if length > 0 else 0.0
             for p in range(n_pieces):
                 s0 = lo[p] * length
                 s1 = hi[p] * length
                 n_samples = <int64_t>ceil((s1 - s0) / h) if s1 > s0 else 0
+                step = (s1 - s0) / n_samples if n_samples > 0 else 0.0
                 k = 0
                 for j in range(n_samples + 1):
-                    s = s0 + (s1 - s0) * j / n_samples if n_samples > 0 else s0
-                    frac = s / length if length > 0 else lo[p]
+                    s = s0 + step * j
+                    frac = s * inv_len if length > 0 else lo[p]
                     cost = INFINITY
                     if frac >= f0 - 1e-12 and c0 <= limit:
                         cost = c0 + max(0.0, frac - f0) * c
@@ -253,14 +261,18 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
                     cost = min(cost, limit)
                     k = _point_at(s, k, xs, ys, cum, &x, &y)
                     # Non-negative by the padding, so truncation rounds to the nearest centre.
-                    idx = <int64_t>((y - y0) / cell + 0.5) * nx + <int64_t>((x - x0) / cell + 0.5)
+                    iy = <int64_t>((y - y0) * inv_cell + 0.5)
+                    ix = <int64_t>((x - x0) * inv_cell + 0.5)
+                    idx = iy * nx + ix
                     if cost < rd[idx]:
                         rd[idx] = <float>cost
+                        road_lo[iy] = min(road_lo[iy], <int32_t>ix)
+                        road_hi[iy] = max(road_hi[iy], <int32_t>ix)
 
     # Pass 3: widen every road cell into a disc of the corridor's half-width; scanning the road cells in
     # raster order keeps the writes within a band of rows (cache-friendly).
     cdef double rb = buffer_m / cell
-    cdef int64_t r_int = <int64_t>floor(rb), dx, dy, n_cells = ny * nx
+    cdef int64_t r_int = <int64_t>floor(rb), dx, dy
     cdef vector[int64_t] offsets
     for dy in range(-r_int, r_int + 1):
         for dx in range(-r_int, r_int + 1):
@@ -269,14 +281,24 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
     cdef Py_ssize_t n_off = offsets.size()
     cdef const int64_t* off_p = offsets.data()
     cdef float v
+    row_lo = np.full(ny, nx, dtype=np.int32)  # per row of the field: first and last column reached
+    row_hi = np.full(ny, -1, dtype=np.int32)
+    cdef int32_t[::1] lo_v = row_lo, hi_v = row_hi
     with nogil:
-        for idx in range(n_cells):
+        for idx in range(ny * nx):
             g[idx] = INFINITY
-        for idx in range(n_cells):
-            v = rd[idx]
-            if v == INFINITY:
+        for iy in range(ny):
+            if road_hi[iy] < 0:
                 continue
-            for j in range(n_off):
-                if v < g[idx + off_p[j]]:
-                    g[idx + off_p[j]] = v
-    return field, x0, y0, cell
+            for dy in range(max(0, iy - r_int), min(ny, iy + r_int + 1)):
+                lo_v[dy] = min(lo_v[dy], <int32_t>(road_lo[iy] - r_int))
+                hi_v[dy] = max(hi_v[dy], <int32_t>(road_hi[iy] + r_int))
+            for ix in range(road_lo[iy], road_hi[iy] + 1):
+                idx = iy * nx + ix
+                v = rd[idx]
+                if v == INFINITY:
+                    continue
+                for j in range(n_off):
+                    if v < g[idx + off_p[j]]:
+                        g[idx + off_p[j]] = v
+    return field, x0, y0, cell, row_lo, row_hi

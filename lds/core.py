@@ -40,6 +40,12 @@ class LDS:
         self.load_seconds = time.perf_counter() - t0
         log.info("loaded %s (version %s) in %.3f s", self.data.path, self.data_version, self.load_seconds)
 
+    def warm(self) -> None:
+        """Build the lazily made in-memory indexes now (the server calls this before forking workers)."""
+        for graph in self.graphs.values():
+            graph.snapper  # noqa: B018 - built on first access
+            graph.router  # noqa: B018
+
     def _load_geocoder(self) -> Any:
         if not self.data.geocoder_dir.is_dir():
             return None

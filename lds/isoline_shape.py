@@ -1,14 +1,15 @@
 """Drawing an isoline: the reached road corridor as nested, simplified (Multi)Polygons.
 
-Method (one pass for every range of a request):
+Method (one raster for every range of a request; no per-edge Python loop):
 1. rasterise the reached road pieces into a cost field (``_isoline_raster``, C++): each cell holds the
    least cost of a reached road point within the corridor half-width, so pieces of edges reached
    only partly end where the budget does;
-2. per range r, contour the field at r (marching squares, ``_contour``): holes are the unreached
-   areas between roads; those smaller than the resolution are filled;
+2. contour the field at every range in one scan (marching squares, ``_contour``): holes are the
+   unreached areas between roads; those smaller than the resolution are filled;
 3. simplify the rings in metres (Douglas-Peucker, ``_contour``), inwards for the shortest range and
-   outwards for the others, so a shorter range always lies inside a longer one;
-4. project back to lon/lat, orient rings the GeoJSON way and round coordinates.
+   outwards for the others, so a shorter range always lies inside a longer one (a third range on is
+   also united with the one before);
+4. project back to lon/lat (rings are already counter-clockwise shells, clockwise holes) and round.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from itertools import pairwise
 import numpy as np
 import shapely
 
-from lds._contour import simplify_rings, trace_rings
+from lds._contour import simplify_rings, trace_levels, trace_rings  # noqa: F401 - trace_rings re-exported
 from lds._isoline_raster import rasterize, reach_items
 from lds.geo import EARTH_RADIUS_M
 from lds.graph.search import Reach, expand_ranges, search_index
@@ -29,7 +30,7 @@ COORD_DECIMALS = 6  # ~0.1 m: finer than any OSM survey, and keeps the JSON comp
 
 @dataclass(frozen=True)
 class Frame:
-    """Equirectangular projection in metres around the origin (accurate to ~1 % within 100 km)."""
+    """Equirectangular projection in metres around the origin (distances within ~1 % up to 50 km away)."""
 
     lon0: float
     lat0: float
@@ -55,6 +56,14 @@ class CostField:
     x0: float
     y0: float
     cell: float
+    row_lo: np.ndarray | None = None  # per row, the first and last column that may be finite
+    row_hi: np.ndarray | None = None
+
+    def extents(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.row_lo is None:
+            ny, nx = self.z.shape
+            return np.zeros(ny, dtype=np.int32), np.full(ny, nx - 1, dtype=np.int32)
+        return self.row_lo, self.row_hi
 
 
 def cost_field(graph, reach: Reach, frame: Frame, cell_m: float, buffer_m: float, max_cells: int) -> CostField:
@@ -67,10 +76,10 @@ def cost_field(graph, reach: Reach, frame: Frame, cell_m: float, buffer_m: float
     starts = np.array(reach.starts, dtype=np.float64).reshape(-1, 3)
     items = reach_items(reach.nodes, reach.cost, index.indptr, index.adj_edge, index.edge_rev, weight,
                         index.edge_scratch(), starts[:, 0].astype(np.int32), starts[:, 1].copy(), starts[:, 2].copy())
-    z, x0, y0, cell = rasterize(*items, weight,
-                                np.asarray(graph.edge_geom_off), np.asarray(graph.geom_lon), np.asarray(graph.geom_lat),
-                                frame.lon0, frame.lat0, reach.limit, float(cell_m), float(buffer_m), int(max_cells))
-    return CostField(z, x0, y0, cell)
+    geometry = np.asarray(graph.edge_geom_off), np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
+    z, x0, y0, cell, row_lo, row_hi = rasterize(*items, weight, *geometry, frame.lon0, frame.lat0, reach.limit,
+                                                float(cell_m), float(buffer_m), int(max_cells))
+    return CostField(z, x0, y0, cell, row_lo, row_hi)
 
 
 def _signed_ring_areas(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -83,39 +92,73 @@ def _signed_ring_areas(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return 0.5 * np.add.reduceat(cross, offsets[:-1])
 
 
+@dataclass(frozen=True)
+class Rings:
+    """Polygons as flat arrays in metres: ring k is ``points[ring_off[k]:ring_off[k + 1]]`` (closed), polygon p
+    owns rings ``poly_off[p]:poly_off[p + 1]``, its shell (counter-clockwise) first, then its holes (clockwise)."""
+
+    points: np.ndarray
+    ring_off: np.ndarray
+    poly_off: np.ndarray
+
+    @classmethod
+    def from_traced(cls, xy: np.ndarray, offsets: np.ndarray, areas: np.ndarray, min_hole_m2: float) -> Rings:
+        """Group traced rings into polygons, dropping holes under ``min_hole_m2``."""
+        is_shell = areas > 0
+        shells = np.flatnonzero(is_shell)
+        if len(shells) == 0:
+            return cls(np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+        holes = np.flatnonzero(~is_shell & (-areas >= min_hole_m2))
+        if len(shells) == 1:  # the usual case: one connected corridor
+            rings = np.concatenate([shells, holes])
+            poly_off = np.array([0, len(rings)], dtype=np.int64)
+        else:
+            owner = _hole_owners(xy, offsets, areas, shells, holes)
+            holes, owner = holes[owner >= 0], owner[owner >= 0]
+            rings = np.concatenate([shells, holes])
+            order = np.lexsort((np.r_[np.zeros(len(shells)), np.ones(len(holes))],
+                                np.r_[np.arange(len(shells)), owner]))
+            rings = rings[order]
+            poly_off = np.concatenate([np.flatnonzero(is_shell[rings]), [len(rings)]])
+        lengths = offsets[rings + 1] - offsets[rings]
+        points = xy[expand_ranges(offsets[rings], lengths)]
+        ring_off = np.concatenate([[0], np.cumsum(lengths)])
+        return cls(points, ring_off, poly_off)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.poly_off) <= 1
+
+    def simplified(self, tolerance: float, side: int) -> Rings:
+        """Douglas-Peucker per ring: ``side`` +1 only ever adds area, -1 only removes it, 0 either."""
+        if tolerance <= 0 or self.empty:
+            return self
+        points, ring_off = simplify_rings(self.points, self.ring_off, float(tolerance), int(side))
+        return Rings(points, ring_off, self.poly_off)
+
+    def polygons(self) -> np.ndarray:
+        if self.empty:
+            return np.array([], dtype=object)
+        return shapely.from_ragged_array(shapely.GeometryType.POLYGON, self.points, (self.ring_off, self.poly_off))
+
+
 def contour_polygons(field: CostField, level: float, min_hole_m2: float, simplify_m: float = 0.0,
                      side: int = 0) -> np.ndarray:
     """Polygons (metres) around the cells with cost <= ``level``; holes under ``min_hole_m2`` are filled.
 
     Rings are simplified to ``simplify_m``: ``side`` +1 only ever adds area, -1 only removes it, 0 either.
     """
-    xy, offsets, areas = trace_rings(field.z, field.x0, field.y0, field.cell, float(level))
-    is_shell = areas > 0
-    shells = np.flatnonzero(is_shell)
-    holes = np.flatnonzero(~is_shell & (-areas >= min_hole_m2))
-    if len(shells) == 0:
-        return np.array([], dtype=object)
-    owner = _hole_owners(xy, offsets, areas, shells, holes)
-    holes, owner = holes[owner >= 0], owner[owner >= 0]
-    # Rings grouped per polygon: each shell followed by its holes.
-    rings = np.concatenate([shells, holes])
-    order = np.lexsort((np.r_[np.zeros(len(shells)), np.ones(len(holes))], np.r_[np.arange(len(shells)), owner]))
-    rings = rings[order]
-    lengths = offsets[rings + 1] - offsets[rings]
-    points = xy[expand_ranges(offsets[rings], lengths)]
-    ring_off = np.concatenate([[0], np.cumsum(lengths)])
-    if simplify_m > 0:
-        points, ring_off = simplify_rings(points, ring_off, float(simplify_m), int(side))
-    poly_off = np.concatenate([np.flatnonzero(is_shell[rings]), [len(rings)]])
-    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, points, (ring_off, poly_off))
+    traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.array([level], dtype=np.float64),
+                          *field.extents())[0]
+    return Rings.from_traced(*traced, min_hole_m2).simplified(simplify_m, side).polygons()
 
 
 def _hole_owners(xy: np.ndarray, offsets: np.ndarray, areas: np.ndarray, shells: np.ndarray,
                  holes: np.ndarray) -> np.ndarray:
     """Index into ``shells`` of the smallest shell around each hole (-1 when none, which cannot happen
     for rings traced from one field: holes and shells never cross)."""
-    if len(shells) == 1 or len(holes) == 0:
-        return np.zeros(len(holes), dtype=np.int64)
+    if len(holes) == 0:
+        return np.zeros(0, dtype=np.int64)
     owner = np.full(len(holes), -1, dtype=np.int64)
     hx, hy = xy[offsets[holes], 0], xy[offsets[holes], 1]
     for k in np.argsort(areas[shells], kind="stable")[::-1]:  # largest first: smaller shells overwrite
@@ -126,7 +169,8 @@ def _hole_owners(xy: np.ndarray, offsets: np.ndarray, areas: np.ndarray, shells:
 
 
 def nested_shapes(field: CostField, ranges: list[float], min_hole_m2: float, simplify_m: float) -> list:
-    """One MultiPolygon (metres) per range, in the order given; each contains every shorter range's.
+    """One shape (metres; :class:`Rings` or a MultiPolygon) per range, in the order given; each contains every
+    shorter range's.
 
     Containment survives simplification by construction for two ranges: the shortest range is only
     simplified inwards, the others only outwards. From the third range on, each is also united with
@@ -134,34 +178,51 @@ def nested_shapes(field: CostField, ranges: list[float], min_hole_m2: float, sim
     invalid is used unsimplified (the unsimplified contours of one field are nested).
     """
     levels = sorted(set(ranges))
+    traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.asarray(levels, dtype=np.float64),
+                          *field.extents())
     by_level = {}
     previous = None
     for i, level in enumerate(levels):
         side = 0 if len(levels) == 1 else (-1 if i == 0 else 1)
-        polygons = contour_polygons(field, level, min_hole_m2, simplify_m, side)
+        exact = Rings.from_traced(*traced[i], min_hole_m2)
+        shape = exact.simplified(simplify_m, side)
+        polygons = shape.polygons()
         bad = ~shapely.is_valid(polygons)
         if bad.any():
-            polygons[bad] = contour_polygons(field, level, min_hole_m2)[bad]
-        shape = shapely.multipolygons(polygons) if len(polygons) else shapely.MultiPolygon()
-        if len(polygons) > 1 and not shape.is_valid:  # separate pieces simplified into each other
-            shape = _as_multipolygon(shapely.union_all(polygons))
+            polygons[bad] = exact.polygons()[bad]
+            shape = shapely.multipolygons(polygons)
+        if len(polygons) > 1:
+            whole = shape if isinstance(shape, shapely.MultiPolygon) else shapely.multipolygons(polygons)
+            if not whole.is_valid:  # separate pieces simplified into each other
+                shape = as_multipolygon(shapely.union_all(polygons))
         if i >= 2:
-            shape = _as_multipolygon(shapely.union(shape, previous))
+            shape = as_multipolygon(shapely.union(as_multipolygon(shape), as_multipolygon(previous)))
         by_level[level] = previous = shape
     return [by_level[r] for r in ranges]
 
 
-def _as_multipolygon(geom):
-    if isinstance(geom, shapely.MultiPolygon):
-        return geom
-    if isinstance(geom, shapely.Polygon):
-        return shapely.MultiPolygon([geom])
-    parts = [g for g in shapely.get_parts(geom) if isinstance(g, shapely.Polygon)]
-    return shapely.MultiPolygon(parts)
+def as_multipolygon(shape) -> shapely.MultiPolygon:
+    """A shapely MultiPolygon of :class:`Rings` or of any polygonal geometry (other parts dropped)."""
+    if isinstance(shape, Rings):
+        return shapely.multipolygons(shape.polygons()) if not shape.empty else shapely.MultiPolygon()
+    if isinstance(shape, shapely.MultiPolygon):
+        return shape
+    if isinstance(shape, shapely.Polygon):
+        return shapely.MultiPolygon([shape])
+    return shapely.MultiPolygon([g for g in shapely.get_parts(shape) if isinstance(g, shapely.Polygon)])
+
+
+def _geojson_coordinates(xy: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray, frame: Frame) -> list:
+    lonlat = np.round(frame.to_lonlat(xy), COORD_DECIMALS).tolist()
+    ring_lists = [lonlat[a:b] for a, b in pairwise(ring_off.tolist())]
+    return [ring_lists[a:b] for a, b in pairwise(poly_off.tolist())]
 
 
 def to_geojson(shape, frame: Frame) -> dict:
     """GeoJSON MultiPolygon in lon/lat: counter-clockwise shells, clockwise holes, rounded coordinates."""
+    if isinstance(shape, Rings):  # traced with the inside on the left: already oriented
+        return {"type": "MultiPolygon", "coordinates": _geojson_coordinates(shape.points, shape.ring_off,
+                                                                           shape.poly_off, frame)}
     if shape.is_empty:
         return {"type": "MultiPolygon", "coordinates": []}
     polygons = shapely.get_parts(shape)
@@ -179,8 +240,5 @@ def to_geojson(shape, frame: Frame) -> dict:
         pos = np.arange(len(xy))
         mirrored = ring_off[ring_of] + ring_off[ring_of + 1] - 1 - pos
         xy = xy[np.where(flip[ring_of], mirrored, pos)]
-    lonlat = np.round(frame.to_lonlat(xy), COORD_DECIMALS).tolist()
-    ring_bounds = ring_off.tolist()
-    ring_lists = [lonlat[a:b] for a, b in pairwise(ring_bounds)]
-    poly_bounds = np.concatenate([[0], np.cumsum(rings_per_polygon)]).tolist()
-    return {"type": "MultiPolygon", "coordinates": [ring_lists[a:b] for a, b in pairwise(poly_bounds)]}
+    poly_off = np.concatenate([[0], np.cumsum(rings_per_polygon)])
+    return {"type": "MultiPolygon", "coordinates": _geojson_coordinates(xy, ring_off, poly_off, frame)}

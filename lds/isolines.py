@@ -21,7 +21,8 @@ MIN_CELLS = 10_000  # guards against an isoline_max_cells too small to draw anyt
 
 @dataclass(frozen=True)
 class Isoline:
-    """One range's polygon (GeoJSON MultiPolygon in lon/lat) and where the origin was snapped to."""
+    """One range's polygon (GeoJSON MultiPolygon in lon/lat) and where the origin was snapped to
+    (``location`` and ``snap_distance`` in the JSON, as routing reports its waypoints)."""
 
     range: float
     range_type: str
@@ -37,7 +38,7 @@ class Isoline:
             "range_type": self.range_type,
             "mode": self.mode,
             "geom": self.geom,
-            "origin": [round(self.snapped[0], SNAP_DECIMALS), round(self.snapped[1], SNAP_DECIMALS)],
+            "location": [round(self.snapped[0], SNAP_DECIMALS), round(self.snapped[1], SNAP_DECIMALS)],
             "snap_distance": round(self.snap_distance_m, 1),
         }
 

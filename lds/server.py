@@ -125,4 +125,5 @@ def serve(settings: Settings, **options: Any) -> None:
 
     prepare_metrics_dir(settings)
     core = LDS(settings)
+    core.warm()  # build the in-memory indexes once, before fork, so workers share their pages
     GunicornServer(settings, options, lds=core).run()

@@ -164,7 +164,7 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
                 continue
             our_geoms = [shape(v["geom"]) for v in ours]
             their_start = valhalla.locate(lon, lat, mode)
-            same_start = their_start is not None and _metres(ours[0]["origin"], their_start) <= SAME_START_M
+            same_start = their_start is not None and _metres(ours[0]["location"], their_start) <= SAME_START_M
             apart += not same_start
             region = _grown_bbox([our_geoms[-1], theirs[-1]], REGION_GROWTH)
             points = sampler.sample(region, samples, rng)

@@ -20,7 +20,7 @@ _PAIR_SEPARATORS = re.compile(r"[;|]")
 
 def request_params() -> dict[str, Any]:
     """Query parameters merged with a JSON object body (body wins); unknown keys are ignored later."""
-    params: dict[str, Any] = {key: request.args.get(key) for key in request.args}
+    params: dict[str, Any] = request.args.to_dict()  # first value of each key
     if request.method in ("POST", "PUT", "PATCH") and request.content_length:
         body = request.get_json(silent=True)
         if body is None:

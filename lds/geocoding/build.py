@@ -1,8 +1,9 @@
 """``build_index``: an OSM extract -> the address index directory (called by ``lds build``).
 
-Steps: read (``osmread``), expand interpolation ways, merge streets, infer missing streets, fill
-city/postcode/country from areas and place nodes (``localities``), then write entities (streets, places,
-POIs, postcodes), their names as canonical tokens with an inverted index, and the address points.
+Steps: read (``osmread``); merge streets and infer missing ones (``streets``); expand interpolation ways
+(``interpolation``); fill city/postcode/country from areas and place nodes (``localities``) and from
+neighbours (``fill``); make the entities (streets, places, POIs, postcodes) and their names as canonical
+tokens with an inverted index (``vocabulary``); write everything with the address points (``store``).
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import shapely
-from scipy.spatial import cKDTree
 
 from lds.geocoding import interpolation
+from lds.geocoding.fill import address_localities, fill_countries, fill_from_street, most_common
 from lds.geocoding.geo import ecef
 from lds.geocoding.housenumbers import main_number
 from lds.geocoding.localities import PLACE_RANK, SUBURB_PLACES, Localities, context_names, display_name
-from lds.geocoding.normalize import name_key, tokens
 from lds.geocoding.osmread import read_extract
 from lds.geocoding.store import (
     FLAG_INFERRED,
@@ -34,17 +33,15 @@ from lds.geocoding.store import (
     KIND_POSTCODE,
     KIND_STREET,
     StringPool,
-    csr,
     save_arrays,
     save_manifest,
     save_strings,
 )
 from lds.geocoding.streets import Segments, group_streets, infer_streets
+from lds.geocoding.vocabulary import Tokenizer, build_vocabulary
 
 Progress = Callable[[str, str], None]
 
-ADDRESS_LOCALITY_MIN = 3  # addr:city values used by fewer addresses are not made places (typos)
-POSTCODE_FILL_M = 300.0  # an address without postcode takes that of the nearest same-street address this close
 AREA_SIMPLIFY_DEG = 0.00002  # ~2 m: polygons stored for reverse fallbacks
 # Reverse fallback: a place node answers for points this close (m), tighter than the locality fill-in
 # radii because here it is the whole answer.
@@ -57,34 +54,6 @@ PLACE_NODE_RADIUS = {
 
 def _split(value: str) -> list[str]:
     return [p.strip() for p in value.split(";") if p.strip()]
-
-
-class _Tokenizer:
-    """Caches canonical tokens per string and records surface forms (raw words, glued word pairs)."""
-
-    def __init__(self) -> None:
-        self.cache: dict[str, tuple[str, ...]] = {}
-        self.surface: dict[str, tuple[str, ...]] = {}
-
-    def __call__(self, text: str) -> tuple[str, ...]:
-        hit = self.cache.get(text)
-        if hit is not None:
-            return hit
-        toks = tokens(text)
-        by_pos: dict[int, list[str]] = defaultdict(list)
-        raw: dict[int, str] = {}
-        for t in toks:
-            by_pos[t.pos].append(t.text)
-            raw[t.pos] = t.raw
-        positions = sorted(by_pos)
-        for p in positions:
-            if by_pos[p] != [raw[p]] and not raw[p][0].isdigit():
-                self.surface.setdefault(raw[p], tuple(by_pos[p]))
-        for p, q in pairwise(positions):
-            if not raw[p][0].isdigit() and not raw[q][0].isdigit():
-                self.surface.setdefault(raw[p] + raw[q], tuple(by_pos[p] + by_pos[q]))
-        out = self.cache[text] = tuple(t.text for t in toks)
-        return out
 
 
 def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
@@ -104,7 +73,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     addr_group = np.concatenate([addr_group, np.array(extra_groups, dtype=np.int64)])
     progress("geocoder", f"{len(extra)} house numbers interpolated from {len(ex.interpolations)} interpolation ways")
 
-    tok = _Tokenizer()
+    tok = Tokenizer()
     pool = StringPool()
     ctx_cache: dict[int, set[str]] = {}
 
@@ -156,11 +125,11 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
             filled["country"] += 1
         else:
             a.pop("country", None)
-    _fill_from_street(addresses, groups, "postcode", lambda a: not a.get("postcode"), lambda a: bool(a.get("postcode")), filled)
+    fill_from_street(addresses, groups, "postcode", lambda a: not a.get("postcode"), lambda a: bool(a.get("postcode")), filled)
     # a tagged city on the same street beats the nearest place node (postal districts such as "København V")
-    _fill_from_street(addresses, groups, "city", lambda a: a.get("_city_from") == "node",
+    fill_from_street(addresses, groups, "city", lambda a: a.get("_city_from") == "node",
                       lambda a: a.get("_city_from") == "tag", filled)
-    majority = _fill_countries(addresses, a_lat, a_lon, countries, filled)
+    majority = fill_countries(addresses, a_lat, a_lon, countries, filled)
     progress("geocoder", f"filled in: {dict(filled)}")
 
     # --- entities
@@ -189,7 +158,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
         members = [addresses[i] for i in grp["addrs"]]
         ctx: set[str] = set()
         if members:
-            fields = {f: _most_common(m.get(f) for m in members) for f in ("city", "suburb", "state", "postcode", "country")}
+            fields = {f: most_common(m.get(f) for m in members) for f in ("city", "suburb", "state", "postcode", "country")}
             for i in grp["addrs"]:
                 ctx |= locality_context(a_locs[i])
             for value in {m.get(f) for m in members for f in ("city", "suburb", "postcode")}:
@@ -228,7 +197,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
             continue
         place_items.append(({"osm": a["osm"], "lat": center[1], "lon": center[0], "names": a["names"],
                              "place": a["place"] or f"admin_level={a['level']}", "level": a["level"], "iso2": a["iso2"]}, a))
-    place_items += _address_localities(addresses, a_lat, a_lon, place_items)
+    place_items += address_localities(addresses, a_lat, a_lon, place_items)
     p_locs = locs.locate([p["lat"] for p, _ in place_items], [p["lon"] for p, _ in place_items])
     node_entity: dict[tuple[float, float], int] = {}
     for (p, area), loc in zip(place_items, p_locs):
@@ -285,7 +254,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     for (code, country), idxs in by_code.items():
         lat, lon = float(np.mean(a_lat[idxs])), float(np.mean(a_lon[idxs]))
         j = idxs[int(np.argmin((a_lat[idxs] - lat) ** 2 + (a_lon[idxs] - lon) ** 2))]
-        city = _most_common(addresses[i].get("city") for i in idxs)
+        city = most_common(addresses[i].get("city") for i in idxs)
         ctx = set()
         for c in {addresses[i].get("city") for i in idxs}:
             if c:
@@ -298,47 +267,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     progress("geocoder", f"{n_ent} entities: {len(groups)} streets, {len(place_items)} places, {len(ex.pois)} POIs, {len(by_code)} postcodes")
 
     # --- names -> tokens, vocabulary, postings
-    name_entity: list[int] = []
-    name_toks: list[tuple[str, ...]] = []
-    for e, names in enumerate(ent_names):
-        seen: set[tuple[str, ...]] = set()
-        for n in names:
-            t = tok(n)
-            if t and t not in seen:
-                seen.add(t)
-                name_entity.append(e)
-                name_toks.append(t)
-    vocab: dict[str, int] = {}
-    df: Counter = Counter()
-    for t in name_toks:
-        for w in set(t):
-            df[w] += 1
-    for t in name_toks:
-        for w in t:
-            vocab.setdefault(w, len(vocab))
-    for ctx in ent_ctx:
-        for w in ctx:
-            vocab.setdefault(w, len(vocab))
-    for words in tok.surface.values():
-        for w in words:
-            vocab.setdefault(w, len(vocab))
-    n_names = max(1, len(name_toks))
-    idf = np.array([math.log1p(n_names / df[w]) if df[w] else math.log1p(n_names) for w in vocab], dtype=np.float32)
-    flags = np.zeros(len(vocab), dtype=np.uint8)
-    postings: list[list[int]] = [[] for _ in vocab]
-    name_tok_ids = []
-    for nid, t in enumerate(name_toks):
-        ids = [vocab[w] for w in t]
-        name_tok_ids.append(ids)
-        for i in set(ids):
-            postings[i].append(nid)
-            flags[i] |= 1
-    ctx_ids = []
-    for ctx in ent_ctx:
-        ids = sorted(vocab[w] for w in ctx)
-        ctx_ids.append(ids)
-        flags[ids] |= 2
-    name_weight = np.array([float(sum(idf[i] for i in ids)) for ids in name_tok_ids], dtype=np.float32)
+    voc = build_vocabulary(ent_names, ent_ctx, tok)
 
     # --- addresses sorted by (street, number, text) so each street's numbers are one contiguous run
     big = np.iinfo(np.int64).max
@@ -367,11 +296,6 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    name_off, name_vals = csr(name_tok_ids)
-    post_off, post_vals = csr(postings)
-    ctx_off, ctx_vals = csr(ctx_ids)
-    surf_keys = sorted(tok.surface)
-    surf_off, surf_vals = csr([[vocab[w] for w in tok.surface[k]] for k in surf_keys])
     arrays = {
         "addr_lat": a_lat[order_arr] if n_addr else a_lat, "addr_lon": a_lon[order_arr] if n_addr else a_lon,
         "addr_entity": addr_group[order_arr].astype(np.int32) if n_addr else np.zeros(0, np.int32),
@@ -379,10 +303,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
         "addr_state": col("state"), "addr_country": col("country"), "addr_flags": addr_flags,
         "ent_kind": np.array(ent["kind"], dtype=np.int8), "ent_lat": np.array(ent["lat"]), "ent_lon": np.array(ent["lon"]),
         "ent_importance": np.array(ent["importance"], dtype=np.float32), "ent_addr_off": ent_addr_off,
-        "ent_ctx_off": ctx_off, "ent_ctx": ctx_vals,
-        "name_entity": np.array(name_entity, dtype=np.int32), "name_tok_off": name_off, "name_tok": name_vals,
-        "name_weight": name_weight, "tok_idf": idf, "tok_flags": flags, "tok_post_off": post_off, "tok_post": post_vals,
-        "surf_off": surf_off, "surf_tok": surf_vals,
+        **voc.arrays(),
         "seg_lat0": segments.lat0, "seg_lon0": segments.lon0, "seg_lat1": segments.lat1, "seg_lon1": segments.lon1,
         "seg_entity": segments.group.astype(np.int32),
     }
@@ -391,8 +312,8 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     arrays.update(_reverse_places(locs, ex, place_entity_by_osm, node_entity))
     save_arrays(tmp, arrays)
     pool.save(tmp, "strings")
-    save_strings(tmp, "vocab", list(vocab))
-    save_strings(tmp, "surface", surf_keys)
+    save_strings(tmp, "vocab", list(voc.vocab))
+    save_strings(tmp, "surface", voc.surface_keys)
     _save_area_geoms(tmp, locs)
     i18n = _i18n(groups, ex, countries)
     (tmp / "i18n.json").write_text(json.dumps(i18n, ensure_ascii=False))
@@ -401,7 +322,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     n_real = len(ex.addresses)
     summary = {
         "addresses": n_real, "interpolated": len(extra), "streets": len(groups), "places": len(place_items),
-        "pois": len(ex.pois), "postcodes": len(by_code), "names": len(name_toks), "tokens": len(vocab),
+        "pois": len(ex.pois), "postcodes": len(by_code), "names": len(voc.name_entity), "tokens": len(voc.vocab),
         "street_segments": len(segments), "streets_inferred": inferred, "areas": len(locs.areas),
         "filled": dict(filled), "missing_node_refs": ex.missing_refs,
     }
@@ -418,32 +339,8 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     return summary
 
 
-def _address_localities(addresses: list[dict], a_lat, a_lon, place_items: list) -> list[tuple[dict, None]]:
-    """``addr:city`` values no place carries ("København V", "Kastrup") as places of their own, at the
-    address nearest the centre of the addresses that name them, so "Kastrup" alone finds Kastrup."""
-    known = {name_key(n) for p, _ in place_items for n in p["names"].values()}
-    by_city: dict[str, list[int]] = defaultdict(list)
-    for i, a in enumerate(addresses):
-        if a.get("city") and not a.get("interpolated"):
-            by_city[a["city"]].append(i)
-    out = []
-    for city, idxs in by_city.items():
-        if name_key(city) in known or len(idxs) < ADDRESS_LOCALITY_MIN:
-            continue
-        lat, lon = float(np.mean(a_lat[idxs])), float(np.mean(a_lon[idxs]))
-        j = idxs[int(np.argmin((a_lat[idxs] - lat) ** 2 + (a_lon[idxs] - lon) ** 2))]
-        out.append(({"osm": f"addr:city={city}", "lat": float(a_lat[j]), "lon": float(a_lon[j]), "names": {"name": city},
-                     "place": "locality", "level": 0, "iso2": None}, None))
-    return out
-
-
 def _admin_rank(level: int) -> int:
     return {2: 30, 3: 26, 4: 25, 5: 23, 6: 21, 7: 20, 8: 19, 9: 14, 10: 13}.get(level, 10)
-
-
-def _most_common(values) -> str | None:
-    c = Counter(v for v in values if v)
-    return c.most_common(1)[0][0] if c else None
 
 
 def _representative_points(groups, segments: Segments, a_lat, a_lon) -> list[tuple[float, float]]:
@@ -467,42 +364,6 @@ def _representative_points(groups, segments: Segments, a_lat, a_lon) -> list[tup
             j = idx[int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))]
             out.append((float(a_lat[j]), float(a_lon[j])))
     return out
-
-
-def _fill_from_street(addresses: list[dict], groups: list[dict], field: str, missing_fn, known_fn, filled: Counter) -> None:
-    """``field`` of the nearest address on the same street within ``POSTCODE_FILL_M`` that knows it
-    (Nominatim fills postcodes this way)."""
-    for grp in groups:
-        idx = grp["addrs"]
-        missing = [i for i in idx if missing_fn(addresses[i])]
-        known = [i for i in idx if known_fn(addresses[i])]
-        if not missing or not known:
-            continue
-        tree = cKDTree(ecef([addresses[i]["lat"] for i in known], [addresses[i]["lon"] for i in known]))
-        _, j = tree.query(ecef([addresses[i]["lat"] for i in missing], [addresses[i]["lon"] for i in missing]),
-                             distance_upper_bound=POSTCODE_FILL_M)
-        for i, jj in zip(missing, np.atleast_1d(j).tolist()):
-            if jj < len(known):
-                addresses[i][field] = addresses[known[jj]][field]
-                filled[f"{field}_street"] += 1
-
-
-def _fill_countries(addresses, a_lat, a_lon, countries: dict, filled: Counter) -> str | None:
-    """Nearest address that knows its country; the extract's majority when none does. Returns the majority."""
-    known = [i for i, a in enumerate(addresses) if a.get("country")]
-    votes = Counter(addresses[i]["country"] for i in known)
-    majority = votes.most_common(1)[0][0] if votes else (next(iter(countries)) if len(countries) == 1 else None)
-    missing = [i for i, a in enumerate(addresses) if not a.get("country")]
-    if missing and known:
-        tree = cKDTree(ecef(a_lat[known], a_lon[known]))
-        _, j = tree.query(ecef(a_lat[missing], a_lon[missing]))
-        for i, jj in zip(missing, np.atleast_1d(j).tolist()):
-            addresses[i]["country"] = addresses[known[jj]]["country"]
-            filled["country_nearest"] += 1
-    elif missing and majority:
-        for i in missing:
-            addresses[i]["country"] = majority
-    return majority
 
 
 def _reverse_places(locs: Localities, ex, place_entity_by_osm: dict, node_entity: dict) -> dict[str, np.ndarray]:

@@ -98,7 +98,7 @@ class AddressIndex:
 
         self.word_matches = lru_cache(maxsize=100_000)(lambda text, raw, fuzzy: word_matches(self.lexicon, text, raw, fuzzy))
         if len(self.addr_lat) + len(self.segments) <= WARM_LIMIT:
-            self._warm()
+            self.warm()
         # Larger extracts build the trees on first use instead: no background thread here, because
         # gunicorn forks its workers from the process that loaded the data, and a thread caught mid-build
         # would leave its lock held in every worker.
@@ -113,8 +113,9 @@ class AddressIndex:
                 "source": self.manifest.get("source"), "load_seconds": round(self.load_seconds, 3)}
 
     # --- lazily built structures ------------------------------------------------------------
-    def _warm(self) -> None:
-        """Build what the first requests would otherwise pay for: KD-trees, the typo buckets."""
+    def warm(self) -> None:
+        """Build what the first requests would otherwise pay for: KD-trees, the typo buckets (done at load
+        for small extracts; a server may call it before forking workers so they share the result)."""
         _ = self.addr_tree
         with self._lock:
             _ = self.segments.tree

@@ -217,6 +217,9 @@ cdef class _Contractor:
     cdef bint update_neighbours
     cdef public int64_t n_prio, n_settled, report_every
     cdef public int prio_kind
+    cdef public int64_t core_degree, core_size
+    cdef public bint use_fixed
+    cdef vector[double] fixed
     cdef vector[int32_t] cnbr
     # the current contraction's scratch
     cdef vector[int32_t] sc_tail, sc_head, sc_w, sc_c1, sc_c2
@@ -229,6 +232,8 @@ cdef class _Contractor:
         self.update_neighbours = update_neighbours
         self.report_every = 100000
         self.prio_kind = 0
+        self.core_degree = 0
+        self.core_size = 0
         self.cnbr.resize(n, 0)
         self.out_adj.resize(n)
         self.in_adj.resize(n)
@@ -244,6 +249,12 @@ cdef class _Contractor:
         for i in range(tail.shape[0]):
             if tail[i] != head[i]:  # self-loops never lie on a shortest path
                 self._add_arc(tail[i], head[i], weight[i], -1, -1, 1, label[i])
+
+    def set_fixed(self, const double[::1] order):
+        cdef Py_ssize_t i
+        self.fixed.resize(order.shape[0])
+        for i in range(order.shape[0]):
+            self.fixed[i] = order[i]
 
     cdef int32_t _new_arc(self, int32_t u, int32_t x, int32_t w, int32_t c1, int32_t c2, int32_t hops,
                           int32_t label):
@@ -408,7 +419,7 @@ cdef class _Contractor:
         rank.resize(self.n, -1)
         cur_prio.resize(self.n, 0)
         for i in range(self.n):
-            cur_prio[i] = self._priority(i)
+            cur_prio[i] = self.fixed[i] if self.use_fixed else self._priority(i)
             queue.push(pair[double, int32_t](-cur_prio[i], i))
         while not queue.empty():
             top = queue.top()
@@ -416,7 +427,11 @@ cdef class _Contractor:
             m = top.second
             if self.done[m] or -top.first != cur_prio[m]:
                 continue  # contracted, or a stale entry
+            if self.core_degree > 0 and <int64_t>(self.in_adj[m].size() + self.out_adj[m].size()) > self.core_degree:
+                break  # even the cheapest node is dense now: leave the rest as the core
             prio = self._priority(m)  # also leaves m's shortcuts in the scratch
+            if self.use_fixed:
+                prio = cur_prio[m]
             if prio != cur_prio[m] and not queue.empty() and prio > -queue.top().first + 1e-9:
                 cur_prio[m] = prio
                 queue.push(pair[double, int32_t](-prio, m))
@@ -451,7 +466,7 @@ cdef class _Contractor:
                 nbrs.push_back(self.a_tail[self.in_adj[m][j]])
             vector[int32_t]().swap(self.out_adj[m])
             vector[int32_t]().swap(self.in_adj[m])
-            if self.update_neighbours:
+            if self.update_neighbours and not self.use_fixed:
                 for j in range(nbrs.size()):
                     x = nbrs[j]
                     if self.done[x]:
@@ -463,6 +478,21 @@ cdef class _Contractor:
                         queue.push(pair[double, int32_t](-prio, x))
             if progress is not None and order % self.report_every == 0:
                 progress(order, self.n)
+        # The core (uncontracted nodes, when contraction stopped early) keeps every arc between its nodes in
+        # both lists, so the query runs a plain bidirectional Dijkstra once both searches are inside it.
+        self.core_size = 0
+        for m in range(self.n):
+            if self.done[m]:
+                continue
+            self.core_size += 1
+            rank[m] = <int32_t>order
+            order += 1
+            for j in range(self.out_adj[m].size()):
+                f_node.push_back(m)
+                f_arc.push_back(self.out_adj[m][j])
+            for j in range(self.in_adj[m].size()):
+                b_node.push_back(m)
+                b_arc.push_back(self.in_adj[m][j])
         return self._export(rank, f_node, f_arc, b_node, b_arc)
 
     cdef dict _export(self, vector[int32_t]& rank, vector[int32_t]& f_node, vector[int32_t]& f_arc,
@@ -515,15 +545,20 @@ cdef class _Contractor:
 
 def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
              const int32_t[::1] label, int settle_limit=500, bint update_neighbours=True, progress=None,
-             int64_t report_every=0, int prio_kind=0):
+             int64_t report_every=0, int prio_kind=0, int64_t core_degree=0, fixed_order=None):
     """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
     priority, re-evaluated for the neighbours of each contracted node and lazily when popped."""
     c = _Contractor(n, tail, head, weight, label, settle_limit, update_neighbours)
     if report_every:
         c.report_every = report_every
     c.prio_kind = prio_kind
+    c.core_degree = core_degree
+    if fixed_order is not None:
+        c.use_fixed = True
+        c.set_fixed(np.ascontiguousarray(fixed_order, dtype=np.float64))
     out = c.run(progress)
     out["_stats"] = (c.n_prio, c.n_settled)
+    out["core_size"] = np.array([c.core_size], dtype=np.int64)
     return out
 
 

@@ -65,12 +65,6 @@ class SearchIndex:
             scratch = self._scratch.edge = np.full(len(self.edge_src), np.inf)
         return scratch
 
-    def out_edges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every out-edge of ``nodes`` and, for each, the position of its source in ``nodes``."""
-        starts = self.indptr[nodes]
-        counts = self.indptr[nodes + 1] - starts
-        return self.adj_edge[expand_ranges(starts, counts)], np.repeat(np.arange(len(nodes)), counts)
-
 
 _INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -102,7 +96,7 @@ class Reach:
     weight: str
 
 
-def origin_starts(index: SearchIndex, snap: Snap, weight: str) -> tuple[tuple[int, float, float], ...]:
+def origin_starts(index: SearchIndex, snap: Snap) -> tuple[tuple[int, float, float], ...]:
     """The partial edges leaving the snapped point: its edge onwards, and the twin edge backwards."""
     starts = [(snap.edge, snap.fraction, 0.0)]
     twin = int(index.edge_rev[snap.edge])
@@ -115,7 +109,7 @@ def bounded_search(graph, snap: Snap, limit: float, weight: str = "time") -> Rea
     """Every node reachable from ``snap`` within ``limit`` seconds (``time``) or metres (``distance``)."""
     index = search_index(graph)
     edge_w = index.edge_weight[weight]
-    starts = origin_starts(index, snap, weight)
+    starts = origin_starts(index, snap)
     dst = np.asarray(graph.edge_dst)
     seeds = np.array([dst[e] for e, _, _ in starts], dtype=np.int32)
     seed_cost = np.array([(1.0 - f) * float(edge_w[e]) for e, f, _ in starts])

@@ -11,10 +11,13 @@ from lds.geo import EARTH_RADIUS_M
 
 
 def grid_graph(nx: int, ny: int, spacing_m: float = 100.0, arterial_every: int = 10, mode: str = "car",
-               origin: tuple[float, float] = (8.0, 49.0)) -> ModeGraph:
+               origin: tuple[float, float] = (8.0, 49.0), trunk_every: int = 0, jitter: float = 0.0,
+               seed: int = 0) -> ModeGraph:
     """An ``nx`` x ``ny`` grid of two-way streets ``spacing_m`` apart; every ``arterial_every``-th row and column
-    is a 50 km/h primary road, the rest 25 km/h residential ones. Rows are ways ``1..ny`` named "Row i", columns
-    ways ``ny+1..`` named "Column j"; node ``(i, j)`` (row i, column j) has index ``i * nx + j``."""
+    is a 50 km/h primary road, every ``trunk_every``-th (when > 0) a 90 km/h trunk road, the rest 25 km/h
+    residential ones; ``jitter`` varies each segment's speed by up to that fraction (seeded), as real roads vary.
+    Rows are ways ``1..ny`` named "Row i", columns ways ``ny+1..`` named "Column j"; node ``(i, j)`` (row i,
+    column j) has index ``i * nx + j``."""
     lon0, lat0 = origin
     dlat = np.degrees(spacing_m / EARTH_RADIUS_M)
     dlon = dlat / np.cos(np.radians(lat0))
@@ -31,18 +34,25 @@ def grid_graph(nx: int, ny: int, spacing_m: float = 100.0, arterial_every: int =
     h_row = np.repeat(np.arange(ny), nx - 1)
     v_col = np.tile(np.arange(nx), ny - 1)
     seg_way = np.concatenate([1 + h_row, 1 + ny + v_col]).astype(np.int64)
-    arterial = np.concatenate([h_row % arterial_every == 0, v_col % arterial_every == 0])
+    line = np.concatenate([h_row, v_col])
+    arterial = line % arterial_every == 0
+    trunk = (line % trunk_every == 0) if trunk_every > 0 else np.zeros(len(line), dtype=bool)
     m = len(seg_a)
     src = np.concatenate([seg_a, seg_b]).astype(np.int32)
     dst = np.concatenate([seg_b, seg_a]).astype(np.int32)
     rev = np.concatenate([np.arange(m, 2 * m), np.arange(m)]).astype(np.int32)
     way = np.concatenate([seg_way, seg_way])
     art = np.concatenate([arterial, arterial])
-    speed = np.where(art, 50.0, 25.0) / 3.6
+    fast = np.concatenate([trunk, trunk])
+    seg_speed = np.where(trunk, 90.0, np.where(arterial, 50.0, 25.0))
+    if jitter > 0:
+        seg_speed = seg_speed * (1 + np.random.default_rng(seed).uniform(-jitter, jitter, m))
+    speed = np.concatenate([seg_speed, seg_speed]) / 3.6
     length = np.full(2 * m, spacing_m, dtype=np.float32)
     time = (length / speed).astype(np.float32)
     names = [""] + [f"Row {i}" for i in range(ny)] + [f"Column {j}" for j in range(nx)]
-    cls = np.where(art, CLASS_INDEX["primary"], CLASS_INDEX["residential"]).astype(np.int8)
+    cls = np.where(fast, CLASS_INDEX["trunk"], np.where(art, CLASS_INDEX["primary"], CLASS_INDEX["residential"]))
+    cls = cls.astype(np.int8)
     geom_idx = np.column_stack([src, dst]).ravel()
     arrays = {
         "node_osm": np.arange(1, n + 1, dtype=np.int64),

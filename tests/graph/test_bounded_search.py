@@ -1,0 +1,92 @@
+"""The isolines' bounded search, checked against a plain networkx Dijkstra on the same arrays."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from lds.graph.search import bounded_search, expand_ranges, origin_starts, search_index
+
+
+def reference_costs(graph, snap, limit: float, weight: str) -> dict[int, float]:
+    """Costs from the snapped point by networkx: a virtual source joined to both ends of the snapped edge."""
+    w = np.asarray(graph.edge_time if weight == "time" else graph.edge_length, dtype=float)
+    src, dst = np.asarray(graph.edge_src), np.asarray(graph.edge_dst)
+    g = nx.DiGraph()
+    for u, v, c in zip(src.tolist(), dst.tolist(), w.tolist(), strict=True):
+        if not g.has_edge(u, v) or g[u][v]["w"] > c:
+            g.add_edge(u, v, w=c)
+    e, f = snap.edge, snap.fraction
+    g.add_edge("origin", int(dst[e]), w=(1 - f) * w[e])
+    twin = int(graph.edge_rev[e])
+    if twin >= 0:
+        g.add_edge("origin", int(dst[twin]), w=f * w[twin])
+    costs = nx.single_source_dijkstra_path_length(g, "origin", cutoff=limit, weight="w")
+    costs.pop("origin")
+    return costs
+
+
+def random_snaps(graph, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    lon, lat = np.asarray(graph.node_lon), np.asarray(graph.node_lat)
+    for i in rng.choice(graph.n_nodes, n, replace=False):
+        yield graph.snapper.snap(float(lon[i]) + 3e-4, float(lat[i]) - 2e-4, 500)
+
+
+@pytest.mark.parametrize("mode, weight, limit", [("car", "time", 300), ("walk", "time", 600), ("car", "distance", 2000),
+                                                 ("walk", "distance", 800)])
+def test_costs_match_networkx(request, mode, weight, limit):
+    graph = request.getfixturevalue(mode)
+    for snap in random_snaps(graph, 12, seed=7):
+        reach = bounded_search(graph, snap, limit, weight)
+        expected = reference_costs(graph, snap, limit, weight)
+        got = dict(zip(reach.nodes.tolist(), reach.cost.tolist(), strict=True))
+        assert set(got) == set(expected)
+        for node, cost in expected.items():
+            assert got[node] == pytest.approx(cost, rel=1e-5, abs=1e-3)
+        assert (reach.cost <= limit).all()
+        assert len(np.unique(reach.nodes)) == len(reach.nodes)
+
+
+def test_scratch_is_restored_between_searches(car):
+    index = search_index(car)
+    for snap in random_snaps(car, 5, seed=3):
+        bounded_search(car, snap, 600, "time")
+        assert np.isinf(index.scratch()).all()
+
+
+def test_search_is_bounded(car):
+    snap = next(random_snaps(car, 1, seed=11))
+    small = bounded_search(car, snap, 60, "time")
+    large = bounded_search(car, snap, 600, "time")
+    assert 0 < len(small.nodes) < len(large.nodes)
+    assert set(small.nodes.tolist()) <= set(large.nodes.tolist())
+
+
+def test_origin_starts_cover_both_directions_of_a_two_way_road(walk, car):
+    index = search_index(walk)
+    two_way = int(np.flatnonzero(np.asarray(walk.edge_rev) >= 0)[0])
+    snap = walk.snapper.snap(*_midpoint(walk, two_way), 50)
+    starts = origin_starts(index, snap)
+    assert len(starts) == 2
+    (e1, f1, c1), (e2, f2, c2) = starts
+    assert e2 == walk.edge_rev[e1]
+    assert f1 + f2 == pytest.approx(1.0)
+    assert c1 == c2 == 0.0
+    one_way = int(np.flatnonzero((np.asarray(car.edge_rev) < 0) & (np.asarray(car.edge_length) > 50))[0])
+    snap = car.snapper.snap(*_midpoint(car, one_way), 50)
+    if car.edge_rev[snap.edge] < 0:
+        assert len(origin_starts(search_index(car), snap)) == 1
+
+
+def _midpoint(graph, edge: int) -> tuple[float, float]:
+    lon, lat = graph.edge_coords(edge)
+    k = len(lon) // 2
+    return float((lon[k - 1] + lon[k]) / 2), float((lat[k - 1] + lat[k]) / 2)
+
+
+def test_expand_ranges():
+    out = expand_ranges(np.array([5, 0, 10]), np.array([2, 0, 3]))
+    assert out.tolist() == [5, 6, 10, 11, 12]
+    assert expand_ranges(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []

@@ -1,0 +1,242 @@
+"""Isolines on real Monaco data, judged by an independent networkx Dijkstra on the same graph arrays."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from scipy.spatial import cKDTree
+from shapely.geometry import shape
+
+from lds.errors import OutOfCoverage
+from lds.geo import haversine_m, local_xy
+from lds.isolines import isolines
+
+SEA = (7.50, 43.70)  # Mediterranean, kilometres from any Monaco road
+
+
+@lru_cache(maxsize=8)
+def _nx_graph(graph, weight: str) -> nx.DiGraph:
+    w = np.asarray(graph.edge_time if weight == "time" else graph.edge_length, dtype=float)
+    g = nx.DiGraph()
+    for u, v, c in zip(np.asarray(graph.edge_src).tolist(), np.asarray(graph.edge_dst).tolist(), w.tolist(),
+                       strict=True):
+        if not g.has_edge(u, v) or g[u][v]["w"] > c:
+            g.add_edge(u, v, w=c)
+    return g
+
+
+def node_costs(graph, snap, weight: str, cutoff: float) -> np.ndarray:
+    """Cost of every node from the snapped point (inf beyond ``cutoff``), by networkx."""
+    w = np.asarray(graph.edge_time if weight == "time" else graph.edge_length, dtype=float)
+    dst = np.asarray(graph.edge_dst)
+    g = _nx_graph(graph, weight).copy()
+    g.add_edge(-1, int(dst[snap.edge]), w=(1 - snap.fraction) * w[snap.edge])
+    twin = int(graph.edge_rev[snap.edge])
+    if twin >= 0:
+        g.add_edge(-1, int(dst[twin]), w=snap.fraction * w[twin])
+    out = np.full(graph.n_nodes, np.inf)
+    for node, cost in nx.single_source_dijkstra_path_length(g, -1, cutoff=cutoff, weight="w").items():
+        if node >= 0:
+            out[node] = cost
+    return out
+
+
+def road_points(graph, snap, costs: np.ndarray, weight: str, spacing_m: float = 5.0):
+    """Points every few metres along every road with their cost from the snapped point (either direction)."""
+    w = np.asarray(graph.edge_time if weight == "time" else graph.edge_length, dtype=float)
+    off = np.asarray(graph.edge_geom_off)
+    lon, lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
+    n_vert = np.diff(off)
+    seg_edge = np.repeat(np.arange(graph.n_edges), n_vert - 1)
+    starts_segment = np.ones(len(lon) - 1, dtype=bool)
+    starts_segment[off[1:-1] - 1] = False  # an edge's last vertex starts no segment
+    a = np.flatnonzero(starts_segment)
+    seg_len = haversine_m(lon[a], lat[a], lon[a + 1], lat[a + 1])
+    edge_len = np.bincount(seg_edge, weights=seg_len, minlength=graph.n_edges)
+    before = np.cumsum(seg_len) - seg_len
+    before -= np.repeat(before[off[:-1] - np.arange(graph.n_edges)], n_vert - 1)  # length before, within its edge
+    n = np.maximum(1, np.ceil(seg_len / spacing_m)).astype(int)
+    rep = np.repeat(np.arange(len(a)), n)
+    t = (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)) / n[rep]
+    e = seg_edge[rep]
+    px = lon[a[rep]] + t * (lon[a[rep] + 1] - lon[a[rep]])
+    py = lat[a[rep]] + t * (lat[a[rep] + 1] - lat[a[rep]])
+    frac = np.where(edge_len[e] > 0, (before[rep] + t * seg_len[rep]) / np.maximum(edge_len[e], 1e-9), 0.0)
+    cost = costs[np.asarray(graph.edge_src)[e]] + frac * w[e]
+    for edge, start in ((snap.edge, snap.fraction), (int(graph.edge_rev[snap.edge]), 1 - snap.fraction)):
+        if edge >= 0:
+            on = (e == edge) & (frac >= start)
+            cost[on] = np.minimum(cost[on], (frac[on] - start) * w[edge])
+    return px, py, cost
+
+
+def pick_origins(graph, n: int, seed: int) -> list[tuple[float, float]]:
+    ids = np.flatnonzero(np.asarray(graph.node_scc) == graph.largest_scc)
+    rng = np.random.default_rng(seed)
+    return [(float(graph.node_lon[i]), float(graph.node_lat[i])) for i in rng.choice(ids, n, replace=False)]
+
+
+@pytest.mark.parametrize("mode, weight, rng", [("car", "time", 240), ("walk", "time", 480), ("walk", "distance", 500),
+                                               ("car", "distance", 2500)])
+def test_reachable_road_is_inside_and_unreachable_road_outside(lds_core, mode, weight, rng):
+    graph = lds_core.graph(mode)
+    s = lds_core.settings.replace(isoline_resolution_m=0.0)  # keep every hole: no exception for filled blocks
+    margin = s.isoline_buffer_m + 1.5 * s.isoline_cell_m + s.isoline_simplify_m + 5.0
+    for origin in pick_origins(lds_core.graph("car"), 4, seed=5):
+        snap = graph.snapper.snap(*origin, s.snap_radius_m)
+        (iso,) = isolines(graph, origin, [rng], weight, s)
+        polygon = shape(iso.geom)
+        assert polygon.is_valid and not polygon.is_empty
+        lon, lat, cost = road_points(graph, snap, node_costs(graph, snap, weight, 3 * rng), weight)
+        inside = shapely.contains_xy(polygon, lon, lat)
+        reached = cost <= 0.9 * rng
+        assert reached.sum() > 10
+        assert inside[reached].all(), f"{(~inside[reached]).sum()} reachable road points outside"
+        # Clearly unreachable, and farther from every reached road than the corridor can reach.
+        x, y = local_xy(lon, lat, snap.lon, snap.lat)
+        tree = cKDTree(np.column_stack([x[cost <= rng], y[cost <= rng]]))
+        far = tree.query(np.column_stack([x, y]), distance_upper_bound=margin)[0] > margin
+        unreachable = (cost > 1.1 * rng) & far
+        assert unreachable.sum() > 10
+        assert not inside[unreachable].any(), f"{inside[unreachable].sum()} unreachable road points inside"
+
+
+@pytest.mark.parametrize("mode", ["car", "walk"])
+def test_shorter_ranges_lie_inside_longer_ones(lds_core, mode):
+    ranges = [600, 120, 300, 420]
+    for origin in pick_origins(lds_core.graph("car"), 5, seed=9):
+        values = lds_core.isolines(origin, ranges, "time", mode)
+        assert [v["range"] for v in values] == ranges
+        geoms = {v["range"]: shape(v["geom"]) for v in values}
+        rng = np.random.default_rng(0)
+        for small, large in ((120, 300), (300, 420), (420, 600)):
+            assert geoms[small].is_valid and geoms[large].is_valid
+            assert geoms[large].area >= geoms[small].area * (1 - 1e-6)
+            # Coordinates are rounded to 1e-6 degrees: containment holds to that.
+            assert geoms[large].buffer(1e-6).covers(geoms[small])
+            minx, miny, maxx, maxy = geoms[small].bounds
+            px, py = rng.uniform(minx, maxx, 4000), rng.uniform(miny, maxy, 4000)
+            in_small = shapely.contains_xy(geoms[small], px, py)
+            assert shapely.contains_xy(geoms[large], px[in_small], py[in_small]).all()
+
+
+def test_partial_edge_ends_where_the_budget_does(lds_core):
+    """A long road entered at one end and reached only part-way: its far part stays out."""
+    graph = lds_core.graph("walk")
+    s = lds_core.settings
+    length = np.asarray(graph.edge_length)
+    margin = s.isoline_buffer_m + 1.5 * s.isoline_cell_m + s.isoline_simplify_m + 5.0
+    checked = 0
+    for e in np.argsort(-length)[:40]:
+        if checked >= 3:
+            break
+        lon, lat = graph.edge_coords(int(e))
+        snap = graph.snapper.snap(float(lon[0]), float(lat[0]), 5)
+        if snap.edge not in (e, graph.edge_rev[e]):
+            continue
+        budget = 0.5 * float(graph.edge_time[e])
+        (iso,) = isolines(graph, (float(lon[0]), float(lat[0])), [budget], "time", s.replace(isoline_resolution_m=0))
+        polygon = shape(iso.geom)
+        px, py, cost = road_points(graph, snap, node_costs(graph, snap, "time", 3 * budget), "time")
+        x, y = local_xy(px, py, snap.lon, snap.lat)
+        near = cKDTree(np.column_stack([x[cost <= budget], y[cost <= budget]]))
+        far = near.query(np.column_stack([x, y]), distance_upper_bound=margin)[0] > margin
+        unreached = (cost > 1.1 * budget) & far
+        if unreached.sum() == 0:
+            continue
+        # The first quarter of the edge is reached, the points beyond the budget (and off other roads) are not.
+        a, b = graph.edge_geom_off[e], graph.edge_geom_off[e + 1]
+        quarter = shapely.LineString(np.column_stack([graph.geom_lon[a:b], graph.geom_lat[a:b]])).interpolate(
+            0.25, normalized=True)
+        assert polygon.contains(quarter)
+        assert not shapely.contains_xy(polygon, px[unreached], py[unreached]).any()
+        checked += 1
+    assert checked >= 3
+
+
+def test_distance_and_time_ranges_measure_different_things(lds_core):
+    origin = pick_origins(lds_core.graph("car"), 1, seed=2)[0]
+    by_time = shape(lds_core.isolines(origin, [60], "time", "car")[0]["geom"])
+    by_distance = shape(lds_core.isolines(origin, [300], "distance", "car")[0]["geom"])
+    longer = shape(lds_core.isolines(origin, [1500], "distance", "car")[0]["geom"])
+    assert by_time.area > 0 and by_distance.area > 0
+    assert longer.area > by_distance.area
+    assert by_time.symmetric_difference(by_distance).area > 0.1 * min(by_time.area, by_distance.area)
+
+
+def test_car_respects_one_way_streets_walk_does_not(lds_core):
+    """From the exit of a long one-way street, walking back along it is quick; driving back is not."""
+    car, walk = lds_core.graph("car"), lds_core.graph("walk")
+    s = lds_core.settings.replace(isoline_resolution_m=0.0)
+    margin = s.isoline_buffer_m + 1.5 * s.isoline_cell_m + s.isoline_simplify_m + 5.0
+    one_way = np.flatnonzero((np.asarray(car.edge_rev) < 0) & (np.asarray(car.edge_length) > 150))
+    found = 0
+    for e in one_way:
+        lon, lat = car.edge_coords(int(e))
+        exit_ = (float(lon[-1]), float(lat[-1]))
+        upstream = shapely.LineString(np.column_stack([lon, lat])).interpolate(0.3, normalized=True)
+        snap = car.snapper.snap(*exit_, 5)
+        px, py, cost = road_points(car, snap, node_costs(car, snap, "time", 600), "time")
+        x, y = local_xy(px, py, snap.lon, snap.lat)
+        reached = cost <= 60
+        ux, uy = local_xy(upstream.x, upstream.y, snap.lon, snap.lat)
+        if reached.sum() == 0 or cKDTree(np.column_stack([x[reached], y[reached]])).query([ux, uy])[0] <= margin:
+            continue  # another reached road passes near the upstream point
+        if not (np.asarray(walk.edge_way) == car.edge_way[e]).any():
+            continue  # not a walkable street (foot=no, say)
+        by_car = shape(isolines(car, exit_, [60], "time", s)[0].geom)
+        by_foot = shape(isolines(walk, exit_, [300], "time", s)[0].geom)
+        assert not by_car.contains(upstream)
+        assert by_foot.contains(upstream)
+        found += 1
+    assert found >= 2
+
+
+def test_origin_far_from_roads_is_out_of_coverage(lds_core):
+    with pytest.raises(OutOfCoverage):
+        lds_core.isolines(SEA, [300], "time", "car")
+
+
+def test_isolines_api_contract(client, lds_core):
+    lon, lat = pick_origins(lds_core.graph("car"), 1, seed=4)[0]
+    r = client.get(f"/v3/lds/isolines?origin={lon},{lat}&mode=walk&range_type=time&range=300,600&client=deck")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert isinstance(body, list) and len(body) == 1 and body[0]["error"] is None
+    values = body[0]["value"]
+    assert [v["range"] for v in values] == [300, 600]
+    for v in values:
+        assert v["range_type"] == "time" and v["mode"] == "walk"
+        geom = v["geom"]
+        assert geom["type"] == "MultiPolygon" and geom["coordinates"]
+        ring = geom["coordinates"][0][0]
+        assert ring[0] == ring[-1] and len(ring) >= 4
+        assert all(-180 <= x <= 180 and -90 <= y <= 90 for x, y in ring)
+        assert shape(geom).is_valid
+        assert shape(geom).distance(shapely.Point(lon, lat)) == 0
+        assert v["snap_distance"] >= 0 and len(v["location"]) == 2
+    post = client.post("/v3/lds/isolines", json={"origin": f"{lon},{lat}", "mode": "car", "range_type": "distance",
+                                                 "range": "1000"})
+    assert post.status_code == 200
+    assert post.get_json()[0]["value"][0]["range_type"] == "distance"
+
+
+@pytest.mark.parametrize("query, status", [
+    ("origin=7.50,43.70&mode=car&range_type=time&range=300", 422),  # in the sea
+    ("origin=7.42,43.73&mode=plane&range_type=time&range=300", 400),
+    ("origin=7.42,43.73&mode=car&range_type=speed&range=300", 400),
+    ("origin=7.42,43.73&mode=car&range_type=time&range=-5", 400),
+    ("origin=7.42,43.73&mode=car&range_type=time&range=60,120,180,240,300,360", 400),
+    ("origin=7.42,43.73&mode=car&range_type=time&range=99999", 400),
+    ("origin=7.42&mode=car&range_type=time&range=300", 400),
+    ("mode=car&range_type=time&range=300", 400),
+])
+def test_isolines_api_errors(client, query, status):
+    r = client.get(f"/v3/lds/isolines?{query}")
+    assert r.status_code == status
+    body = r.get_json()
+    assert set(body) == {"error", "status"} and body["status"] == status and body["error"]
