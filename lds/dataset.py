@@ -30,7 +30,13 @@ class DataDir:
         meta_file = path / "meta.json"
         if not meta_file.is_file():
             raise Unavailable(f"no built data in {path} (run `lds build <extract> --out {path}`)", 503)
-        return cls(path, json.loads(meta_file.read_text()))
+        from lds.build.pipeline import DATA_FORMAT
+
+        meta = json.loads(meta_file.read_text())
+        if meta.get("data_format") != DATA_FORMAT:
+            raise Unavailable(f"{path} was built by another lds version (data format {meta.get('data_format')}, "
+                              f"this lds reads {DATA_FORMAT}); rebuild it with `lds build`", 503)
+        return cls(path, meta)
 
     @property
     def data_version(self) -> str:

@@ -16,6 +16,8 @@ from lds import __version__
 from lds.build.progress import Progress, peak_rss_mb
 from lds.errors import BadRequest
 
+# Bump when the layout or meaning of the built arrays changes: older builds are then rebuilt, never misread.
+DATA_FORMAT = 2
 EXTRACT_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 
 
@@ -79,7 +81,7 @@ def build(
     progress("source", f"{source} sha256={digest[:12]}")
     if if_changed and (out / "meta.json").is_file():
         old = json.loads((out / "meta.json").read_text())
-        if old.get("source", {}).get("sha256") == digest and old.get("lds_version") == __version__:
+        if old.get("source", {}).get("sha256") == digest and old.get("data_format") == DATA_FORMAT:
             progress("done", f"{out} is up to date (built {old.get('built_at')})")
             return old
     work = out.with_name(out.name + ".building")
@@ -102,6 +104,7 @@ def build(
     built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     meta = {
         "lds_version": __version__,
+        "data_format": DATA_FORMAT,
         "data_version": f"{digest[:12]}-{int(time.time())}",
         "source": {"name": source.name, "path": str(source.resolve()), "sha256": digest, "bytes": source.stat().st_size},
         "built_at": built_at,
