@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from lds.dataset import MODES, DataDir, default_data_dir
 from lds.errors import BadRequest, Unavailable

@@ -25,7 +25,7 @@ class DataDir:
     meta: dict[str, Any]
 
     @classmethod
-    def open(cls, path: str | Path) -> "DataDir":
+    def open(cls, path: str | Path) -> DataDir:
         path = Path(path)
         meta_file = path / "meta.json"
         if not meta_file.is_file():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -29,14 +30,18 @@ class Waypoint:
     snap: Snap
     name: str
 
-    def to_json(self) -> dict[str, Any]:
+    @cached_property
+    def json(self) -> dict[str, Any]:
         return {
             "role": self.role,
             "input": [self.snap.query[0], self.snap.query[1]],
-            "location": [round(self.snap.lon, 6), round(self.snap.lat, 6)],
+            "location": [round(self.snap.lon, 7), round(self.snap.lat, 7)],
             "snap_distance": round(self.snap.distance_m, 1),
             "name": self.name,
         }
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.json)
 
 
 @dataclass
@@ -75,7 +80,7 @@ class Route:
 
     def to_json(self) -> dict[str, Any]:
         """The routing answer's ``value`` entry: metres, seconds, a GeoJSON LineString and the steps."""
-        coords = np.round(self.coordinates(), 6).tolist()
+        coords = self.coordinates().tolist()  # already at OSM's 1e-7 degree precision
         legs = [leg.to_json() for leg in self.legs]
         return {
             "distance": round(self.distance, 1),
@@ -111,7 +116,7 @@ def route(graph, points: Sequence[LonLat], settings) -> Route:
     Raises OutOfCoverage (422) when a point is farther than ``settings.snap_radius_m`` from the mode's roads and
     NotFound (404) when two consecutive points are not connected.
     """
-    from lds.graph._ch import cut_path
+    from lds.graph._guidance import cut_path
 
     if len(points) < 2:
         raise BadRequest("a route needs an origin and a destination")

@@ -112,8 +112,8 @@ def leg_steps(v: dict[str, np.ndarray], names: list[str], path, seg_len: np.ndar
     end = coords[-1]
     steps.append({
         "type": "arrive", "name": names[int(v["edge_name"][edges[-1]])], "distance": 0.0, "duration": 0.0,
-        "location": [round(float(end[0]), 6), round(float(end[1]), 6)],
-        "bearing_before": int(round(float(v["turn_bearing_end"][edges[-1]]))) % 360, "bearing_after": 0,
+        "location": [float(end[0]), float(end[1])],
+        "bearing_before": round(float(v["turn_bearing_end"][edges[-1]])) % 360, "bearing_after": 0,
         "instruction": instruction("arrive", None, "", waypoint=waypoint),
     })
     return steps

@@ -8,8 +8,9 @@ and the docs test all walk the same table (Datasette's settings are the model).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class Settings:
         self._values = {s.name: values.get(s.name, s.default) for s in SETTINGS}
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         for s in SETTINGS:
@@ -128,7 +129,7 @@ class Settings:
         values.update(overrides)
         return cls(values)
 
-    def replace(self, **overrides: Any) -> "Settings":
+    def replace(self, **overrides: Any) -> Settings:
         return Settings({**self._values, **overrides})
 
     def __getattr__(self, name: str) -> Any:

@@ -8,9 +8,9 @@ import shutil
 import time
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable
 
 from lds import __version__
 from lds.build.progress import Progress, peak_rss_mb
@@ -101,7 +101,7 @@ def build(
 
         geocoder_counts = build_index(source, work / "geocoder", progress)
 
-    built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    built_at = datetime.now(UTC).isoformat(timespec="seconds")
     meta = {
         "lds_version": __version__,
         "data_format": DATA_FORMAT,

@@ -1,7 +1,7 @@
 # distutils: language = c++
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Routing hot loops in C++: the turn-expanded (edge-based) graph, its contraction hierarchy, the bidirectional
-CH query with shortcut unpacking, and route geometry cutting.
+"""Contraction hierarchies in C++: node contraction with witness searches (optionally leaving a core), and the
+bidirectional query with stall-on-demand and shortcut unpacking.
 
 Weights are integer milliseconds so shortcut sums are exact and the hierarchy is deterministic.
 """
@@ -9,196 +9,13 @@ Weights are integer milliseconds so shortcut sums are exact and the hierarchy is
 import numpy as np
 
 cimport numpy as cnp
-from libc.math cimport INFINITY, M_PI, atan2, cos, exp, fabs, sqrt
+from libc.math cimport INFINITY
 from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t
 from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
 
 cnp.import_array()
-
-cdef double EARTH_R = 6371008.8
-cdef double DEG = M_PI / 180.0
-cdef uint8_t FLAG_RESTRICTED = 16
-
-
-# --- geometry helpers -------------------------------------------------------------------------------------------
-
-cdef inline double _bearing(double lon0, double lat0, double lon1, double lat1) nogil:
-    """Bearing 0..360 (0 = north, clockwise) from a local equirectangular projection: exact enough per edge."""
-    cdef double dx = (lon1 - lon0) * cos(lat0 * DEG)
-    cdef double dy = lat1 - lat0
-    cdef double b
-    if dx == 0.0 and dy == 0.0:
-        return -1.0
-    b = atan2(dx, dy) / DEG
-    return b + 360.0 if b < 0 else b
-
-
-cdef inline double _dist_m(double lon0, double lat0, double lon1, double lat1) nogil:
-    cdef double dx = (lon1 - lon0) * cos(lat0 * DEG) * DEG * EARTH_R
-    cdef double dy = (lat1 - lat0) * DEG * EARTH_R
-    return sqrt(dx * dx + dy * dy)
-
-
-cdef double _bearing_along(const double[::1] lon, const double[::1] lat, int64_t i0, int64_t i1, double lookahead):
-    """Bearing from vertex ``i0`` towards the point ``lookahead`` metres along the polyline to ``i1``."""
-    cdef int64_t step = 1 if i1 >= i0 else -1
-    cdef int64_t i = i0
-    cdef double acc = 0.0, seg, t, plon, plat, b
-    while i != i1:
-        seg = _dist_m(lon[i], lat[i], lon[i + step], lat[i + step])
-        if acc + seg >= lookahead and seg > 0:
-            t = (lookahead - acc) / seg
-            plon = lon[i] + (lon[i + step] - lon[i]) * t
-            plat = lat[i] + (lat[i + step] - lat[i]) * t
-            b = _bearing(lon[i0], lat[i0], plon, plat)
-            if b >= 0:
-                return b
-        acc += seg
-        i += step
-    b = _bearing(lon[i0], lat[i0], lon[i1], lat[i1])
-    return 0.0 if b < 0 else b
-
-
-def edge_bearings(const int64_t[::1] off, const double[::1] lon, const double[::1] lat, double lookahead_m):
-    """Per edge: the heading leaving its first vertex and the heading arriving at its last vertex (degrees),
-    each measured to a point ``lookahead_m`` along the road, as OSRM's perceived bearings are."""
-    cdef Py_ssize_t n = off.shape[0] - 1, e
-    cdef cnp.ndarray[cnp.float32_t, ndim=1] start = np.empty(n, np.float32)
-    cdef cnp.ndarray[cnp.float32_t, ndim=1] end = np.empty(n, np.float32)
-    cdef int64_t a, b
-    cdef double back
-    for e in range(n):
-        a = off[e]
-        b = off[e + 1] - 1
-        start[e] = <float>_bearing_along(lon, lat, a, b, lookahead_m)
-        back = _bearing_along(lon, lat, b, a, lookahead_m)
-        end[e] = <float>(back - 180.0 if back >= 180.0 else back + 180.0)
-    return start, end
-
-
-cdef inline double _deviation(double b_in, double b_out) nogil:
-    """Turn angle in (-180, 180]: 0 straight on, positive to the right."""
-    cdef double d = b_out - b_in
-    while d > 180.0:
-        d -= 360.0
-    while d <= -180.0:
-        d += 360.0
-    return d
-
-
-def deviations(const float[::1] b_end, const float[::1] b_start, const int32_t[::1] path):
-    """Turn angle at each node between consecutive path edges (len(path) - 1 values)."""
-    cdef Py_ssize_t n = path.shape[0], i
-    cdef cnp.ndarray[cnp.float64_t, ndim=1] out = np.empty(max(n - 1, 0), np.float64)
-    for i in range(1, n):
-        out[i - 1] = _deviation(b_end[path[i - 1]], b_start[path[i]])
-    return out
-
-
-# --- turn expansion ---------------------------------------------------------------------------------------------
-
-cdef inline double _turn_sigmoid(double angle, double penalty, double bias) nogil:
-    """OSRM car.lua process_turn(): a sigmoid over the turn angle, cheaper to the right (right-hand traffic)."""
-    if angle >= 0:
-        return penalty / (1.0 + exp(-((13.0 / bias) * angle / 180.0 - 6.5 * bias)))
-    return penalty / (1.0 + exp(-((13.0 * bias) * -angle / 180.0 - 6.5 / bias)))
-
-
-def expand_turns(int32_t n_nodes, const int32_t[::1] src, const int32_t[::1] dst, const int32_t[::1] rev,
-                 const int64_t[::1] way, const uint8_t[::1] flags, const float[::1] b_start, const float[::1] b_end,
-                 const int64_t[::1] out_off, const int32_t[::1] out_edges, const int64_t[::1] in_off,
-                 const int32_t[::1] in_edges, const int64_t[::1] r_off, const int64_t[::1] r_from,
-                 const int64_t[::1] r_to, const uint8_t[::1] r_only, const uint8_t[::1] barrier,
-                 bint turn_costs, double turn_penalty, double turn_bias, double uturn_penalty,
-                 double restricted_penalty):
-    """Allowed transitions (from_edge, to_edge) at every node with their turn cost in ms.
-
-    With ``turn_costs`` (car) this follows OSRM: the angle sigmoid at real intersections (more than two roads)
-    and on U-turns, the U-turn penalty, U-turns only at dead ends or where nothing else is possible, turn
-    restrictions (``no_*`` forbids the turn, ``only_*`` forbids every other one), barrier nodes passable only by
-    turning back, and entering an access-restricted road from an open one costs ``restricted_penalty``
-    (OSRM's max turn weight). Without, every turn is free and only exact reversals are dropped.
-    """
-    cdef vector[int32_t] t_from, t_to, t_cost
-    cdef vector[uint8_t] allowed
-    cdef int32_t v, e1, e2, w_ms, exits
-    cdef int64_t i, j, k
-    cdef int roads, indeg
-    cdef bint has_only, only_hit, forbidden, uturn
-    cdef double cost, angle
-    for v in range(n_nodes):
-        roads = <int>(out_off[v + 1] - out_off[v])
-        indeg = <int>(in_off[v + 1] - in_off[v])
-        for i in range(in_off[v], in_off[v + 1]):
-            if rev[in_edges[i]] < 0:
-                roads += 1
-        for i in range(in_off[v], in_off[v + 1]):
-            e1 = in_edges[i]
-            # First pass: which exits do restrictions allow from e1?
-            allowed.clear()
-            exits = 0
-            for j in range(out_off[v], out_off[v + 1]):
-                e2 = out_edges[j]
-                has_only = False
-                only_hit = False
-                forbidden = False
-                if turn_costs:
-                    for k in range(r_off[v], r_off[v + 1]):
-                        if r_from[k] != way[e1]:
-                            continue
-                        if r_only[k]:
-                            has_only = True
-                            if r_to[k] == way[e2]:
-                                only_hit = True
-                        elif r_to[k] == way[e2]:
-                            forbidden = True
-                if forbidden or (has_only and not only_hit):
-                    allowed.push_back(0)
-                else:
-                    allowed.push_back(1)
-                    if dst[e2] != src[e1]:
-                        exits += 1
-            for j in range(out_off[v], out_off[v + 1]):
-                e2 = out_edges[j]
-                if not allowed[j - out_off[v]]:
-                    continue
-                uturn = dst[e2] == src[e1]
-                if not turn_costs:
-                    if e2 == rev[e1]:
-                        continue
-                    t_from.push_back(e1)
-                    t_to.push_back(e2)
-                    t_cost.push_back(0)
-                    continue
-                if barrier[v] and not uturn:
-                    continue
-                if uturn and not (barrier[v] or roads == 1 or exits == 0 or indeg <= 1):
-                    continue
-                cost = 0.0
-                if roads > 2 or uturn:
-                    angle = _deviation(b_end[e1], b_start[e2])
-                    if e2 == rev[e1]:
-                        angle = 180.0
-                    cost = _turn_sigmoid(angle, turn_penalty, turn_bias)
-                    if uturn:
-                        cost += uturn_penalty
-                if (flags[e2] & FLAG_RESTRICTED) and not (flags[e1] & FLAG_RESTRICTED):
-                    cost += restricted_penalty
-                t_from.push_back(e1)
-                t_to.push_back(e2)
-                t_cost.push_back(<int32_t>(cost * 1000.0 + 0.5))
-    n = t_from.size()
-    a = np.empty(n, np.int32)
-    b = np.empty(n, np.int32)
-    c = np.empty(n, np.int32)
-    cdef int32_t[::1] av = a, bv = b, cv = c
-    for i in range(<int64_t>n):
-        av[i] = t_from[i]
-        bv[i] = t_to[i]
-        cv[i] = t_cost[i]
-    return a, b, c
 
 
 # --- contraction ------------------------------------------------------------------------------------------------
@@ -216,11 +33,7 @@ cdef class _Contractor:
     cdef int settle_limit
     cdef bint update_neighbours
     cdef public int64_t n_prio, n_settled, report_every
-    cdef public int prio_kind
     cdef public int64_t core_degree, core_size
-    cdef public bint use_fixed
-    cdef vector[double] fixed
-    cdef vector[int32_t] cnbr
     # the current contraction's scratch
     cdef vector[int32_t] sc_tail, sc_head, sc_w, sc_c1, sc_c2
 
@@ -231,10 +44,8 @@ cdef class _Contractor:
         self.settle_limit = settle_limit
         self.update_neighbours = update_neighbours
         self.report_every = 100000
-        self.prio_kind = 0
         self.core_degree = 0
         self.core_size = 0
-        self.cnbr.resize(n, 0)
         self.out_adj.resize(n)
         self.in_adj.resize(n)
         self.dist.resize(n, 0)
@@ -249,12 +60,6 @@ cdef class _Contractor:
         for i in range(tail.shape[0]):
             if tail[i] != head[i]:  # self-loops never lie on a shortest path
                 self._add_arc(tail[i], head[i], weight[i], -1, -1, 1, label[i])
-
-    def set_fixed(self, const double[::1] order):
-        cdef Py_ssize_t i
-        self.fixed.resize(order.shape[0])
-        for i in range(order.shape[0]):
-            self.fixed[i] = order[i]
 
     cdef int32_t _new_arc(self, int32_t u, int32_t x, int32_t w, int32_t c1, int32_t c2, int32_t hops,
                           int32_t label):
@@ -388,10 +193,6 @@ cdef class _Contractor:
             if self.sc_tail[i] != self.sc_head[i]:
                 added += 1
                 added_hops += self.a_hops[self.sc_c1[i]] + self.a_hops[self.sc_c2[i]]
-        if self.prio_kind == 1:
-            return (added - removed) + 2.0 * self.cnbr[m] + self.depth[m]
-        if self.prio_kind == 2:
-            return 4.0 * (added - removed) + 2.0 * self.cnbr[m] + 1.0 * added_hops / max(removed_hops, 1)
         if removed == 0 or removed_hops == 0:
             return self.depth[m]
         return 2.0 * added / removed + 4.0 * added_hops / removed_hops + self.depth[m]
@@ -419,7 +220,7 @@ cdef class _Contractor:
         rank.resize(self.n, -1)
         cur_prio.resize(self.n, 0)
         for i in range(self.n):
-            cur_prio[i] = self.fixed[i] if self.use_fixed else self._priority(i)
+            cur_prio[i] = self._priority(i)
             queue.push(pair[double, int32_t](-cur_prio[i], i))
         while not queue.empty():
             top = queue.top()
@@ -430,8 +231,6 @@ cdef class _Contractor:
             if self.core_degree > 0 and <int64_t>(self.in_adj[m].size() + self.out_adj[m].size()) > self.core_degree:
                 break  # even the cheapest node is dense now: leave the rest as the core
             prio = self._priority(m)  # also leaves m's shortcuts in the scratch
-            if self.use_fixed:
-                prio = cur_prio[m]
             if prio != cur_prio[m] and not queue.empty() and prio > -queue.top().first + 1e-9:
                 cur_prio[m] = prio
                 queue.push(pair[double, int32_t](-prio, m))
@@ -466,12 +265,11 @@ cdef class _Contractor:
                 nbrs.push_back(self.a_tail[self.in_adj[m][j]])
             vector[int32_t]().swap(self.out_adj[m])
             vector[int32_t]().swap(self.in_adj[m])
-            if self.update_neighbours and not self.use_fixed:
+            if self.update_neighbours:
                 for j in range(nbrs.size()):
                     x = nbrs[j]
                     if self.done[x]:
                         continue
-                    self.cnbr[x] += 1
                     prio = self._priority(x)
                     if prio != cur_prio[x]:
                         cur_prio[x] = prio
@@ -545,17 +343,17 @@ cdef class _Contractor:
 
 def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
              const int32_t[::1] label, int settle_limit=500, bint update_neighbours=True, progress=None,
-             int64_t report_every=0, int prio_kind=0, int64_t core_degree=0, fixed_order=None):
+             int64_t report_every=0, int64_t core_degree=0):
     """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
-    priority, re-evaluated for the neighbours of each contracted node and lazily when popped."""
+    priority, re-evaluated for the neighbours of each contracted node and lazily when popped.
+
+    With ``core_degree`` > 0 contraction stops once the cheapest node left has more arcs than that; the nodes
+    left form a core searched by plain bidirectional Dijkstra (what OSRM's core factor does), which bounds the
+    build on networks whose hierarchy densifies (large uniform grids with turn costs)."""
     c = _Contractor(n, tail, head, weight, label, settle_limit, update_neighbours)
     if report_every:
         c.report_every = report_every
-    c.prio_kind = prio_kind
     c.core_degree = core_degree
-    if fixed_order is not None:
-        c.use_fixed = True
-        c.set_fixed(np.ascontiguousarray(fixed_order, dtype=np.float64))
     out = c.run(progress)
     out["_stats"] = (c.n_prio, c.n_settled)
     out["core_size"] = np.array([c.core_size], dtype=np.int64)
@@ -785,95 +583,3 @@ cdef class CHQuery:
             else:
                 hi = mid - 1
         return <int32_t>lo
-
-
-# --- route geometry -----------------------------------------------------------------------------------------------
-
-def cut_path(const int32_t[::1] path, double first_frac, double last_frac, const int64_t[::1] off,
-             const double[::1] glon, const double[::1] glat, const float[::1] length, const float[::1] time,
-             double s_lon, double s_lat, double t_lon, double t_lat):
-    """Coordinates of a path of edges, starting ``first_frac`` along its first edge and ending ``last_frac``
-    along its last one (exactly at the snapped points), plus each edge's travelled length and time and the
-    index of its first coordinate."""
-    cdef Py_ssize_t n = path.shape[0], i, cap = 2
-    cdef int64_t a, b, j
-    cdef int32_t e
-    cdef double fa, fb, total, acc, seg, lo, hi, t, px, py, lastx = INFINITY, lasty = INFINITY
-    for i in range(n):
-        cap += off[path[i] + 1] - off[path[i]] + 1
-    coords = np.empty((cap, 2), np.float64)
-    cdef double[:, ::1] cv = coords
-    seg_len = np.empty(n, np.float64)
-    seg_time = np.empty(n, np.float64)
-    start_idx = np.empty(n, np.int64)
-    cdef double[::1] lv = seg_len, tv = seg_time
-    cdef int64_t[::1] sv = start_idx
-    cdef Py_ssize_t m = 0
-    cdef vector[double] cum
-    for i in range(n):
-        e = path[i]
-        fa = first_frac if i == 0 else 0.0
-        fb = last_frac if i == n - 1 else 1.0
-        if fb < fa:
-            fb = fa
-        lv[i] = length[e] * (fb - fa)
-        tv[i] = time[e] * (fb - fa)
-        a = off[e]
-        b = off[e + 1]
-        cum.clear()
-        cum.push_back(0.0)
-        for j in range(a + 1, b):
-            cum.push_back(cum.back() + _dist_m(glon[j - 1], glat[j - 1], glon[j], glat[j]))
-        total = cum.back()
-        lo = fa * total
-        hi = fb * total
-        sv[i] = max(m - 1, 0) if m > 0 else 0
-        # start point
-        if i == 0:
-            px, py = s_lon, s_lat
-        else:
-            px, py = glon[a], glat[a]
-            if fa > 0:
-                px, py = _interp(glon, glat, cum, a, b, lo)
-        if px != lastx or py != lasty:
-            cv[m, 0] = px
-            cv[m, 1] = py
-            m += 1
-            lastx, lasty = px, py
-        sv[i] = m - 1
-        for j in range(a + 1, b - 1):
-            if cum[j - a] > lo and cum[j - a] < hi:
-                px, py = glon[j], glat[j]
-                if px != lastx or py != lasty:
-                    cv[m, 0] = px
-                    cv[m, 1] = py
-                    m += 1
-                    lastx, lasty = px, py
-        if i == n - 1:
-            px, py = t_lon, t_lat
-        elif fb >= 1.0:
-            px, py = glon[b - 1], glat[b - 1]
-        else:
-            px, py = _interp(glon, glat, cum, a, b, hi)
-        if px != lastx or py != lasty:
-            cv[m, 0] = px
-            cv[m, 1] = py
-            m += 1
-            lastx, lasty = px, py
-    if m == 1:  # a zero-length route still is a LineString of two points
-        cv[1, 0] = cv[0, 0]
-        cv[1, 1] = cv[0, 1]
-        m = 2
-    return coords[:m], seg_len, seg_time, start_idx
-
-
-cdef tuple _interp(const double[::1] glon, const double[::1] glat, vector[double]& cum, int64_t a, int64_t b,
-                   double at):
-    cdef int64_t j
-    cdef double seg, t
-    for j in range(a + 1, b):
-        if cum[j - a] >= at:
-            seg = cum[j - a] - cum[j - 1 - a]
-            t = (at - cum[j - 1 - a]) / seg if seg > 0 else 0.0
-            return glon[j - 1] + (glon[j] - glon[j - 1]) * t, glat[j - 1] + (glat[j] - glat[j - 1]) * t
-    return glon[b - 1], glat[b - 1]

@@ -1,14 +1,21 @@
+# distutils: language = c++
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Maneuver detection along a route leg, in C: the rules are documented in :mod:`lds.routing_steps`.
+"""Route assembly in C++: a leg's geometry cut at the snapped points, and its maneuvers (the rules are
+documented in :mod:`lds.routing_steps`).
 
 Step kinds and modifiers come back as small codes (see KINDS / MODIFIERS there) with each step's figures, so
 Python only formats the maneuvers themselves.
 """
 
-from libc.math cimport M_PI, atan2, cos, fabs, floor
+import numpy as np
+
+from libc.math cimport INFINITY, M_PI, atan2, cos, fabs, floor, sqrt
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
+from libcpp.vector cimport vector
 
 cdef double DEG = M_PI / 180.0
+cdef double EARTH_R = 6371008.8
+cdef uint8_t FLAG_RESTRICTED = 16  # lds.build.roads.FLAG_RESTRICTED
 cdef int DEPART = 0, TURN = 1, NEW_NAME = 2, CONTINUE = 3, ROUNDABOUT = 4, EXIT_ROUNDABOUT = 5, ON_RAMP = 6
 cdef int OFF_RAMP = 7, MERGE = 8
 
@@ -126,6 +133,135 @@ def leg_maneuvers(const int32_t[::1] edges, const int32_t[::1] edge_name, const 
             after = b_start[edges[a]]
         out.append((kinds[s], mods[s], edge_name[edges[name_at[s]]],
                     exits[s] if (kinds[s] != ROUNDABOUT or exited[s]) else -1,
-                    _round(dist, 10.0), _round(dur, 10.0), _round(lon, 1e6), _round(lat, 1e6),
+                    _round(dist, 10.0), _round(dur, 10.0), _round(lon, 1e7), _round(lat, 1e7),
                     <int>floor(before + 0.5) % 360, <int>floor(after + 0.5) % 360))
+    return out
+
+
+cdef inline double _dist_m(double lon0, double lat0, double lon1, double lat1) nogil:
+    cdef double dx = (lon1 - lon0) * cos(lat0 * DEG) * DEG * EARTH_R
+    cdef double dy = (lat1 - lat0) * DEG * EARTH_R
+    return sqrt(dx * dx + dy * dy)
+
+
+# --- route geometry -----------------------------------------------------------------------------------------------
+
+def cut_path(const int32_t[::1] path, double first_frac, double last_frac, const int64_t[::1] off,
+             const double[::1] glon, const double[::1] glat, const float[::1] length, const float[::1] time,
+             double s_lon, double s_lat, double t_lon, double t_lat):
+    """Coordinates of a path of edges, starting ``first_frac`` along its first edge and ending ``last_frac``
+    along its last one (exactly at the snapped points), plus each edge's travelled length and time and the
+    index of its first coordinate."""
+    cdef Py_ssize_t n = path.shape[0], i, cap = 2
+    cdef int64_t a, b, j
+    cdef int32_t e
+    cdef double fa, fb, total, acc, seg, lo, hi, t, px, py, lastx = INFINITY, lasty = INFINITY
+    for i in range(n):
+        cap += off[path[i] + 1] - off[path[i]] + 1
+    coords = np.empty((cap, 2), np.float64)
+    cdef double[:, ::1] cv = coords
+    seg_len = np.empty(n, np.float64)
+    seg_time = np.empty(n, np.float64)
+    start_idx = np.empty(n, np.int64)
+    cdef double[::1] lv = seg_len, tv = seg_time
+    cdef int64_t[::1] sv = start_idx
+    cdef Py_ssize_t m = 0
+    cdef vector[double] cum
+    for i in range(n):
+        e = path[i]
+        fa = first_frac if i == 0 else 0.0
+        fb = last_frac if i == n - 1 else 1.0
+        if fb < fa:
+            fb = fa
+        lv[i] = length[e] * (fb - fa)
+        tv[i] = time[e] * (fb - fa)
+        a = off[e]
+        b = off[e + 1]
+        if fa <= 0.0 and fb >= 1.0 and 0 < i < n - 1:  # a whole edge inside the path: copy its vertices
+            if glon[a] != lastx or glat[a] != lasty:
+                cv[m, 0] = glon[a]
+                cv[m, 1] = glat[a]
+                m += 1
+            sv[i] = m - 1
+            for j in range(a + 1, b):
+                if glon[j] != glon[j - 1] or glat[j] != glat[j - 1]:
+                    cv[m, 0] = glon[j]
+                    cv[m, 1] = glat[j]
+                    m += 1
+            lastx, lasty = cv[m - 1, 0], cv[m - 1, 1]
+            continue
+        cum.clear()
+        cum.push_back(0.0)
+        for j in range(a + 1, b):
+            cum.push_back(cum.back() + _dist_m(glon[j - 1], glat[j - 1], glon[j], glat[j]))
+        total = cum.back()
+        lo = fa * total
+        hi = fb * total
+        # start point
+        if i == 0:
+            px, py = s_lon, s_lat
+        else:
+            px, py = glon[a], glat[a]
+            if fa > 0:
+                px, py = _interp(glon, glat, cum, a, b, lo)
+        if px != lastx or py != lasty:
+            cv[m, 0] = px
+            cv[m, 1] = py
+            m += 1
+            lastx, lasty = px, py
+        sv[i] = m - 1
+        for j in range(a + 1, b - 1):
+            if cum[j - a] > lo and cum[j - a] < hi:
+                px, py = glon[j], glat[j]
+                if px != lastx or py != lasty:
+                    cv[m, 0] = px
+                    cv[m, 1] = py
+                    m += 1
+                    lastx, lasty = px, py
+        if i == n - 1:
+            px, py = t_lon, t_lat
+        elif fb >= 1.0:
+            px, py = glon[b - 1], glat[b - 1]
+        else:
+            px, py = _interp(glon, glat, cum, a, b, hi)
+        if px != lastx or py != lasty:
+            cv[m, 0] = px
+            cv[m, 1] = py
+            m += 1
+            lastx, lasty = px, py
+    for i in range(m):  # OSM's own precision (1e-7 degrees, ~1 cm): interpolated points need no more
+        cv[i, 0] = _round(cv[i, 0], 1e7)
+        cv[i, 1] = _round(cv[i, 1], 1e7)
+    if m == 1:  # a zero-length route still is a LineString of two points
+        cv[1, 0] = cv[0, 0]
+        cv[1, 1] = cv[0, 1]
+        m = 2
+    return coords[:m], seg_len, seg_time, start_idx
+
+
+cdef tuple _interp(const double[::1] glon, const double[::1] glat, vector[double]& cum, int64_t a, int64_t b,
+                   double at):
+    cdef int64_t j
+    cdef double seg, t
+    for j in range(a + 1, b):
+        if cum[j - a] >= at:
+            seg = cum[j - a] - cum[j - 1 - a]
+            t = (at - cum[j - 1 - a]) / seg if seg > 0 else 0.0
+            return glon[j - 1] + (glon[j] - glon[j - 1]) * t, glat[j - 1] + (glat[j] - glat[j - 1]) * t
+    return glon[b - 1], glat[b - 1]
+
+
+def turn_durations_ms(const int32_t[::1] path, const int32_t[::1] arc_w, const int32_t[::1] edge_w,
+                      const uint8_t[::1] flags, double restricted_penalty_ms):
+    """Duration of each turn along an edge-based path: the arc weight minus the edge turned onto, minus the
+    weight-only penalty for entering an access-restricted edge from an open one."""
+    cdef Py_ssize_t n = arc_w.shape[0], i
+    out = np.empty(n, np.float64)
+    cdef double[::1] o = out
+    cdef double t
+    for i in range(n):
+        t = arc_w[i] - edge_w[path[i + 1]]
+        if (flags[path[i + 1]] & FLAG_RESTRICTED) and not (flags[path[i]] & FLAG_RESTRICTED):
+            t -= restricted_penalty_ms
+        o[i] = t if t > 0 else 0.0
     return out

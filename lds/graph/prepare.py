@@ -21,6 +21,7 @@ lists first):
 - ``ch_rank`` (N): contraction order.
 - ``turn_bearing_start``/``turn_bearing_end`` (edges) float32: headings leaving/arriving, for angles and steps.
 - ``turn_node_out`` (road nodes) uint8: out-degree of each road node (roundabout exits, step rules).
+- ``turn_out_off``/``turn_out_edges``, ``turn_in_off``/``turn_in_edges``: edges out of / into each road node.
 - ``snap_*``: the snapping grid (:func:`lds.graph.snap.build_grid`); for the car its largest component is the
   turn-expanded graph's.
 """
@@ -37,7 +38,6 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from lds.build.roads import FLAG_RESTRICTED
 from lds.graph.snap import build_grid
 
 # OSRM car.lua turn model (process_turn) and guidance lookahead.
@@ -51,8 +51,15 @@ RESTRICTED_ENTRY_PENALTY_S = 3600.0
 BEARING_LOOKAHEAD_M = 10.0  # OSRM's coordinate extractor looks ~10 m along a road for its perceived bearing
 # Witness searches stop after this many settled nodes: fewer = faster build, a few more shortcuts.
 WITNESS_SETTLE_LIMIT = 50
+# Contraction stops once the cheapest node left has more arcs than this, leaving a core searched by plain
+# bidirectional Dijkstra: real road networks never get there (Heidelberg's densest node has < 60), large uniform
+# grids with turn costs do, and would otherwise take hours (OSRM leaves a core there too).
+CORE_DEGREE = 100
 # Modes with turn costs get the edge-based hierarchy; the others the node-based one.
 EDGE_BASED_MODES = frozenset({"car"})
+
+# Version of the arrays written here; readers (the benchmark's reuse check) rebuild when it differs.
+FORMAT = 2
 
 Progress = Callable[[str, str], None]
 
@@ -76,37 +83,48 @@ def _restrictions(arrays: dict[str, np.ndarray], n_nodes: int) -> tuple[np.ndarr
             np.asarray(arrays["restr_only"][order], dtype=np.uint8))
 
 
-def turn_graph(arrays: dict[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
-    """The edge-based graph of a mode: arcs (from_edge, to_edge), their weights and turn costs in ms."""
-    from lds.graph import _ch
+def edge_basics(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What every hierarchy needs per edge: routing weight in ms, headings at both ends, node out-degrees."""
+    from lds.graph import _turns
 
+    b_start, b_end = _turns.edge_bearings(np.ascontiguousarray(arrays["edge_geom_off"], dtype=np.int64),
+                                       np.ascontiguousarray(arrays["geom_lon"], dtype=np.float64),
+                                       np.ascontiguousarray(arrays["geom_lat"], dtype=np.float64),
+                                       BEARING_LOOKAHEAD_M)
+    weight = arrays["edge_weight"] if "edge_weight" in arrays else arrays["edge_time"]
+    out_deg = np.bincount(np.asarray(arrays["edge_src"]), minlength=len(arrays["node_osm"]))
+    return {
+        "edge_w": np.rint(np.asarray(weight, dtype=np.float64) * 1000.0).astype(np.int32),
+        "bearing_start": b_start, "bearing_end": b_end, "node_out": np.minimum(out_deg, 255).astype(np.uint8),
+    }
+
+
+def turn_graph(arrays: dict[str, np.ndarray], mode: str) -> dict[str, np.ndarray]:
+    """The edge-based graph of a mode: arcs (from_edge, to_edge), their weights and turn costs in ms (plus the
+    :func:`edge_basics`). Turn costs, U-turn rules and restrictions apply to the car only."""
+    from lds.graph import _turns
+
+    basics = edge_basics(arrays)
     src = np.ascontiguousarray(arrays["edge_src"], dtype=np.int32)
     dst = np.ascontiguousarray(arrays["edge_dst"], dtype=np.int32)
     rev = np.ascontiguousarray(arrays["edge_rev"], dtype=np.int32)
     n_nodes = len(arrays["node_osm"])
-    b_start, b_end = _ch.edge_bearings(np.ascontiguousarray(arrays["edge_geom_off"], dtype=np.int64),
-                                       np.ascontiguousarray(arrays["geom_lon"], dtype=np.float64),
-                                       np.ascontiguousarray(arrays["geom_lat"], dtype=np.float64),
-                                       BEARING_LOOKAHEAD_M)
     out_off, out_edges = _csr(src, n_nodes)
     in_off, in_edges = _csr(dst, n_nodes)
-    car = mode == "car"
-    r_off, r_from, r_to, r_only = _restrictions(arrays, n_nodes) if car else _restrictions({}, n_nodes)
+    car = mode in EDGE_BASED_MODES
+    r_off, r_from, r_to, r_only = _restrictions(arrays if car else {}, n_nodes)
     barrier = np.zeros(n_nodes, dtype=np.uint8)
     if "node_barrier" in arrays:
         barrier = np.ascontiguousarray(arrays["node_barrier"], dtype=np.uint8)
     flags = np.ascontiguousarray(arrays["edge_flags"], dtype=np.uint8)
-    t_from, t_to, t_cost = _ch.expand_turns(
-        n_nodes, src, dst, rev, np.ascontiguousarray(arrays["edge_way"], dtype=np.int64), flags, b_start, b_end,
-        out_off, out_edges, in_off, in_edges, r_off, r_from, r_to, r_only, barrier,
-        car, CAR_TURN_PENALTY_S, CAR_TURN_BIAS, CAR_UTURN_PENALTY_S, RESTRICTED_ENTRY_PENALTY_S)
-    weight = arrays["edge_weight"] if "edge_weight" in arrays else arrays["edge_time"]
-    edge_w = np.rint(np.asarray(weight, dtype=np.float64) * 1000.0).astype(np.int32)
+    t_from, t_to, t_cost = _turns.expand_turns(
+        n_nodes, src, dst, rev, np.ascontiguousarray(arrays["edge_way"], dtype=np.int64), flags,
+        basics["bearing_start"], basics["bearing_end"], out_off, out_edges, in_off, in_edges, r_off, r_from, r_to,
+        r_only, barrier, car, CAR_TURN_PENALTY_S, CAR_TURN_BIAS, CAR_UTURN_PENALTY_S, RESTRICTED_ENTRY_PENALTY_S)
+    edge_w = basics["edge_w"]
     return {
-        "edge_w": edge_w, "from": t_from, "to": t_to, "turn_ms": t_cost,
+        **basics, "from": t_from, "to": t_to, "turn_ms": t_cost,
         "arc_w": (t_cost.astype(np.int64) + edge_w[t_to]).clip(max=2**31 - 2).astype(np.int32),
-        "bearing_start": b_start, "bearing_end": b_end,
-        "node_out": np.minimum(np.diff(out_off), 255).astype(np.uint8),
     }
 
 
@@ -126,8 +144,8 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
     t0 = time.perf_counter()
     arrays = {p.stem: np.load(p, mmap_mode="r") for p in graph_dir.glob("*.npy")
               if not p.stem.startswith(("ch_", "turn_", "snap_"))}
-    tg = turn_graph(arrays, mode)
     edge_based = mode in EDGE_BASED_MODES
+    tg = turn_graph(arrays, mode) if edge_based else edge_basics(arrays)
     if edge_based:
         n, tail, head, weight = len(tg["edge_w"]), tg["from"], tg["to"], tg["arc_w"]
         label = tg["to"]
@@ -142,7 +160,7 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
         if progress:
             progress(f"{mode} ch", f"{done}/{total} contracted")
 
-    ch = _ch.contract(n, tail, head, weight, label, WITNESS_SETTLE_LIMIT, True, report)
+    ch = _ch.contract(n, tail, head, weight, label, WITNESS_SETTLE_LIMIT, True, report, 100_000, CORE_DEGREE)
     t2 = time.perf_counter()
     out = {f"ch_{k}": v for k, v in ch.items() if not k.startswith("_")}
     out.update(build_grid(arrays, _largest_component(tg, n) if edge_based else None))
@@ -150,22 +168,22 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
     out["turn_bearing_start"] = tg["bearing_start"]
     out["turn_bearing_end"] = tg["bearing_end"]
     out["turn_node_out"] = tg["node_out"]
+    # Edges out of and into every road node, for points snapped onto a node.
+    n_nodes = len(arrays["node_osm"])
+    out["turn_out_off"], out["turn_out_edges"] = _csr(np.asarray(arrays["edge_src"]), n_nodes)
+    out["turn_in_off"], out["turn_in_edges"] = _csr(np.asarray(arrays["edge_dst"]), n_nodes)
     for name, array in out.items():
         np.save(graph_dir / f"{name}.npy", np.ascontiguousarray(array))
     stats = {
-        "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n, "turns": len(tg["from"]),
+        "format": FORMAT, "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n,
+        "turns": len(tg["from"]) if edge_based else None,
         "shortcuts": int(len(ch["arc_c1"]) - np.count_nonzero(ch["arc_c1"] < 0)),
-        "arcs": len(ch["arc_c1"]), "turn_seconds": round(t1 - t0, 3), "contract_seconds": round(t2 - t1, 3),
+        "arcs": len(ch["arc_c1"]), "core_nodes": int(ch["core_size"][0]), "turn_seconds": round(t1 - t0, 3),
+        "contract_seconds": round(t2 - t1, 3),
         "restricted_entry_penalty_s": RESTRICTED_ENTRY_PENALTY_S, "turn_costs": edge_based,
     }
     (graph_dir / "ch.json").write_text(json.dumps(stats))
     if progress:
-        progress(f"{mode} ch", f"{stats['kind']}-based, {n} nodes, {stats['turns']} turns, {stats['shortcuts']} shortcuts "
-                               f"in {t2 - t0:.1f} s")
+        progress(f"{mode} ch", f"{stats['kind']}-based, {n} nodes, {stats['arcs']} arcs ({stats['shortcuts']} "
+                               f"shortcuts) in {t2 - t0:.1f} s")
     return stats
-
-
-def restricted_entries(flags: np.ndarray, path: np.ndarray) -> np.ndarray:
-    """Whether each transition of ``path`` enters an access-restricted edge from an open one."""
-    r = (np.asarray(flags)[path] & FLAG_RESTRICTED) != 0
-    return r[1:] & ~r[:-1]

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lds.graph.prepare import RESTRICTED_ENTRY_PENALTY_S, restricted_entries
+from lds.errors import Unavailable
+from lds.graph._guidance import turn_durations_ms
+from lds.graph.prepare import FORMAT, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph.snap import Snap
+
+AT_NODE_M = 0.5  # a snapped point this close to an edge's end is on the road node there
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,11 @@ class LegPath:
     turn_s: np.ndarray
 
 
+def _cheapest(nodes: list[int], costs: list[float], node: int) -> int:
+    """Index of the cheapest start label on ``node`` (the one the search kept when a node got several)."""
+    return min((i for i, x in enumerate(nodes) if x == node), key=costs.__getitem__)
+
+
 class Router:
     """The hierarchy of one mode's graph plus a query workspace (queries are serialised by a lock: each takes
     tens of microseconds and holds the GIL anyway)."""
@@ -37,9 +46,11 @@ class Router:
         from lds.graph._ch import CHQuery
 
         g = graph
-        if not (g.path / "ch.json").is_file():
-            raise RuntimeError(f"{g.path} has no routing hierarchy; rebuild the data with `lds build`")
-        meta = json.loads((g.path / "ch.json").read_text())
+        meta_file = g.path / "ch.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        if meta.get("format") != FORMAT:
+            raise Unavailable(f"the {g.mode} graph in {g.path} has no routing hierarchy of this lds version; "
+                              "rebuild the data with `lds build`", 503)
         self.graph = g
         self.edge_based = meta["kind"] == "edge"
         # Plain ndarray views of the memory-mapped arrays: indexing a np.memmap goes through Python code.
@@ -54,12 +65,23 @@ class Router:
                               g.ch_loop_c2)
         self._lock = threading.Lock()
 
+    def _at_node(self, snap: Snap) -> int:
+        """The road node a snapped point sits on (within AT_NODE_M), or -1."""
+        length = float(self.views["edge_length"][snap.edge])
+        if snap.fraction * length <= AT_NODE_M:
+            return int(self.src[snap.edge])
+        if (1.0 - snap.fraction) * length <= AT_NODE_M:
+            return int(self.dst[snap.edge])
+        return -1
+
     def _ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float], list[int], list[float]]:
         """Directed edges at a snapped point with their fractions along each, and the search's start labels.
 
         Edge-based: the node is the edge itself; a source pays the rest of its edge, a target gets back the part
         of its edge it does not travel (a negative start). Node-based: a source starts at its edge's end node
         having paid the rest of the edge; a target is reached from its edge's start node plus the part travelled.
+        A point on a road node may leave by any edge out of it and be reached by any edge into it, with no turn:
+        which edge the snap picked among those meeting there must not matter.
         """
         e, f = snap.edge, snap.fraction
         edges, fracs = [e], [f]
@@ -67,6 +89,14 @@ class Router:
         if r >= 0:
             edges.append(r)
             fracs.append(1.0 - f)
+        node = self._at_node(snap)
+        if node >= 0:
+            leave = source == self.edge_based  # edge-based sources and node-based targets leave the node
+            off, adj = (self.views["turn_out_off"], self.views["turn_out_edges"]) if leave else \
+                (self.views["turn_in_off"], self.views["turn_in_edges"])
+            for k in range(int(off[node]), int(off[node + 1])):
+                edges.append(int(adj[k]))
+                fracs.append(0.0 if leave else 1.0)
         nodes, costs = [], []
         for edge, frac in zip(edges, fracs):
             w = float(self.edge_w[edge])
@@ -104,13 +134,11 @@ class Router:
         weight, first, last, labels, arc_w = found
         if self.edge_based:
             edges = np.concatenate([[first], labels]).astype(np.int32)
-            turn_ms = arc_w - self.edge_w[labels]
-            if len(edges) > 1:
-                turn_ms = turn_ms - RESTRICTED_ENTRY_PENALTY_S * 1000.0 * restricted_entries(self.flags, edges)
-            first_frac = s_fracs[s_edges.index(first)]
-            last_frac = t_fracs[t_edges.index(last)]
+            turn_ms = turn_durations_ms(edges, arc_w, self.edge_w, self.flags, RESTRICTED_ENTRY_PENALTY_S * 1000.0)
+            first_frac = s_fracs[_cheapest(s_nodes, s_costs, first)]
+            last_frac = t_fracs[_cheapest(t_nodes, t_costs, last)]
         else:
-            i, j = s_nodes.index(first), t_nodes.index(last)
+            i, j = _cheapest(s_nodes, s_costs, first), _cheapest(t_nodes, t_costs, last)
             edges = np.concatenate([[s_edges[i]], labels, [t_edges[j]]]).astype(np.int32)
             turn_ms = np.zeros(len(edges) - 1)
             first_frac, last_frac = s_fracs[i], t_fracs[j]

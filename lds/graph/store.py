@@ -28,7 +28,7 @@ class RoadGraph:
         self._router = None
 
     @classmethod
-    def load(cls, path: str | Path, mode: str) -> "RoadGraph":
+    def load(cls, path: str | Path, mode: str) -> RoadGraph:
         path = Path(path)
         arrays = {p.stem: np.load(p, mmap_mode="r") for p in sorted(path.glob("*.npy"))}
         meta = json.loads((path / "graph.json").read_text())

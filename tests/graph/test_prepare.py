@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lds.build.roads import write_graph
-from lds.graph import _ch
+from lds.graph import _turns
 from lds.graph.prepare import CAR_TURN_BIAS, CAR_TURN_PENALTY_S, CAR_UTURN_PENALTY_S, prepare_routing, turn_graph
 from lds.graph.snap import Snap
 from lds.graph.store import RoadGraph
@@ -123,7 +123,7 @@ def test_turn_costs_follow_car_lua(tmp_path):
     assert (_edge(g, 1, 0), _edge(g, 0, 1)) not in cost
 
 
-def _turns(path):
+def _transitions(path):
     return list(zip(path.edges[:-1].tolist(), path.edges[1:].tolist()))
 
 
@@ -136,16 +136,18 @@ def test_restriction_reroutes(tmp_path):
     # no_left_turn from Column 1 (way 5) onto Row 1 (way 2) at the centre (node 4)
     banned = _plus_intersection(tmp_path / "b", [(5, 4, 2, 0)])
     detour = banned.router.leg(snap(a_edge), snap(b_edge))
-    assert detour is not None and (a_edge, b_edge) not in _turns(detour) and detour.weight_s > direct.weight_s
+    assert detour is not None and (a_edge, b_edge) not in _transitions(detour) and detour.weight_s > direct.weight_s
     # only_straight_on along Column 1: turning right from it is no longer possible either
-    assert _turns(free.router.leg(snap(a_edge), snap(east))) == [(a_edge, east)]
+    assert _transitions(free.router.leg(snap(a_edge), snap(east))) == [(a_edge, east)]
     only = _plus_intersection(tmp_path / "c", [(5, 4, 5, 1)])
     forced = only.router.leg(snap(a_edge), snap(east))
-    assert all(t == _edge(only, 4, 7) for f, t in _turns(forced) if f == a_edge)
+    assert all(t == _edge(only, 4, 7) for f, t in _transitions(forced) if f == a_edge)
     assert forced.weight_s > direct.weight_s
 
 
-def test_walk_has_no_turn_costs(walk):
+def test_walk_has_no_turn_costs(walk, roads_dir):
+    meta = json.loads((roads_dir / "graph" / "walk" / "ch.json").read_text())
+    assert meta["kind"] == "node" and meta["turns"] is None  # no turn expansion: a hierarchy over road nodes
     tg = turn_graph(walk.arrays, "walk")
     assert (tg["turn_ms"] == 0).all()
     assert not (tg["to"] == np.asarray(walk.edge_rev)[tg["from"]]).any()
@@ -154,6 +156,6 @@ def test_walk_has_no_turn_costs(walk):
 def test_bearings_are_compass_headings():
     lon = np.array([8.0, 8.0, 8.001, 8.0])
     lat = np.array([49.0, 49.001, 49.001, 49.0])
-    start, end = _ch.edge_bearings(np.array([0, 2, 4]), lon, lat, 10.0)
+    start, end = _turns.edge_bearings(np.array([0, 2, 4]), lon, lat, 10.0)
     assert start[0] == pytest.approx(0, abs=0.5) and end[0] == pytest.approx(0, abs=0.5)  # due north
     assert start[1] == pytest.approx(180 + math.degrees(math.atan2(1 * math.cos(math.radians(49)), 1)), abs=0.5)

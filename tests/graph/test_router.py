@@ -13,11 +13,18 @@ from lds.graph.prepare import turn_graph
 from lds.graph.snap import Snap
 
 
-def _directions(g, snap: Snap) -> list[tuple[int, float]]:
-    """The directed edges at a snapped point with the fraction along each."""
+def _directions(g, snap: Snap, leave: bool) -> list[tuple[int, float]]:
+    """The directed edges at a snapped point with the fraction along each; a point on a road node may also
+    leave by any edge out of it (``leave``) or be reached by any edge into it, with no turn."""
     out = [(snap.edge, snap.fraction)]
     if g.edge_rev[snap.edge] >= 0:
         out.append((int(g.edge_rev[snap.edge]), 1.0 - snap.fraction))
+    length = float(g.edge_length[snap.edge])
+    node = (int(g.edge_src[snap.edge]) if snap.fraction * length <= 0.5 else
+            int(g.edge_dst[snap.edge]) if (1 - snap.fraction) * length <= 0.5 else -1)
+    if node >= 0:
+        ends = np.asarray(g.edge_src if leave else g.edge_dst)
+        out += [(int(e), 0.0 if leave else 1.0) for e in np.flatnonzero(ends == node)]
     return out
 
 
@@ -38,7 +45,8 @@ class Reference:
 
     def cost_ms(self, a: Snap, b: Snap) -> float:
         g, w = self.g, self.w
-        src, tgt = _directions(g, a), _directions(g, b)
+        eb = g.router.edge_based  # edge-based sources leave a node, node-based ones arrive at it
+        src, tgt = _directions(g, a, leave=eb), _directions(g, b, leave=not eb)
         best = math.inf
         for se, sf in src:
             for te, tf in tgt:
@@ -157,3 +165,33 @@ def test_unreachable_gives_none(car):
         pytest.skip("every car edge of this extract is reachable from the largest component")
     src = int(np.flatnonzero(np.asarray(car.edge_src) == start)[0])
     assert car.router.leg(_on_edge(car, src, 0.5), _on_edge(car, cut[0], 0.5)) is None
+
+
+def test_point_on_a_node_does_not_depend_on_the_edge_snapped(car):
+    """A point exactly on a road node leaves and is reached by any edge there: which of the edges meeting at the
+    node the snap picked changes nothing."""
+    src, dst = np.asarray(car.edge_src), np.asarray(car.edge_dst)
+    deg = np.bincount(src, minlength=car.n_nodes) + np.bincount(dst, minlength=car.n_nodes)
+    rng = np.random.default_rng(2)
+    checked = 0
+    for v in rng.permutation(np.flatnonzero(deg >= 5))[:20]:
+        snaps = [_on_edge(car, int(e), 0.0) for e in np.flatnonzero(src == v)]
+        snaps += [_on_edge(car, int(e), 1.0) for e in np.flatnonzero(dst == v)]
+        other = _on_edge(car, int(rng.integers(car.n_edges)), 0.5)
+        there = {round(leg.weight_s, 3) if (leg := car.router.leg(s, other)) else None for s in snaps}
+        back = {round(leg.weight_s, 3) if (leg := car.router.leg(other, s)) else None for s in snaps}
+        assert len(there) == 1 and len(back) == 1
+        checked += 1
+    assert checked >= 10
+
+
+def test_graph_without_hierarchy_is_unavailable(tmp_path):
+    from lds.build.roads import write_graph
+    from lds.errors import Unavailable
+    from lds.graph.store import RoadGraph
+    from lds.graph.synthetic import grid_graph
+
+    write_graph(grid_graph(3, 3), tmp_path / "g")
+    with pytest.raises(Unavailable) as err:
+        RoadGraph.load(tmp_path / "g", "car").router  # noqa: B018
+    assert err.value.status == 503 and "lds build" in err.value.message

@@ -117,3 +117,18 @@ def test_prefers_the_largest_component(car):
         if tried >= 5:
             break
     assert tried >= 1
+
+
+def test_grid_is_built_when_the_data_has_none(tmp_path):
+    """Graphs written without the build-time snapping grid still snap (the grid is made on first use)."""
+    from lds.build.roads import write_graph
+    from lds.graph.store import RoadGraph
+    from lds.graph.synthetic import grid_graph
+
+    write_graph(grid_graph(5, 5, spacing_m=100), tmp_path / "g")
+    g = RoadGraph.load(tmp_path / "g", "car")
+    lon, lat = float(g.node_lon[12]), float(g.node_lat[12])  # the centre crossing
+    snap = g.snapper.snap(lon + 0.0002, lat, 100)  # ~15 m east, on the row street
+    assert snap.distance_m < 0.5 and g.edge_way[snap.edge] == 3  # way 3 = Row 2
+    with pytest.raises(OutOfCoverage):
+        g.snapper.snap(lon, lat + 0.05, 100)
