@@ -21,8 +21,9 @@ DATA_FORMAT = 2
 EXTRACT_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 
 
-def extract_name(extract: str) -> str:
-    name = Path(urllib.parse.urlparse(extract).path).name
+def extract_name(extract: str | Path) -> str:
+    """``/x/monaco-2020-07.osm.pbf`` or a URL to it -> ``monaco-2020-07``."""
+    name = Path(urllib.parse.urlparse(str(extract)).path).name
     for suffix in EXTRACT_SUFFIXES:
         if name.endswith(suffix):
             return name[: -len(suffix)]
@@ -53,7 +54,7 @@ def fetch(extract: str, cache_dir: Path, progress: Progress) -> Path:
     return path
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -13,6 +13,8 @@ from libc.math cimport INFINITY, M_PI, atan2, cos, fabs, floor, sqrt
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libcpp.vector cimport vector
 
+from lds.graph._geomath cimport _deviation, _dist_m
+
 cdef double DEG = M_PI / 180.0
 cdef double EARTH_R = 6371008.8
 cdef uint8_t FLAG_RESTRICTED = 16  # lds.build.roads.FLAG_RESTRICTED
@@ -22,15 +24,6 @@ cdef int OFF_RAMP = 7, MERGE = 8
 
 cdef inline double _round(double x, double scale) nogil:
     return floor(x * scale + 0.5) / scale
-
-
-cdef inline double _deviation(double b_in, double b_out) nogil:
-    cdef double d = b_out - b_in
-    while d > 180.0:
-        d -= 360.0
-    while d <= -180.0:
-        d += 360.0
-    return d
 
 
 cdef inline int _modifier(double dev, double straight, double slight, double normal) nogil:
@@ -136,12 +129,6 @@ def leg_maneuvers(const int32_t[::1] edges, const int32_t[::1] edge_name, const 
                     _round(dist, 10.0), _round(dur, 10.0), _round(lon, 1e7), _round(lat, 1e7),
                     <int>floor(before + 0.5) % 360, <int>floor(after + 0.5) % 360))
     return out
-
-
-cdef inline double _dist_m(double lon0, double lat0, double lon1, double lat1) nogil:
-    cdef double dx = (lon1 - lon0) * cos(lat0 * DEG) * DEG * EARTH_R
-    cdef double dy = (lat1 - lat0) * DEG * EARTH_R
-    return sqrt(dx * dx + dy * dy)
 
 
 # --- route geometry -----------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from libc.math cimport M_PI, atan2, cos, exp, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libcpp.vector cimport vector
 
+from lds.graph._geomath cimport _deviation, _dist_m
+
 cnp.import_array()
 
 cdef double EARTH_R = 6371008.8
@@ -31,12 +33,6 @@ cdef inline double _bearing(double lon0, double lat0, double lon1, double lat1) 
         return -1.0
     b = atan2(dx, dy) / DEG
     return b + 360.0 if b < 0 else b
-
-
-cdef inline double _dist_m(double lon0, double lat0, double lon1, double lat1) nogil:
-    cdef double dx = (lon1 - lon0) * cos(lat0 * DEG) * DEG * EARTH_R
-    cdef double dy = (lat1 - lat0) * DEG * EARTH_R
-    return sqrt(dx * dx + dy * dy)
 
 
 cdef double _bearing_along(const double[::1] lon, const double[::1] lat, int64_t i0, int64_t i1, double lookahead):
@@ -74,16 +70,6 @@ def edge_bearings(const int64_t[::1] off, const double[::1] lon, const double[::
         back = _bearing_along(lon, lat, b, a, lookahead_m)
         end[e] = <float>(back - 180.0 if back >= 180.0 else back + 180.0)
     return start, end
-
-
-cdef inline double _deviation(double b_in, double b_out) nogil:
-    """Turn angle in (-180, 180]: 0 straight on, positive to the right."""
-    cdef double d = b_out - b_in
-    while d > 180.0:
-        d -= 360.0
-    while d <= -180.0:
-        d += 360.0
-    return d
 
 
 def deviations(const float[::1] b_end, const float[::1] b_start, const int32_t[::1] path):

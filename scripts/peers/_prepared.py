@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import shutil
 import subprocess
@@ -17,31 +16,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from lds.build.pipeline import extract_name
+from lds.build.pipeline import sha256_file as sha256_of
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_ROOT = REPO_ROOT / "graph_data" / "peers"
 STAMP = "prepared.json"
-_SUFFIXES = (".osm.pbf", ".osm.bz2", ".osm.gz", ".osm", ".pbf")
 
 
 class PeerError(RuntimeError):
     """A peer engine could not be prepared or loaded (missing tool, failed import, bad extract)."""
-
-
-def extract_name(path: str | Path) -> str:
-    """``/x/monaco-2020-07.osm.pbf`` -> ``monaco-2020-07``."""
-    name = Path(path).name
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
-
-
-def sha256_of(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_logged(
