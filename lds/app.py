@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None, lds: LDS | None = None) -> Flas
     from lds.api.access import install_access
 
     install_access(app, settings)  # every /v3 route needs a token unless LDS_AUTH=disabled (then: a warning)
+    from lds.api.hotpath import install_hotpath
+
+    install_hotpath(app, settings)  # repeated answer GETs replayed below Flask (same auth, quota, metrics, logs)
 
     from lds.api import geocoding, isolines, routing, service, stats, tokens
 

@@ -86,6 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_retry_s", 5.0, "After a Redis error the cache is bypassed for this long, then tried again (circuit breaker).", float),
     Setting("cache_local_front_entries", 2048, "Per-process LRU in front of Redis for hot answers; 0 = every lookup goes to Redis.", int),
     Setting("cache_local_front_ttl_s", 30.0, "Seconds an answer stays in the per-process front LRU.", float),
+    Setting("response_memo_bytes", 16 * 1024 * 1024, "Per-process memo of whole responses to repeated GETs of the answer endpoints, served below Flask (lds.api.hotpath); 0 = off.", int),
+    Setting("response_memo_ttl_s", 30.0, "Seconds a response stays in the per-process response memo.", float),
     Setting("job_redis_timeout_s", 10.0, "Socket timeout of job-queue Redis calls (they move whole chunks, so longer than the cache's).", float),
     Setting("job_lease_s", 15, "A chunk whose worker stopped heartbeating this long ago is abandoned and retried elsewhere.", int),
     Setting("job_chunk_retries", 3, "Times a failed or abandoned chunk is retried before its job fails.", int),

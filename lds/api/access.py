@@ -75,22 +75,29 @@ def _is_automatic_preflight() -> bool:
 def _authenticate() -> None:
     if not (request.path == "/v3" or request.path.startswith("/v3/")) or _is_automatic_preflight():
         return
-    access: AccessControl = current_app.extensions["lds_access"]
-    token = request_token()
+    g.lds_principal = authorize(current_app.extensions["lds_access"], request.path, request_token(),
+                                request.headers.get("Referer") or request.headers.get("Origin"))
+
+
+def authorize(access: AccessControl, path: str, token: str | None, referer: str | None) -> Principal:
+    """Who may call ``path`` with ``token``: the principal, or Unauthorized/Forbidden/TooManyRequests.
+
+    No Flask here: the Flask hook and the hot path below Flask (lds.api.hotpath) both call it.
+    """
     if not token:
         raise Unauthorized("Token not defined", headers={"WWW-Authenticate": 'Bearer realm="lds"'})
     principal = access.authenticate(token)
-    g.lds_principal = principal
     access.check_rate(principal)
     if principal.is_admin:
-        return
-    api = required_api(request.path)
+        return principal
+    api = required_api(path)
     if api is None:
         raise Forbidden("This endpoint requires the admin token")
     if api not in principal.allowed_apis:
         raise Forbidden(f"Token not allowed to use the {api} API")
-    if not referer_allowed(principal.referers, request.headers.get("Referer") or request.headers.get("Origin")):
+    if not referer_allowed(principal.referers, referer):
         raise Forbidden("Referer not allowed for this token")
+    return principal
 
 
 def charge(service: str, units: int = 1) -> None:
