@@ -103,6 +103,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quota_geocoding", 1_000_000, "Default monthly geocoding quota per token (reverse and batch items count).", int),
     Setting("quota_isolines", 100_000, "Default monthly isolines quota per token.", int),
     Setting("quota_routing", 100_000, "Default monthly routing quota per token.", int),
+    Setting("auth_cache_ttl_s", 5.0, "Seconds a process trusts a token it has looked up (expiry is still checked each time); revocations and changes made in another process apply within this time. 0 = look up every request.", float),
     Setting("rate_limit_per_s", 100, "Requests per second per token; 0 = unlimited.", int),
 )
 

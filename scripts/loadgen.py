@@ -330,8 +330,11 @@ def run_wrk(port: int, paths: list[str], *, connections: int, seconds: float, se
         f.write(script)
     usage0, server0 = resource.getrusage(resource.RUSAGE_CHILDREN), server.cpu_seconds() if server else 0.0
     try:
-        out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "-s", f.name,
-                              f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True).stdout
+        run = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+                              "-s", f.name, f"http://127.0.0.1:{port}"], capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"wrk failed ({run.returncode}): {run.stderr.strip() or run.stdout.strip()}")
+        out = run.stdout
     finally:
         os.unlink(f.name)
     usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -36,7 +36,7 @@ class AccessControl:
     def __init__(self, settings: Settings, store: StateStore, counter: QuotaCounter, limiter: RateLimiter):
         self.settings = settings
         self.store = store
-        self.tokens = TokenStore(store)
+        self.tokens = TokenStore(store, settings.auth_cache_ttl_s)
         self.counter = counter
         self.limiter = limiter
 

@@ -8,7 +8,8 @@ Only SHA-256 hashes are stored (:mod:`lds.auth.hashing`); a token is found by ha
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -154,18 +155,35 @@ def _check_grants(allowed_apis: list[str], grants: list[dict[str, str]]) -> None
         raise BadRequest(f"a token for the {' and '.join(needing)} API needs at least one grant")
 
 
+_MAX_TRUSTED = 100_000  # trusted lookups kept per process before the table starts over
+
+
 class TokenStore:
     """Token CRUD and authentication over the metadata store."""
 
-    def __init__(self, store: StateStore):
+    def __init__(self, store: StateStore, cache_ttl_s: float = 0.0, clock: Callable[[], float] = time.monotonic):
         self.store = store
         self.table = Token.__table__
         self._by_hash = select(self.table).where(self.table.c.token_hash == bindparam("digest"))  # built once: hot path
+        self.cache_ttl_s = cache_ttl_s
+        self._clock = clock
+        # digest -> (trusted until, principal, expiration date): valid tokens only, so a new token works at once
+        self._recent: dict[str, tuple[float, Principal, datetime | None]] = {}
 
-    # --- authentication (hot path: one indexed Core query) ---------------------------------------
+    # --- authentication (hot path: one indexed Core query, or none within cache_ttl_s) -------------
     def authenticate(self, token: str) -> Principal:
-        """The principal behind a token string, or :class:`Unauthorized` (invalid, revoked, expired)."""
+        """The principal behind a token string, or :class:`Unauthorized` (invalid, revoked, expired).
+
+        With ``cache_ttl_s`` a valid token is trusted for that long without a query (the lookup was most
+        of the cost of an authenticated cache hit); its expiration date is still checked every time, and
+        a revocation or change made through this store applies at once, elsewhere within ``cache_ttl_s``.
+        """
         digest = hash_token(token)
+        recent = self._recent.get(digest) if self.cache_ttl_s > 0 else None
+        if recent is not None and recent[0] > self._clock():
+            if recent[2] is not None and recent[2] <= utcnow():
+                raise Unauthorized("Token expired")
+            return recent[1]
         with self.store.read() as conn:
             row = conn.execute(self._by_hash, {"digest": digest}).first()
         if row is None or not same_hash(row.token_hash, digest):
@@ -174,7 +192,16 @@ class TokenStore:
             raise Unauthorized("Token revoked")
         if row.expiration_date is not None and row.expiration_date <= utcnow():
             raise Unauthorized("Token expired")
-        return principal_of(row)
+        principal = principal_of(row)
+        if self.cache_ttl_s > 0:
+            if len(self._recent) >= _MAX_TRUSTED:
+                self._recent.clear()
+            self._recent[digest] = (self._clock() + self.cache_ttl_s, principal, row.expiration_date)
+        return principal
+
+    def forget(self) -> None:
+        """Drop every trusted lookup (after a change to any token)."""
+        self._recent.clear()
 
     # --- API access tokens --------------------------------------------------------------------------
     def create(self, body: Any) -> tuple[str, Token]:
@@ -225,6 +252,7 @@ class TokenStore:
             for key, value in fields.items():
                 setattr(row, key, value)
             row.updated_at = utcnow()
+        self.forget()
         log.info("token %s updated", row.id)
         return row
 
@@ -233,6 +261,7 @@ class TokenStore:
         with self.store.session() as session:
             row = self._find(session, token_or_id)
             row.revoked_at = row.updated_at = utcnow()
+        self.forget()
         log.info("token %s revoked", row.id)
         return row
 
@@ -267,6 +296,7 @@ class TokenStore:
         with self.store.write() as conn:
             exists = conn.execute(select(self.table.c.id).where(self.table.c.id == ADMIN_ID)).first()
             (self._set_admin_hash if exists else self._insert_admin)(conn, hash_token(token))
+        self.forget()
         log.info("admin token rotated")
         return token
 
@@ -281,3 +311,4 @@ class TokenStore:
 
     def _set_admin_hash(self, conn, digest: str) -> None:
         conn.execute(update(Token).where(Token.id == ADMIN_ID).values(token_hash=digest, updated_at=utcnow()))
+        self.forget()

@@ -111,3 +111,42 @@ def test_admin_from_setting_replaces_the_stored_one(tokens):
         tokens.authenticate(generated)
     with pytest.raises(Conflict, match="LDS_ADMIN_TOKEN"):
         tokens.rotate_admin(configured)
+
+
+def test_trusted_lookups_expire_and_changes_through_the_store_apply_at_once(state_store):
+    """With cache_ttl_s a valid token is trusted without a query for that long (another process's change
+    shows after it), while revocations and updates through the same store apply at once."""
+    now = [0.0]
+    here = TokenStore(state_store, cache_ttl_s=5, clock=lambda: now[0])
+    elsewhere = TokenStore(state_store)  # another worker or the CLI
+    token, row = here.create({"allowed_apis": ["lds"], "quotas": {"routing": 1}})
+    assert here.authenticate(token).quotas == {"routing": 1}
+    elsewhere.update(row.id, {"quotas": {"routing": 2}})
+    assert here.authenticate(token).quotas == {"routing": 1}  # trusted lookup
+    now[0] = 5.1
+    assert here.authenticate(token).quotas == {"routing": 2}  # looked up again after the TTL
+    elsewhere.revoke(row.id)
+    assert here.authenticate(token).id == row.id  # still trusted for up to cache_ttl_s...
+    now[0] = 10.3
+    with pytest.raises(Unauthorized, match="Token revoked"):
+        here.authenticate(token)  # ...then refused
+    other, other_row = here.create({"allowed_apis": ["lds"]})
+    here.authenticate(other)
+    here.revoke(other_row.id)
+    with pytest.raises(Unauthorized, match="Token revoked"):
+        here.authenticate(other)  # the process that revoked it refuses it at once
+    with pytest.raises(Unauthorized, match="Invalid token"):
+        here.authenticate("lds_nope")
+
+
+def test_trusted_lookup_still_checks_the_expiration_date(state_store):
+    now = [0.0]
+    tokens = TokenStore(state_store, cache_ttl_s=3600, clock=lambda: now[0])
+    soon = (datetime.now(UTC) + timedelta(seconds=1.5)).isoformat()
+    token, row = tokens.create({"allowed_apis": ["lds"], "expiration_date": soon})
+    assert tokens.authenticate(token).id == row.id
+    import time
+
+    time.sleep(1.6)
+    with pytest.raises(Unauthorized, match="Token expired"):
+        tokens.authenticate(token)
