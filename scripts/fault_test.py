@@ -61,8 +61,9 @@ def data_dir_for(args) -> str:
 def redis_outage(data: str, tmp: Path, args) -> None:
     redis = PrivateRedis()
     redis.start()
-    # No per-process front LRU here: every lookup must go to Redis, so the outage is really felt.
-    env = {"LDS_REDIS_URL": redis.url, "LDS_LOG_LEVEL": "info", "LDS_CACHE_LOCAL_FRONT_ENTRIES": "0"}
+    # No per-process front LRU or response memo here: every lookup must go to Redis, so the outage is really felt.
+    env = {"LDS_REDIS_URL": redis.url, "LDS_LOG_LEVEL": "info", "LDS_CACHE_LOCAL_FRONT_ENTRIES": "0",
+           "LDS_RESPONSE_MEMO_BYTES": "0"}
     server = Server(data, env, workers=args.workers, log_path=str(tmp / "outage-server.log"))
     requests = sample_requests(data, 60)
     paths = [p for kind, urls in requests.items() if kind in args.mix.split(",") for p in urls]

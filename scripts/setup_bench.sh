@@ -26,13 +26,13 @@ find_python() {
 
 sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-# --- Debian packages for Nominatim ------------------------------------------------------------------------
+# --- Debian packages: Nominatim's, and wrk for scripts/load_test.py ------------------------------------------------------------------------
 if command -v apt-get >/dev/null 2>&1; then
     pg_major="$(pg_config --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-9]+).*/\1/' || true)"
     if [[ -z "$pg_major" ]]; then
         pg_major="$(psql --version 2>/dev/null | sed -E 's/.* ([0-9]+)\..*/\1/' || true)"
     fi
-    pkgs=(osm2pgsql)
+    pkgs=(osm2pgsql wrk)
     if [[ -n "$pg_major" ]]; then
         pkgs+=("postgresql-$pg_major-postgis-3" postgresql-contrib)
     else
