@@ -331,7 +331,7 @@ def run_wrk(port: int, paths: list[str], *, connections: int, seconds: float, se
     usage0, server0 = resource.getrusage(resource.RUSAGE_CHILDREN), server.cpu_seconds() if server else 0.0
     try:
         run = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-                              "-s", f.name, f"http://127.0.0.1:{port}"], capture_output=True, text=True)
+                              "-s", f.name, f"http://127.0.0.1:{port}"], check=False, capture_output=True, text=True)
         if run.returncode != 0:
             raise RuntimeError(f"wrk failed ({run.returncode}): {run.stderr.strip() or run.stdout.strip()}")
         out = run.stdout
