@@ -90,8 +90,11 @@ def lonlat(name: str, value: Any) -> tuple[float, float]:
     return longitude(f"{name} longitude", lon), latitude(f"{name} latitude", lat)
 
 
-def latlon_list(name: str, value: Any) -> list[tuple[float, float]]:
-    """``"lat,lon;lat,lon"`` (or ``|``-separated, or a JSON list of pairs), returned as (lon, lat)."""
+def latlon_list(name: str, value: Any, *, most: int | None = None) -> list[tuple[float, float]]:
+    """``"lat,lon;lat,lon"`` (or ``|``-separated, or a JSON list of pairs), returned as (lon, lat).
+
+    ``most`` refuses longer lists here, before the quota is charged (the core checks it again).
+    """
     if value is None or value == "":
         return []
     if isinstance(value, str):
@@ -100,6 +103,9 @@ def latlon_list(name: str, value: Any) -> list[tuple[float, float]]:
         items = value
     else:
         raise BadRequest(f"parameter '{name}' must be 'lat,lon' pairs separated by ';' or '|'")
+    items = list(items)
+    if most is not None and len(items) > most:
+        raise BadRequest(f"too many {name}: {len(items)} (max_{name} is {most})")
     points = []
     for i, item in enumerate(items):
         lat, lon = _pair(f"{name}[{i}]", item)

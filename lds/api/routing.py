@@ -18,7 +18,7 @@ def routing():
     lds = current_lds()
     origin = p.lonlat("origin", args.get("origin"))
     destination = p.lonlat("destination", args.get("destination"))
-    waypoints = p.latlon_list("waypoints", args.get("waypoints"))
+    waypoints = p.latlon_list("waypoints", args.get("waypoints"), most=lds.settings.max_waypoints)
     mode = p.choice("mode", args.get("mode"), lds.graphs, default="car")
     charge("routing")
     return jsonify(lds_ok([lds.route(origin, destination, waypoints, mode)]))

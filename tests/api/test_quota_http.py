@@ -18,6 +18,10 @@ def test_routing_and_isolines_charge_their_quota(auth_client):
     headers = bearer(token)
     assert auth_client.get("/v3/lds/routing", query_string={"origin": "x"}, headers=headers).status_code == 400
     assert used(auth_client, token)["routing"] == 0  # invalid requests cost nothing
+    many = ";".join(["43.7311,7.4197"] * 26)  # one over the default max_waypoints
+    r = auth_client.get("/v3/lds/routing", query_string={**ROUTE, "waypoints": many}, headers=headers)
+    assert r.status_code == 400 and r.get_json()["error"] == "too many waypoints: 26 (max_waypoints is 25)"
+    assert used(auth_client, token)["routing"] == 0
     for _ in range(2):
         r = auth_client.get("/v3/lds/routing", query_string=ROUTE, headers=headers)
         assert r.status_code == 200, r.get_json()
