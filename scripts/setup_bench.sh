@@ -68,5 +68,5 @@ fi
 import osrm, valhalla, nominatim_api, nominatim_db.version, psutil  # noqa: F401
 print(f"setup_bench: ok - valhalla {valhalla.__version__}, nominatim {nominatim_db.version.NOMINATIM_VERSION}")
 EOF
-command -v osm2pgsql >/dev/null && osm2pgsql --version 2>&1 | head -1
+command -v osm2pgsql >/dev/null && { osm2pgsql --version 2>&1 || true; } | sed -n 1p
 echo "setup_bench: use $VENV/bin/python scripts/peers/check.py to prepare and try the peers"

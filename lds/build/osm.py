@@ -1,5 +1,5 @@
 """One pass over an OSM extract for the road network: highway ways with node locations,
-traffic signals, and turn restrictions.
+traffic signals, barrier (and node access) tags, and turn restrictions.
 
 Bounding-box cuts reference nodes that are not in the file; their locations come back invalid and
 are kept as NaN so the graph builder can split ways there instead of joining distant nodes.
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import osmium
+
+from lds.build.profiles import BARRIER_NODE_KEYS
 
 # Tags the profiles and the graph builder read; everything else is dropped at read time.
 ROAD_KEYS = frozenset({
@@ -27,6 +29,7 @@ ROAD_KEYS = frozenset({
                                   "maxheight", "maxweight") for side in ("forward", "backward")),
 })
 SIGNAL_VALUES = {"traffic_signals"}
+_NODE_TRIGGER_KEYS = ("barrier", "access", "vehicle", "motor_vehicle", "motorcar")  # a node is kept when it has one
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Roads:
     lat: np.ndarray
     tags: list[dict[str, str]]
     signals: np.ndarray  # sorted node ids with highway=traffic_signals
+    node_tags: dict[int, dict[str, str]]  # barrier / access tags of nodes that carry them (profiles judge them per mode)
     restrictions: list[tuple[int, int, int, str]]  # (from_way, via_node, to_way, "no_*"/"only_*")
     bbox: list[float] | None
     stats: dict = field(default_factory=dict)
@@ -72,7 +76,8 @@ def read_roads(path: str | Path, progress=None) -> Roads:
     processor = (
         osmium.FileProcessor(str(path))
         .with_locations()
-        .with_filter(osmium.filter.KeyFilter("highway", "restriction", "restriction:motorcar", "restriction:motor_vehicle"))
+        .with_filter(osmium.filter.KeyFilter("highway", "restriction", "restriction:motorcar", "restriction:motor_vehicle",
+                                             *_NODE_TRIGGER_KEYS))
     )
     way_ids: list[int] = []
     lengths: list[int] = []
@@ -81,6 +86,7 @@ def read_roads(path: str | Path, progress=None) -> Roads:
     lats: list[float] = []
     tags: list[dict[str, str]] = []
     signals: list[int] = []
+    node_tags: dict[int, dict[str, str]] = {}
     restrictions = []
     missing = 0
     nan = float("nan")
@@ -103,8 +109,11 @@ def read_roads(path: str | Path, progress=None) -> Roads:
                     lats.append(nan)
                     missing += 1
         elif obj.is_node():
-            if obj.tags.get("highway") in SIGNAL_VALUES or obj.tags.get("crossing") in SIGNAL_VALUES:
+            ntags = obj.tags
+            if ntags.get("highway") in SIGNAL_VALUES or ntags.get("crossing") in SIGNAL_VALUES:
                 signals.append(obj.id)
+            if any(k in ntags for k in _NODE_TRIGGER_KEYS):
+                node_tags[obj.id] = {t.k: t.v for t in ntags if t.k in BARRIER_NODE_KEYS}
         elif obj.is_relation():
             r = _restriction(obj)
             if r is not None:
@@ -118,10 +127,10 @@ def read_roads(path: str | Path, progress=None) -> Roads:
         bbox = [float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))]
     roads = Roads(
         way_ids=np.asarray(way_ids, dtype=np.int64), offsets=offsets, refs=np.asarray(refs, dtype=np.int64),
-        lon=lon, lat=lat, tags=tags, signals=np.unique(np.asarray(signals, dtype=np.int64)),
+        lon=lon, lat=lat, tags=tags, signals=np.unique(np.asarray(signals, dtype=np.int64)), node_tags=node_tags,
         restrictions=restrictions, bbox=bbox,
         stats={"highway_ways": len(way_ids), "way_node_refs": len(refs), "missing_node_refs": missing,
-               "traffic_signals": len(signals), "turn_restrictions": len(restrictions)},
+               "traffic_signals": len(signals), "tagged_nodes": len(node_tags), "turn_restrictions": len(restrictions)},
     )
     if progress:
         progress("osm", f"{len(way_ids)} highway ways, {len(refs)} node refs ({missing} missing), "

@@ -305,3 +305,36 @@ def bike_usage(tags: Tags) -> Usage | None:
 
 
 PROFILES: dict[str, Callable[[Tags], Usage | None]] = {"car": car_usage, "walk": walk_usage, "bike": bike_usage}
+
+# --- barrier nodes -------------------------------------------------------------------------------------------
+# OSRM car.lua `barrier_whitelist`: barrier values a car passes; every other value blocks the node.
+CAR_BARRIER_WHITELIST = {"cattle_grid", "border_control", "toll_booth", "sally_port", "gate", "lift_gate", "no",
+                         "entrance", "height_restrictor", "arch"}
+# car.lua process_node: a node access value blocks when blacklisted and not merely "restricted" (private, delivery,
+# destination, customers only keep through traffic out, which a node cannot express).
+CAR_NODE_ACCESS_BLOCK = {"no", "agricultural", "forestry", "emergency", "psv"}
+# Node keys the reader keeps (nodes with none of the first two groups are not kept at all).
+BARRIER_NODE_KEYS = frozenset({"barrier", *_CAR_ACCESS_KEYS, "bollard", "kerb", "highway", "maxheight"})
+
+
+def car_node_blocked(tags: Tags) -> bool:
+    """Whether a car may not pass this node (OSRM car.lua process_node: access tags first, then barrier)."""
+    access = _access(tags, _CAR_ACCESS_KEYS)
+    if access:
+        return access in CAR_NODE_ACCESS_BLOCK
+    barrier = tags.get("barrier")
+    if not barrier:
+        return False
+    if barrier == "height_restrictor":
+        height = tags.get("maxheight")
+        h = _HEIGHT_WORDS.get(height.strip().lower(), _leading_number(height)) if height else None
+        return h is not None and h < CAR_HEIGHT_M
+    if barrier in CAR_BARRIER_WHITELIST or tags.get("bollard") == "rising":
+        return False
+    if tags.get("kerb") in ("lowered", "flush") or (barrier == "kerb" and tags.get("highway") == "crossing"):
+        return False
+    return True
+
+
+# Per mode: which kept nodes block passage. Walking and cycling follow osmnx here and pass every node.
+NODE_BLOCKED: dict[str, Callable[[Tags], bool]] = {"car": car_node_blocked}

@@ -1,6 +1,10 @@
 """Road graph of one travel mode from the ways read by :mod:`lds.build.osm`, osmnx-style:
 graph nodes are way ends and nodes shared by two or more usable ways, every edge keeps its full
 geometry, and each direction a mode may travel is its own edge.
+
+A node the mode may not pass (a bollard for cars: ``profiles.NODE_BLOCKED``) cuts its ways and becomes
+one dead-end node per segment that reaches it, so routes can come up to it and turn back, never cross it
+(OSRM's barrier semantics). Those copies have negative ``node_osm`` ids.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lds.build.osm import Roads
-from lds.build.profiles import PROFILES, highway_class
+from lds.build.profiles import NODE_BLOCKED, PROFILES, highway_class
 from lds.geo import haversine_m
 
 SIGNAL_PENALTY_S = 2.0  # OSRM car.lua traffic_signal_penalty
@@ -59,6 +63,14 @@ def _via_at_way_ends(roads: Roads, ways: np.ndarray, via: np.ndarray) -> np.ndar
     return found & ((first == via) | (last == via))
 
 
+def _blocked_nodes(roads: Roads, mode: str) -> np.ndarray:
+    """Sorted ids of the tagged nodes that ``mode`` may not pass."""
+    judge = NODE_BLOCKED.get(mode)
+    if judge is None or not roads.node_tags:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.fromiter((n for n, tags in roads.node_tags.items() if judge(tags)), dtype=np.int64))
+
+
 def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     usage_of = PROFILES[mode]
     valid = np.isfinite(roads.lon)
@@ -78,6 +90,9 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     used = roads.refs[_ranges(run_starts, run_ends - run_starts)]
     uniq, counts = np.unique(used, return_counts=True)
     node_refs = np.union1d(uniq[counts >= 2], np.concatenate([roads.refs[run_starts], roads.refs[run_ends - 1]]))
+    blocked = _blocked_nodes(roads, mode)
+    blocked = blocked[np.isin(blocked, uniq)]
+    node_refs = np.union1d(node_refs, blocked)
     is_node = np.isin(roads.refs, node_refs)
 
     # Cut runs at graph nodes; a segment that closes on itself is split at its middle vertex.
@@ -103,6 +118,14 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     seg_way_a = np.asarray(seg_way, dtype=np.int64)
     seg_s_a = np.asarray(seg_s, dtype=np.int64)
     seg_e_a = np.asarray(seg_e, dtype=np.int64)
+    # Node ids of each segment's ends; at a blocked node every segment gets a dead end of its own.
+    seg_first, seg_last = roads.refs[seg_s_a], roads.refs[seg_e_a]
+    if len(blocked):
+        k = np.arange(len(seg_s_a), dtype=np.int64)
+        seg_first = np.where(np.isin(seg_first, blocked), -(2 * k + 1), seg_first)
+        seg_last = np.where(np.isin(seg_last, blocked), -(2 * k + 2), seg_last)
+        copies = np.concatenate([seg_first[seg_first < 0], seg_last[seg_last < 0]])
+        node_refs = np.union1d(np.setdiff1d(node_refs, blocked), copies)
 
     # Per-vertex prefix sums give segment lengths and signal counts without a Python loop.
     lon0, lat0 = np.nan_to_num(roads.lon), np.nan_to_num(roads.lat)
@@ -131,8 +154,8 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     forward = np.concatenate([np.ones(nf, bool), np.zeros(len(b_idx), bool)])
     start_v = np.where(forward, seg_s_a[seg_of_edge], seg_e_a[seg_of_edge])
     end_v = np.where(forward, seg_e_a[seg_of_edge], seg_s_a[seg_of_edge])
-    src = np.searchsorted(node_refs, roads.refs[start_v]).astype(np.int32)
-    dst = np.searchsorted(node_refs, roads.refs[end_v]).astype(np.int32)
+    src = np.searchsorted(node_refs, np.where(forward, seg_first[seg_of_edge], seg_last[seg_of_edge])).astype(np.int32)
+    dst = np.searchsorted(node_refs, np.where(forward, seg_last[seg_of_edge], seg_first[seg_of_edge])).astype(np.int32)
     edge_len = length[seg_of_edge]
     edge_signals = np.where(forward, sig_fwd[seg_of_edge], sig_bwd[seg_of_edge])
     edge_speed = np.where(forward, spd_f[seg_of_edge], spd_b[seg_of_edge])
@@ -232,6 +255,7 @@ def write_graph(graph: ModeGraph, out: Path) -> dict:
         "largest_scc_nodes": int((labels == largest).sum()),
         "length_km": round(float(graph.arrays["edge_length"].sum()) / 1000, 1),
         "turn_restrictions": len(graph.arrays.get("restr_via_node", ())),
+        "barrier_dead_ends": int((graph.arrays["node_osm"] < 0).sum()),
     }
     (out / "graph.json").write_text(json.dumps({"mode": graph.mode, "names": graph.names, "counts": counts},
                                                ensure_ascii=False))
