@@ -55,8 +55,13 @@ def _fresh(data: Path, digest: str) -> bool:
     """A data dir built from this extract whose routing arrays have the current format."""
     from lds.graph.prepare import FORMAT
 
+    from lds.build.pipeline import DATA_FORMAT
+
     meta_file = data / "meta.json"
-    if not meta_file.is_file() or json.loads(meta_file.read_text()).get("source", {}).get("sha256") != digest:
+    if not meta_file.is_file():
+        return False
+    meta = json.loads(meta_file.read_text())
+    if meta.get("source", {}).get("sha256") != digest or meta.get("data_format") != DATA_FORMAT:
         return False
     for mode_dir in (data / "graph").glob("*"):
         ch = mode_dir / "ch.json"
