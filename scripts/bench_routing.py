@@ -53,9 +53,8 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def _fresh(data: Path, digest: str) -> bool:
     """A data dir built from this extract whose routing arrays have the current format."""
-    from lds.graph.prepare import FORMAT
-
     from lds.build.pipeline import DATA_FORMAT
+    from lds.graph.prepare import FORMAT
 
     meta_file = data / "meta.json"
     if not meta_file.is_file():

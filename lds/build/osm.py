@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import osmium
 
-from lds.build.profiles import BARRIER_NODE_KEYS
+from lds.build.profiles import BARRIER_NODE_KEYS, NODE_BLOCKED
 
 # Tags the profiles and the graph builder read; everything else is dropped at read time.
 ROAD_KEYS = frozenset({
@@ -43,7 +43,7 @@ class Roads:
     lat: np.ndarray
     tags: list[dict[str, str]]
     signals: np.ndarray  # sorted node ids with highway=traffic_signals
-    node_tags: dict[int, dict[str, str]]  # barrier / access tags of nodes that carry them (profiles judge them per mode)
+    blocked: dict[str, np.ndarray]  # per mode: sorted ids of nodes it may not pass (profiles.NODE_BLOCKED)
     restrictions: list[tuple[int, int, int, str]]  # (from_way, via_node, to_way, "no_*"/"only_*")
     bbox: list[float] | None
     stats: dict = field(default_factory=dict)
@@ -86,7 +86,7 @@ def read_roads(path: str | Path, progress=None) -> Roads:
     lats: list[float] = []
     tags: list[dict[str, str]] = []
     signals: list[int] = []
-    node_tags: dict[int, dict[str, str]] = {}
+    blocked: dict[str, list[int]] = {mode: [] for mode in NODE_BLOCKED}  # judged while reading: only ids are kept
     restrictions = []
     missing = 0
     nan = float("nan")
@@ -113,7 +113,10 @@ def read_roads(path: str | Path, progress=None) -> Roads:
             if ntags.get("highway") in SIGNAL_VALUES or ntags.get("crossing") in SIGNAL_VALUES:
                 signals.append(obj.id)
             if any(k in ntags for k in _NODE_TRIGGER_KEYS):
-                node_tags[obj.id] = {t.k: t.v for t in ntags if t.k in BARRIER_NODE_KEYS}
+                kept = {t.k: t.v for t in ntags if t.k in BARRIER_NODE_KEYS}
+                for mode, judge in NODE_BLOCKED.items():
+                    if judge(kept):
+                        blocked[mode].append(obj.id)
         elif obj.is_relation():
             r = _restriction(obj)
             if r is not None:
@@ -127,12 +130,15 @@ def read_roads(path: str | Path, progress=None) -> Roads:
         bbox = [float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))]
     roads = Roads(
         way_ids=np.asarray(way_ids, dtype=np.int64), offsets=offsets, refs=np.asarray(refs, dtype=np.int64),
-        lon=lon, lat=lat, tags=tags, signals=np.unique(np.asarray(signals, dtype=np.int64)), node_tags=node_tags,
+        lon=lon, lat=lat, tags=tags, signals=np.unique(np.asarray(signals, dtype=np.int64)),
+        blocked={mode: np.unique(np.asarray(ids, dtype=np.int64)) for mode, ids in blocked.items()},
         restrictions=restrictions, bbox=bbox,
         stats={"highway_ways": len(way_ids), "way_node_refs": len(refs), "missing_node_refs": missing,
-               "traffic_signals": len(signals), "tagged_nodes": len(node_tags), "turn_restrictions": len(restrictions)},
+               "traffic_signals": len(signals), "turn_restrictions": len(restrictions),
+               **{f"{mode}_blocked_nodes": len(ids) for mode, ids in blocked.items()}},
     )
     if progress:
         progress("osm", f"{len(way_ids)} highway ways, {len(refs)} node refs ({missing} missing), "
-                        f"{len(signals)} signals, {len(restrictions)} turn restrictions")
+                        f"{len(signals)} signals, {len(restrictions)} turn restrictions, "
+                        + ", ".join(f"{len(ids)} nodes closed to {mode}" for mode, ids in roads.blocked.items()))
     return roads

@@ -331,9 +331,8 @@ def car_node_blocked(tags: Tags) -> bool:
         return h is not None and h < CAR_HEIGHT_M
     if barrier in CAR_BARRIER_WHITELIST or tags.get("bollard") == "rising":
         return False
-    if tags.get("kerb") in ("lowered", "flush") or (barrier == "kerb" and tags.get("highway") == "crossing"):
-        return False
-    return True
+    flat_kerb = tags.get("kerb") in ("lowered", "flush") or (barrier == "kerb" and tags.get("highway") == "crossing")
+    return not flat_kerb
 
 
 # Per mode: which kept nodes block passage. Walking and cycling follow osmnx here and pass every node.

@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lds.build.osm import Roads
-from lds.build.profiles import NODE_BLOCKED, PROFILES, highway_class
+from lds.build.profiles import PROFILES, highway_class
 from lds.geo import haversine_m
 
 SIGNAL_PENALTY_S = 2.0  # OSRM car.lua traffic_signal_penalty
@@ -63,14 +63,6 @@ def _via_at_way_ends(roads: Roads, ways: np.ndarray, via: np.ndarray) -> np.ndar
     return found & ((first == via) | (last == via))
 
 
-def _blocked_nodes(roads: Roads, mode: str) -> np.ndarray:
-    """Sorted ids of the tagged nodes that ``mode`` may not pass."""
-    judge = NODE_BLOCKED.get(mode)
-    if judge is None or not roads.node_tags:
-        return np.empty(0, dtype=np.int64)
-    return np.unique(np.fromiter((n for n, tags in roads.node_tags.items() if judge(tags)), dtype=np.int64))
-
-
 def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     usage_of = PROFILES[mode]
     valid = np.isfinite(roads.lon)
@@ -90,7 +82,7 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     used = roads.refs[_ranges(run_starts, run_ends - run_starts)]
     uniq, counts = np.unique(used, return_counts=True)
     node_refs = np.union1d(uniq[counts >= 2], np.concatenate([roads.refs[run_starts], roads.refs[run_ends - 1]]))
-    blocked = _blocked_nodes(roads, mode)
+    blocked = roads.blocked.get(mode, np.empty(0, dtype=np.int64))
     blocked = blocked[np.isin(blocked, uniq)]
     node_refs = np.union1d(node_refs, blocked)
     is_node = np.isin(roads.refs, node_refs)
