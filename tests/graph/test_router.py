@@ -61,8 +61,10 @@ class Reference:
     def _search(self, H, src, tgt) -> float:
         g, w, best = self.g, self.w, math.inf
         if g.router.edge_based:  # nodes are edges: reaching node e means having driven all of e
-            for se, sf in src:
-                H.add_edge("S", se, weight=(1 - sf) * w[se])
+            for se, sf in src:  # an edge may be listed twice (the snapped one, and out of the node): keep the cheaper
+                c = (1 - sf) * w[se]
+                if not H.has_edge("S", se) or H["S"][se]["weight"] > c:
+                    H.add_edge("S", se, weight=c)
             dist = nx.single_source_dijkstra_path_length(H, "S")
             starts = {se for se, _ in src}
             for te, tf in tgt:
@@ -195,3 +197,45 @@ def test_graph_without_hierarchy_is_unavailable(tmp_path):
     with pytest.raises(Unavailable) as err:
         RoadGraph.load(tmp_path / "g", "car").router  # noqa: B018
     assert err.value.status == 503 and "lds build" in err.value.message
+
+
+@pytest.fixture(scope="module", params=["car", "walk"])
+def cored(request, roads_dir, tmp_path_factory, monkeypatch_module):
+    """Monaco's graph of one mode with contraction stopped early, so queries meet a core searched by Dijkstra
+    (what large grid-like networks get in production)."""
+    import shutil
+
+    from lds.graph import prepare
+    from lds.graph.store import RoadGraph
+
+    mode = request.param
+    out = tmp_path_factory.mktemp(f"core-{mode}") / mode
+    shutil.copytree(roads_dir / "graph" / mode, out)
+    monkeypatch_module.setattr(prepare, "CORE_DEGREE", 6)
+    stats = prepare.prepare_routing(out, mode)
+    assert stats["core_nodes"] > 100  # a real core, not a few leftovers
+    return RoadGraph.load(out, mode)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def test_costs_equal_plain_dijkstra_through_a_core(cored):
+    ref = Reference(cored)
+    rng = np.random.default_rng(11)
+    pts = _random_points(cored, rng, 200)
+    found = 0
+    for p, q in zip(pts[0::2], pts[1::2]):
+        a, b = cored.snapper.snap(*p, 2000), cored.snapper.snap(*q, 2000)
+        leg = cored.router.leg(a, b)
+        expected = ref.cost_ms(a, b)
+        if leg is None:
+            assert math.isinf(expected)
+            continue
+        found += 1
+        assert leg.weight_s * 1000 == pytest.approx(expected, abs=1.0)
+    assert found > 80
