@@ -33,7 +33,7 @@ cdef class _Contractor:
     cdef int settle_limit
     cdef bint update_neighbours
     cdef public int64_t n_prio, n_settled, report_every
-    cdef public int64_t core_degree, core_size
+    cdef public int64_t core_degree, core_size, soft_core_degree, soft_core_nodes
     # the current contraction's scratch
     cdef vector[int32_t] sc_tail, sc_head, sc_w, sc_c1, sc_c2
 
@@ -46,6 +46,8 @@ cdef class _Contractor:
         self.report_every = 100000
         self.core_degree = 0
         self.core_size = 0
+        self.soft_core_degree = 0
+        self.soft_core_nodes = 0
         self.out_adj.resize(n)
         self.in_adj.resize(n)
         self.dist.resize(n, 0)
@@ -212,7 +214,7 @@ cdef class _Contractor:
         cdef int32_t m, a, x, i
         cdef size_t j
         cdef double prio
-        cdef int64_t order = 0
+        cdef int64_t order = 0, degree
         cdef vector[int32_t] rank
         cdef vector[int32_t] f_node, f_arc, b_node, b_arc
         cdef vector[double] cur_prio
@@ -228,8 +230,11 @@ cdef class _Contractor:
             m = top.second
             if self.done[m] or -top.first != cur_prio[m]:
                 continue  # contracted, or a stale entry
-            if self.core_degree > 0 and <int64_t>(self.in_adj[m].size() + self.out_adj[m].size()) > self.core_degree:
+            degree = <int64_t>(self.in_adj[m].size() + self.out_adj[m].size())
+            if self.core_degree > 0 and degree > self.core_degree:
                 break  # even the cheapest node is dense now: leave the rest as the core
+            if self.soft_core_degree > 0 and degree > self.soft_core_degree and self.n - order > self.soft_core_nodes:
+                break  # dense while much is left: the hierarchy is densifying (grid-like), stop here
             prio = self._priority(m)  # also leaves m's shortcuts in the scratch
             if prio != cur_prio[m] and not queue.empty() and prio > -queue.top().first + 1e-9:
                 cur_prio[m] = prio
@@ -343,17 +348,21 @@ cdef class _Contractor:
 
 def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
              const int32_t[::1] label, int settle_limit=500, bint update_neighbours=True, progress=None,
-             int64_t report_every=0, int64_t core_degree=0):
+             int64_t report_every=0, int64_t core_degree=0, int64_t soft_core_degree=0,
+             double soft_core_share=0.0):
     """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
     priority, re-evaluated for the neighbours of each contracted node and lazily when popped.
 
-    With ``core_degree`` > 0 contraction stops once the cheapest node left has more arcs than that; the nodes
-    left form a core searched by plain bidirectional Dijkstra (what OSRM's core factor does), which bounds the
-    build on networks whose hierarchy densifies (large uniform grids with turn costs)."""
+    With ``core_degree`` > 0 contraction stops once the cheapest node left has more arcs than that; with
+    ``soft_core_degree`` > 0 it already stops at that many arcs while more than ``soft_core_share`` of the nodes
+    are left. The nodes left form a core searched by plain bidirectional Dijkstra (what OSRM's core factor
+    does), which bounds the build on networks whose hierarchy densifies (grids with turn costs)."""
     c = _Contractor(n, tail, head, weight, label, settle_limit, update_neighbours)
     if report_every:
         c.report_every = report_every
     c.core_degree = core_degree
+    c.soft_core_degree = soft_core_degree
+    c.soft_core_nodes = <int64_t>(soft_core_share * n)
     out = c.run(progress)
     out["_stats"] = (c.n_prio, c.n_settled)
     out["core_size"] = np.array([c.core_size], dtype=np.int64)
