@@ -53,14 +53,10 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 def _fresh(data: Path, digest: str) -> bool:
     """A data dir built from this extract whose routing arrays have the current format."""
-    from lds.build.pipeline import DATA_FORMAT
+    from lds.build.pipeline import current_meta
     from lds.graph.prepare import FORMAT
 
-    meta_file = data / "meta.json"
-    if not meta_file.is_file():
-        return False
-    meta = json.loads(meta_file.read_text())
-    if meta.get("source", {}).get("sha256") != digest or meta.get("data_format") != DATA_FORMAT:
+    if current_meta(data, digest) is None:
         return False
     for mode_dir in (data / "graph").glob("*"):
         ch = mode_dir / "ch.json"

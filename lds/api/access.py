@@ -59,11 +59,15 @@ def required_api(path: str) -> str | None:
 
 
 def request_token() -> str | None:
-    """``Authorization: Bearer <token>`` wins over ``?access_token=``."""
-    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    return pick_token(request.headers.get("Authorization"), request.args.get("access_token"))
+
+
+def pick_token(authorization: str | None, query_token: str | None) -> str | None:
+    """``Authorization: Bearer <token>`` wins over ``?access_token=`` (no Flask: the hot path uses it too)."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.args.get("access_token") or None
+    return query_token or None
 
 
 def _is_automatic_preflight() -> bool:

@@ -19,11 +19,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
 from lds import fastjson, metrics
-from lds.api.access import authorize
+from lds.api.access import authorize, pick_token
 from lds.api.metrics import record_request
 from lds.errors import LdsError, error_body
 
@@ -35,7 +36,6 @@ ENDPOINTS: dict[str, tuple[str, str]] = {
     "/v3/lds/geocoding/reverse": ("reverse", "geocoding"),
 }
 _REPLAYED_HEADERS_SKIP = {"x-lds-cache", "x-lds-cache-hits", "x-request-id"}
-_STATUS_TEXT = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}
 
 
 class ResponseMemo:
@@ -87,15 +87,12 @@ def memo_key(path: str, query: str) -> str:
     return f"{path}?{query}"
 
 
-def _token(environ: dict[str, Any], query: str) -> str | None:
-    """As lds.api.access.request_token: ``Authorization: Bearer`` wins over ``?access_token=``."""
-    scheme, _, value = environ.get("HTTP_AUTHORIZATION", "").strip().partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+def _query_token(query: str) -> str | None:
+    """The first ``access_token`` of a query string (as werkzeug's ``args.get`` reads it)."""
     if "access_token" in query:
         for name, token in parse_qsl(query, keep_blank_values=True):
             if name == "access_token":
-                return token or None
+                return token
     return None
 
 
@@ -122,12 +119,13 @@ class HotPath:
         status = "200 OK"
         if self.access is not None:
             try:
-                principal = authorize(self.access, path, _token(environ, query),
+                token = pick_token(environ.get("HTTP_AUTHORIZATION"), _query_token(query))
+                principal = authorize(self.access, path, token,
                                       environ.get("HTTP_REFERER") or environ.get("HTTP_ORIGIN"))
                 self.access.charge(principal, endpoint[1])
             except LdsError as exc:  # refused: the one error envelope, as the Flask handler words it
                 body = fastjson.dumps(error_body(exc.message, exc.status)) + b"\n"
-                status = f"{exc.status} {_STATUS_TEXT.get(exc.status, 'Error')}"
+                status = f"{exc.status} {HTTPStatus(exc.status).phrase}"
                 headers = [("Content-Type", "application/json"), *exc.headers.items()]
             except Exception:  # noqa: BLE001 - e.g. the state store is down: Flask answers and words it
                 return self.wsgi_app(environ, start_response)

@@ -296,7 +296,6 @@ class TokenStore:
         with self.store.write() as conn:
             exists = conn.execute(select(self.table.c.id).where(self.table.c.id == ADMIN_ID)).first()
             (self._set_admin_hash if exists else self._insert_admin)(conn, hash_token(token))
-        self.forget()
         log.info("admin token rotated")
         return token
 

@@ -62,6 +62,18 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def current_meta(out: str | Path, digest: str) -> dict | None:
+    """The metadata of the data dir ``out`` when it was built from the source with this sha256 in this
+    lds's data format, else None (missing, another source, or an older layout to rebuild)."""
+    meta_file = Path(out) / "meta.json"
+    if not meta_file.is_file():
+        return None
+    meta = json.loads(meta_file.read_text())
+    if meta.get("source", {}).get("sha256") != digest or meta.get("data_format") != DATA_FORMAT:
+        return None
+    return meta
+
+
 def build(
     extract: str,
     out: str | Path,
@@ -80,11 +92,10 @@ def build(
     source = fetch(extract, out.parent / "downloads", progress)
     digest = sha256_file(source)
     progress("source", f"{source} sha256={digest[:12]}")
-    if if_changed and (out / "meta.json").is_file():
-        old = json.loads((out / "meta.json").read_text())
-        if old.get("source", {}).get("sha256") == digest and old.get("data_format") == DATA_FORMAT:
-            progress("done", f"{out} is up to date (built {old.get('built_at')})")
-            return old
+    old = current_meta(out, digest) if if_changed else None
+    if old is not None:
+        progress("done", f"{out} is up to date (built {old.get('built_at')})")
+        return old
     work = out.with_name(out.name + ".building")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

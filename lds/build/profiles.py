@@ -195,14 +195,19 @@ def _car_blocked(tags: Tags, highway: str) -> bool:
     return tags.get("impassable") == "yes" or tags.get("status") == "impassable"
 
 
+def _height_m(value: str | None) -> float | None:
+    """A maxheight in metres ("default"/"none" and the like mean no sign: 4.5 m, as OSRM reads them)."""
+    if value is None:
+        return None
+    return _HEIGHT_WORDS.get(value.strip().lower(), _leading_number(value))
+
+
 def _car_fits(tags: Tags, direction: int) -> bool:
     """OSRM's handle_height/width/length/weight: physical and legal limits against the profile's car size."""
     pick = 0 if direction > 0 else 1
-    height = _by_direction(tags, ("maxheight:physical", "maxheight"))[pick]
-    if height is not None:
-        h = _HEIGHT_WORDS.get(height.strip().lower(), _leading_number(height))
-        if h is not None and h < CAR_HEIGHT_M:
-            return False
+    h = _height_m(_by_direction(tags, ("maxheight:physical", "maxheight"))[pick])
+    if h is not None and h < CAR_HEIGHT_M:
+        return False
     width = _leading_number(_by_direction(tags, ("maxwidth:physical", "maxwidth", "width", "est_width"))[pick])
     if width is not None and width <= CAR_WIDTH_M:
         return False
@@ -326,8 +331,7 @@ def car_node_blocked(tags: Tags) -> bool:
     if not barrier:
         return False
     if barrier == "height_restrictor":
-        height = tags.get("maxheight")
-        h = _HEIGHT_WORDS.get(height.strip().lower(), _leading_number(height)) if height else None
+        h = _height_m(tags.get("maxheight"))
         return h is not None and h < CAR_HEIGHT_M
     if barrier in CAR_BARRIER_WHITELIST or tags.get("bollard") == "rising":
         return False

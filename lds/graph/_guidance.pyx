@@ -9,7 +9,7 @@ Python only formats the maneuvers themselves.
 
 import numpy as np
 
-from libc.math cimport INFINITY, M_PI, atan2, cos, fabs, floor, sqrt
+from libc.math cimport M_PI, atan2, cos, fabs, floor, sqrt
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
 from libcpp.vector cimport vector
 
@@ -133,6 +133,15 @@ def leg_maneuvers(const int32_t[::1] edges, const int32_t[::1] edge_name, const 
 
 # --- route geometry -----------------------------------------------------------------------------------------------
 
+cdef inline Py_ssize_t _push(double[:, ::1] cv, Py_ssize_t m, double x, double y) noexcept nogil:
+    """Append (x, y) unless it repeats the last point; return the new point count."""
+    if m > 0 and cv[m - 1, 0] == x and cv[m - 1, 1] == y:
+        return m
+    cv[m, 0] = x
+    cv[m, 1] = y
+    return m + 1
+
+
 def cut_path(const int32_t[::1] path, double first_frac, double last_frac, const int64_t[::1] off,
              const double[::1] glon, const double[::1] glat, const float[::1] length, const float[::1] time,
              double s_lon, double s_lat, double t_lon, double t_lat):
@@ -142,7 +151,7 @@ def cut_path(const int32_t[::1] path, double first_frac, double last_frac, const
     cdef Py_ssize_t n = path.shape[0], i, cap = 2
     cdef int64_t a, b, j
     cdef int32_t e
-    cdef double fa, fb, total, acc, seg, lo, hi, t, px, py, lastx = INFINITY, lasty = INFINITY
+    cdef double fa, fb, total, acc, seg, lo, hi, t, px, py
     for i in range(n):
         cap += off[path[i] + 1] - off[path[i]] + 1
     coords = np.empty((cap, 2), np.float64)
@@ -165,17 +174,10 @@ def cut_path(const int32_t[::1] path, double first_frac, double last_frac, const
         a = off[e]
         b = off[e + 1]
         if fa <= 0.0 and fb >= 1.0 and 0 < i < n - 1:  # a whole edge inside the path: copy its vertices
-            if glon[a] != lastx or glat[a] != lasty:
-                cv[m, 0] = glon[a]
-                cv[m, 1] = glat[a]
-                m += 1
+            m = _push(cv, m, glon[a], glat[a])
             sv[i] = m - 1
             for j in range(a + 1, b):
-                if glon[j] != glon[j - 1] or glat[j] != glat[j - 1]:
-                    cv[m, 0] = glon[j]
-                    cv[m, 1] = glat[j]
-                    m += 1
-            lastx, lasty = cv[m - 1, 0], cv[m - 1, 1]
+                m = _push(cv, m, glon[j], glat[j])
             continue
         cum.clear()
         cum.push_back(0.0)
@@ -191,31 +193,18 @@ def cut_path(const int32_t[::1] path, double first_frac, double last_frac, const
             px, py = glon[a], glat[a]
             if fa > 0:
                 px, py = _interp(glon, glat, cum, a, b, lo)
-        if px != lastx or py != lasty:
-            cv[m, 0] = px
-            cv[m, 1] = py
-            m += 1
-            lastx, lasty = px, py
+        m = _push(cv, m, px, py)
         sv[i] = m - 1
         for j in range(a + 1, b - 1):
             if cum[j - a] > lo and cum[j - a] < hi:
-                px, py = glon[j], glat[j]
-                if px != lastx or py != lasty:
-                    cv[m, 0] = px
-                    cv[m, 1] = py
-                    m += 1
-                    lastx, lasty = px, py
+                m = _push(cv, m, glon[j], glat[j])
         if i == n - 1:
             px, py = t_lon, t_lat
         elif fb >= 1.0:
             px, py = glon[b - 1], glat[b - 1]
         else:
             px, py = _interp(glon, glat, cum, a, b, hi)
-        if px != lastx or py != lasty:
-            cv[m, 0] = px
-            cv[m, 1] = py
-            m += 1
-            lastx, lasty = px, py
+        m = _push(cv, m, px, py)
     for i in range(m):  # OSM's own precision (1e-7 degrees, ~1 cm): interpolated points need no more
         cv[i, 0] = _round(cv[i, 0], 1e7)
         cv[i, 1] = _round(cv[i, 1], 1e7)

@@ -91,12 +91,11 @@ def _random_points(g, rng, n):
     return np.column_stack([lon[idx] + rng.normal(0, 4e-4, n), lat[idx] + rng.normal(0, 4e-4, n)])
 
 
-@pytest.mark.parametrize("mode", ["car", "walk"])
-def test_costs_equal_plain_dijkstra(mode, car, walk):
-    g = car if mode == "car" else walk
+def assert_costs_equal_plain_dijkstra(g, seed: int, n_points: int) -> int:
+    """Route random point pairs on ``g``; every cost must equal the reference's. Returns the pairs routed."""
     ref = Reference(g)
-    rng = np.random.default_rng(7)
-    pts = _random_points(g, rng, 240)
+    rng = np.random.default_rng(seed)
+    pts = _random_points(g, rng, n_points)
     found = 0
     for p, q in zip(pts[0::2], pts[1::2]):
         a, b = g.snapper.snap(*p, 2000), g.snapper.snap(*q, 2000)
@@ -107,7 +106,12 @@ def test_costs_equal_plain_dijkstra(mode, car, walk):
             continue
         found += 1
         assert leg.weight_s * 1000 == pytest.approx(expected, abs=1.0)
-    assert found > 100
+    return found
+
+
+@pytest.mark.parametrize("mode", ["car", "walk"])
+def test_costs_equal_plain_dijkstra(mode, car, walk):
+    assert assert_costs_equal_plain_dijkstra(car if mode == "car" else walk, seed=7, n_points=240) > 100
 
 
 def _on_edge(g, e: int, frac: float) -> Snap:
@@ -225,17 +229,4 @@ def monkeypatch_module():
 
 
 def test_costs_equal_plain_dijkstra_through_a_core(cored):
-    ref = Reference(cored)
-    rng = np.random.default_rng(11)
-    pts = _random_points(cored, rng, 200)
-    found = 0
-    for p, q in zip(pts[0::2], pts[1::2]):
-        a, b = cored.snapper.snap(*p, 2000), cored.snapper.snap(*q, 2000)
-        leg = cored.router.leg(a, b)
-        expected = ref.cost_ms(a, b)
-        if leg is None:
-            assert math.isinf(expected)
-            continue
-        found += 1
-        assert leg.weight_s * 1000 == pytest.approx(expected, abs=1.0)
-    assert found > 80
+    assert assert_costs_equal_plain_dijkstra(cored, seed=11, n_points=200) > 80
