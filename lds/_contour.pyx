@@ -12,8 +12,9 @@ crossing into an empty cell sits half-way, on the corridor's edge.
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t
-from libc.math cimport INFINITY, fabs, sqrt
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.math cimport INFINITY, fabs, nextafterf, sqrt
+from libc.string cimport memcpy, memset
 from libcpp.vector cimport vector
 
 cnp.import_array()
@@ -29,22 +30,30 @@ SEGMENTS[:] = [
 ]
 
 
-cdef inline int64_t _side_id(int64_t i, int64_t j, int side, int64_t nx) noexcept nogil:
-    """Id of a square side: 2 * cell + 0 for the horizontal side starting at a cell, + 1 for the vertical."""
-    if side == 0:
-        return 2 * (i * nx + j)
-    if side == 1:
-        return 2 * (i * nx + j + 1) + 1
-    if side == 2:
-        return 2 * ((i + 1) * nx + j)
-    return 2 * (i * nx + j) + 1
-
-
 cdef inline double _crossing(double va, double vb, double level) noexcept nogil:
     """Where the boundary crosses from a's centre (0) to b's (1); exactly one of a, b is inside."""
     if va == INFINITY or vb == INFINITY:
         return 0.5
     return (level - va) / (vb - va)
+
+
+cdef inline void _append(vector[double]& xs, vector[double]& ys, int64_t ring_start, double px,
+                         double py) noexcept nogil:
+    """Append a ring's next point; the last one goes when it lies in line between the one before and this one
+    (marching squares makes long straight runs of them, which change neither shape nor area)."""
+    cdef int64_t n = <int64_t>xs.size() - ring_start
+    cdef double kx, ky, lx, ly
+    if n >= 2:
+        kx = xs[xs.size() - 2]
+        ky = ys[ys.size() - 2]
+        lx = xs.back()
+        ly = ys.back()
+        if fabs((lx - kx) * (py - ly) - (ly - ky) * (px - lx)) <= 1e-9:
+            xs[xs.size() - 1] = px
+            ys[ys.size() - 1] = py
+            return
+    xs.push_back(px)
+    ys.push_back(py)
 
 
 def trace_rings(const float[:, ::1] z, double x0, double y0, double cell, double level):
@@ -59,61 +68,110 @@ def trace_rings(const float[:, ::1] z, double x0, double y0, double cell, double
     return trace_levels(z, x0, y0, cell, np.array([level], dtype=np.float64), lo, hi)[0]
 
 
+cdef inline int _case(const uint8_t* band, int64_t q, int64_t nx, int lv) noexcept nogil:
+    """Marching-squares case of square q (its corners: cells q, q + 1, q + nx + 1, q + nx) at level ``lv``."""
+    return ((band[q] <= lv) | ((band[q + 1] <= lv) << 1) | ((band[q + nx + 1] <= lv) << 2)
+            | ((band[q + nx] <= lv) << 3))
+
+
 def trace_levels(const float[:, ::1] z, double x0, double y0, double cell, const double[::1] levels,
-                 const int32_t[::1] row_lo, const int32_t[::1] row_hi):
+                 const int32_t[::1] row_lo, const int32_t[::1] row_hi, workspace=None):
     """:func:`trace_rings` for several ascending levels at once: one scan of the grid finds every level's
     boundary squares (a square whose corners all fall between the same two levels is skipped for all).
-    Only columns ``row_lo[i]..row_hi[i]`` of row i may hold finite costs; the rest is not read."""
-    cdef int64_t ny = z.shape[0], nx = z.shape[1], n_cells = ny * nx, i, j, q, s, sid, nid, start, cur, n_pts
-    cdef int n_levels = levels.shape[0], case, k, lv_i, kmin, kmax, k00, k01, k11, k10
-    cdef vector[int32_t] nxt  # side id -> next side id along its ring (-1 none, -2 traced)
-    cdef vector[vector[int64_t]] segments  # per level: (side, next side) pairs
+    Only columns ``row_lo[i]..row_hi[i]`` of row i may hold finite costs; the rest is not read.
+    ``workspace`` (:class:`lds.isoline_shape.Workspace`) lends reused per-thread scratch buffers.
+
+    Each ring is walked from square to square (the next segment is the one entering the square across the
+    side the last one left by), so memory is touched only near the ring: no table over the grid's sides."""
+    cdef int64_t ny = z.shape[0], nx = z.shape[1], n_cells = ny * nx, i, j, q, s, n_pts, sq, start, ring_start
+    cdef int n_levels = levels.shape[0], case, k, lv_i, kmin, kmax, k00, k01, k11, k10, slot, start_slot, side
+    cdef vector[vector[int64_t]] segments  # per level: 2 * square + slot (which of the square's segments)
     cdef vector[double] xs, ys, areas
     cdef vector[int64_t] offsets
-    cdef vector[uint8_t] band  # per cell: how many levels lie below its cost (inside level l iff band <= l)
-    cdef double t, px, py, area, fx = 0.0, fy = 0.0, lx = 0.0, ly = 0.0, level
+    cdef double t, px, py, area, fx = 0.0, fy = 0.0, lx = 0.0, ly = 0.0, level, inv_nx = 1.0 / nx
     cdef const float* zp = &z[0, 0]
     cdef const uint8_t* row0
     cdef const uint8_t* row1
-    if n_cells * 2 >= 2 ** 31:
+    if n_cells >= 2 ** 31:
         raise ValueError("grid too large to trace")
-    if n_levels > 250:
-        raise ValueError("too many levels")
+    if n_levels < 1 or n_levels > 250:
+        raise ValueError("between 1 and 250 levels")
+    if ny < 2 or nx < 2:
+        raise ValueError("a grid of at least 2 x 2 cells")
     for k in range(1, n_levels):
         if levels[k] < levels[k - 1]:
             raise ValueError("levels must ascend")
+    # band: per cell, how many levels lie below its cost (inside level l iff band <= l).
+    # seen: per square, which of its (one or two) segments are traced; all zero between levels and calls.
+    cdef uint8_t[::1] band_v, seen_v
+    if workspace is None:
+        band_v = np.empty(n_cells, dtype=np.uint8)
+        seen_v = np.zeros(n_cells, dtype=np.uint8)
+    else:
+        band_v = workspace.buffer("band", np.uint8, n_cells)
+        seen_v = workspace.buffer("seen", np.uint8, n_cells, 0)
+    cdef uint8_t* band = &band_v[0]
+    cdef uint8_t* seen = &seen_v[0]
     results = []
-    with nogil:
-        band.assign(n_cells, <uint8_t>n_levels)
+    # z > level exactly when z > the largest float not above level: the band scan compares floats.
+    cdef vector[float] flevels
+    cdef float fl
+    for k in range(n_levels):
+        fl = <float>levels[k]
+        if fl > levels[k]:
+            fl = nextafterf(fl, -INFINITY)
+        flevels.push_back(fl)
+    cdef int64_t q0, q1, j1
+    cdef uint64_t w0, w1
+    cdef bint border_inside = False
+    with nogil:  # rings cannot run off the grid when no border cell is inside any level
+        for q in range(nx):
+            border_inside |= not (zp[q] > flevels[n_levels - 1]) or not (zp[n_cells - nx + q] > flevels[n_levels - 1])
         for i in range(ny):
-            for q in range(i * nx + max(0, row_lo[i]), i * nx + min(nx - 1, row_hi[i]) + 1):
-                if zp[q] == INFINITY:
-                    continue
-                k = 0
-                while k < n_levels and zp[q] > levels[k]:
-                    k += 1
-                band[q] = <uint8_t>k
+            border_inside |= not (zp[i * nx] > flevels[n_levels - 1]) or not (zp[i * nx + nx - 1] > flevels[n_levels - 1])
+    if border_inside:
+        raise ValueError("the border cells of the grid must lie above every level")
+    with nogil:
+        memset(band, n_levels, n_cells)  # +inf: above every level
+        for i in range(ny):
+            q0 = i * nx + max(0, row_lo[i])
+            q1 = i * nx + min(nx - 1, row_hi[i]) + 1
+            if q1 <= q0:
+                continue
+            memset(&band[q0], 0, q1 - q0)
+            for k in range(n_levels):
+                fl = flevels[k]
+                for q in range(q0, q1):
+                    band[q] += zp[q] > fl
         segments.resize(n_levels)
         for i in range(ny - 1):
             row0 = &band[i * nx]
             row1 = &band[(i + 1) * nx]
-            for j in range(max(0, min(row_lo[i], row_lo[i + 1]) - 1), min(nx - 1, max(row_hi[i], row_hi[i + 1]) + 1)):
+            j = max(0, min(row_lo[i], row_lo[i + 1]) - 1)
+            j1 = min(nx - 1, max(row_hi[i], row_hi[i + 1]) + 1)
+            while j < j1:
+                if j + 8 < j1:  # eight squares at once: skipped when their nine columns are one band
+                    memcpy(&w0, row0 + j, 8)
+                    memcpy(&w1, row1 + j, 8)
+                    if w0 == w1 and w0 == row0[j] * <uint64_t>0x0101010101010101 and row0[j + 8] == row0[j] \
+                            and row1[j + 8] == row0[j]:
+                        j += 8
+                        continue
                 k00 = row0[j]
                 k01 = row0[j + 1]
                 k11 = row1[j + 1]
                 k10 = row1[j]
                 if k00 == k01 and k00 == k11 and k00 == k10:
+                    j += 1
                     continue  # no level's boundary crosses this square
                 kmin = min(min(k00, k01), min(k11, k10))
                 kmax = max(max(k00, k01), max(k11, k10))
                 for lv_i in range(kmin, min(kmax, n_levels)):
                     case = (k00 <= lv_i) | ((k01 <= lv_i) << 1) | ((k11 <= lv_i) << 2) | ((k10 <= lv_i) << 3)
-                    for k in range(0, 4, 2):
-                        if SEGMENTS[case][k] < 0:
-                            break
-                        segments[lv_i].push_back(_side_id(i, j, SEGMENTS[case][k], nx))
-                        segments[lv_i].push_back(_side_id(i, j, SEGMENTS[case][k + 1], nx))
-        nxt.resize(2 * n_cells, -1)
+                    segments[lv_i].push_back(2 * (i * nx + j))
+                    if SEGMENTS[case][2] >= 0:
+                        segments[lv_i].push_back(2 * (i * nx + j) + 1)
+                j += 1
     for lv_i in range(n_levels):
         level = levels[lv_i]
         xs.clear()
@@ -121,56 +179,74 @@ def trace_levels(const float[:, ::1] z, double x0, double y0, double cell, const
         areas.clear()
         offsets.clear()
         with nogil:
-            for s in range(0, <int64_t>segments[lv_i].size(), 2):
-                nxt[segments[lv_i][s]] = <int32_t>segments[lv_i][s + 1]
             offsets.push_back(0)
-            for s in range(0, <int64_t>segments[lv_i].size(), 2):
-                start = segments[lv_i][s]
-                if nxt[start] < 0:
+            for s in range(<int64_t>segments[lv_i].size()):
+                start = segments[lv_i][s] >> 1
+                start_slot = segments[lv_i][s] & 1
+                if seen[start] & (1 << start_slot):
                     continue  # already part of a traced ring
-                cur = start
+                sq = start
+                slot = start_slot
+                ring_start = xs.size()
+                i = <int64_t>((sq + 0.5) * inv_nx)  # exact: sq + 0.5 is at least 0.5 / nx off a multiple of nx
+                j = sq - i * nx
+                case = _case(band, sq, nx, lv_i)
                 area = 0.0
                 n_pts = 0
                 while True:
-                    # Position of the crossing on side ``cur``.
-                    i = (cur // 2) // nx
-                    j = (cur // 2) % nx
-                    if cur % 2 == 0:  # horizontal side between (i, j) and (i, j + 1)
-                        if band[i * nx + j] <= lv_i:
-                            t = _crossing(z[i, j], z[i, j + 1], level)
+                    seen[sq] |= 1 << slot
+                    # The crossing on the side the segment enters square (i, j) by.
+                    side = SEGMENTS[case][2 * slot]
+                    if side == 0 or side == 2:  # horizontal side between cells q and q + 1
+                        q = sq if side == 0 else sq + nx
+                        if band[q] <= lv_i:
+                            t = _crossing(zp[q], zp[q + 1], level)
                         else:
-                            t = 1.0 - _crossing(z[i, j + 1], z[i, j], level)
+                            t = 1.0 - _crossing(zp[q + 1], zp[q], level)
                         px = x0 + (j + t) * cell
-                        py = y0 + i * cell
-                    else:  # vertical side between (i, j) and (i + 1, j)
-                        if band[i * nx + j] <= lv_i:
-                            t = _crossing(z[i, j], z[i + 1, j], level)
+                        py = y0 + (i + (side == 2)) * cell
+                    else:  # vertical side between cells q and q + nx
+                        q = sq if side == 3 else sq + 1
+                        if band[q] <= lv_i:
+                            t = _crossing(zp[q], zp[q + nx], level)
                         else:
-                            t = 1.0 - _crossing(z[i + 1, j], z[i, j], level)
-                        px = x0 + j * cell
+                            t = 1.0 - _crossing(zp[q + nx], zp[q], level)
+                        px = x0 + (j + (side == 1)) * cell
                         py = y0 + (i + t) * cell
                     if n_pts == 0:
                         fx = px
                         fy = py
                     else:
                         area += lx * py - px * ly
-                    xs.push_back(px)
-                    ys.push_back(py)
+                    _append(xs, ys, ring_start, px, py)
                     lx = px
                     ly = py
                     n_pts += 1
-                    nid = nxt[cur]
-                    nxt[cur] = -2
-                    cur = nid
-                    if cur == start:
+                    # On to the square across the side this segment leaves by, and its segment entering there.
+                    side = SEGMENTS[case][2 * slot + 1]
+                    if side == 0:
+                        sq -= nx
+                        i -= 1
+                    elif side == 1:
+                        sq += 1
+                        j += 1
+                    elif side == 2:
+                        sq += nx
+                        i += 1
+                    else:
+                        sq -= 1
+                        j -= 1
+                    side = (side + 2) & 3
+                    case = _case(band, sq, nx, lv_i)
+                    slot = 0 if SEGMENTS[case][0] == side else 1
+                    if sq == start and slot == start_slot:
                         break
-                xs.push_back(fx)
-                ys.push_back(fy)
+                _append(xs, ys, ring_start, fx, fy)
                 area += lx * fy - fx * ly
                 offsets.push_back(<int64_t>xs.size())
                 areas.push_back(0.5 * area)
-            for s in range(0, <int64_t>segments[lv_i].size(), 2):
-                nxt[segments[lv_i][s]] = -1
+            for s in range(<int64_t>segments[lv_i].size()):
+                seen[segments[lv_i][s] >> 1] = 0
         results.append(_arrays(xs, ys, offsets, areas))
     return results
 
@@ -194,12 +270,13 @@ cdef _arrays(vector[double]& xs, vector[double]& ys, vector[int64_t]& offsets, v
 
 
 cdef void _simplify_chain(const double* x, const double* y, int64_t a, int64_t b, double tol, int side,
-                          vector[char]& keep) noexcept nogil:
+                          vector[char]& keep, vector[int64_t]& stack) noexcept nogil:
     """Douglas-Peucker between kept vertices a and b; with ``side`` != 0 only chords that have every
-    dropped vertex on that side (+1 left, -1 right) are accepted."""
-    cdef vector[int64_t] stack
+    dropped vertex on that side (+1 left, -1 right) are accepted. Distances to a chord are compared as
+    cross products (the distance times the chord's length), so the loop neither divides nor takes roots."""
     cdef int64_t i, lo, hi, worst, wrong
-    cdef double dx, dy, norm, cross, d, worst_d, wrong_d
+    cdef double dx, dy, norm, cross, d, worst_d, wrong_d, ex, ey
+    stack.clear()
     stack.push_back(a)
     stack.push_back(b)
     while not stack.empty():
@@ -213,21 +290,29 @@ cdef void _simplify_chain(const double* x, const double* y, int64_t a, int64_t b
         dy = y[hi] - y[lo]
         norm = sqrt(dx * dx + dy * dy)
         worst = -1
-        worst_d = tol
         wrong = -1
         wrong_d = 0.0
-        for i in range(lo + 1, hi):
-            cross = dx * (y[i] - y[lo]) - dy * (x[i] - x[lo])
-            if norm > 0:
-                d = fabs(cross) / norm
-            else:
-                d = sqrt((x[i] - x[lo]) * (x[i] - x[lo]) + (y[i] - y[lo]) * (y[i] - y[lo]))
-            if side != 0 and cross * side < 0 and d > wrong_d:
-                wrong = i
-                wrong_d = d
-            if d > worst_d:
-                worst = i
-                worst_d = d
+        if norm > 0:  # in units of the chord's length
+            worst_d = tol * norm
+            for i in range(lo + 1, hi):
+                cross = dx * (y[i] - y[lo]) - dy * (x[i] - x[lo])
+                d = fabs(cross)
+                if side != 0 and cross * side < 0 and d > wrong_d:
+                    wrong = i
+                    wrong_d = d
+                if d > worst_d:
+                    worst = i
+                    worst_d = d
+            wrong_d /= norm
+        else:  # a closed chain: distances to the point
+            worst_d = tol * tol
+            for i in range(lo + 1, hi):
+                ex = x[i] - x[lo]
+                ey = y[i] - y[lo]
+                d = ex * ex + ey * ey
+                if d > worst_d:
+                    worst = i
+                    worst_d = d
         if wrong >= 0 and wrong_d > 1e-9:
             worst = wrong
         if worst < 0:
@@ -239,18 +324,26 @@ cdef void _simplify_chain(const double* x, const double* y, int64_t a, int64_t b
         stack.push_back(hi)
 
 
-def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double tol, int side):
+def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double tol, int side, rings=None):
     """Douglas-Peucker on each closed ring (tolerance ``tol``); ``side`` = +1 only lets the area on each
     ring's left grow (a polygon traced inside-on-the-left never loses area), -1 only lets it shrink,
-    0 is plain Douglas-Peucker. Rings keep at least four points. Returns ``(xy, offsets)``."""
-    cdef int64_t n_rings = offsets.shape[0] - 1, r, a, b, i, m, far, n_out = 0
+    0 is plain Douglas-Peucker. Rings keep at least four points. Returns ``(xy, offsets)``.
+
+    ``rings`` (ring indices) picks and orders the rings to simplify; default all, in order."""
+    cdef int64_t[::1] order = (np.arange(offsets.shape[0] - 1, dtype=np.int64) if rings is None
+                               else np.ascontiguousarray(rings, dtype=np.int64))
+    cdef int64_t n_rings = order.shape[0], n_all = offsets.shape[0] - 1, ri, r, a, b, i, m, far, n_out = 0
     cdef double d, far_d, cross
     cdef vector[char] keep
     cdef vector[double] xs, ys, cx, cy
-    cdef vector[int64_t] out_off
+    cdef vector[int64_t] out_off, stack
+    for ri in range(n_rings):
+        if not 0 <= order[ri] < n_all:
+            raise IndexError("ring index out of range")
     with nogil:
         out_off.push_back(0)
-        for r in range(n_rings):
+        for ri in range(n_rings):
+            r = order[ri]
             a = offsets[r]
             b = offsets[r + 1] - 1  # closing point, equal to a
             # Drop vertices in line with their neighbours first (marching squares makes many): the area
@@ -286,8 +379,8 @@ def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double t
                     far = i
                     far_d = d
             keep[far] = 1
-            _simplify_chain(cx.data(), cy.data(), 0, far, tol, side, keep)
-            _simplify_chain(cx.data(), cy.data(), far, m, tol, side, keep)
+            _simplify_chain(cx.data(), cy.data(), 0, far, tol, side, keep, stack)
+            _simplify_chain(cx.data(), cy.data(), far, m, tol, side, keep, stack)
             n_out = 0
             for i in range(m + 1):
                 n_out += keep[i]

@@ -90,6 +90,15 @@ cdef inline int64_t _point_at(double s, int64_t k, vector[double]& xs, vector[do
     return k
 
 
+cdef inline void _stamp(float* g, int64_t idx, double cost, const int64_t* off, Py_ssize_t n_off) noexcept nogil:
+    """Lower the cells of the disc around cell ``idx`` to ``cost``."""
+    cdef float fc = <float>cost
+    cdef Py_ssize_t j
+    for j in range(n_off):
+        if fc < g[idx + off[j]]:
+            g[idx + off[j]] = fc
+
+
 def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int64_t[::1] indptr,
                 const int32_t[::1] adj_edge, const int32_t[::1] edge_rev, const float[::1] edge_w,
                 double[::1] scratch, const int32_t[::1] start_edge, const double[::1] start_f0,
@@ -148,7 +157,8 @@ def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int
 def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const double[::1] item_c0,
               const double[::1] item_cb, const double[::1] item_wb, const float[::1] edge_w,
               const int64_t[::1] geom_off, const double[::1] geom_lon, const double[::1] geom_lat,
-              double lon0, double lat0, double limit, double cell, double buffer_m, int64_t max_cells):
+              double lon0, double lat0, double limit, double cell, double buffer_m, int64_t max_cells,
+              workspace=None):
     """Cost field of the reached road corridor around (lon0, lat0).
 
     Item i is edge ``item_edge[i]`` entered at fraction ``item_f0[i]`` at cost ``item_c0[i]`` and, through
@@ -158,6 +168,10 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
     centre of cell [0, 0], the cell size used (grown when the area would exceed ``max_cells``), and per
     row the first and last column that may be finite (``row_lo > row_hi`` for an empty row).
     Coordinates are metres east/north of (lon0, lat0) in an equirectangular projection.
+
+    ``workspace`` (a :class:`lds.isoline_shape.Workspace`) lends reused per-thread buffers: the field is then a
+    view of one, valid until the thread's next call (fresh megabyte arrays per request cost more in page
+    faults than the drawing itself). Without it the field is a new array.
     """
     cdef double kx = M_PI / 180.0 * EARTH_RADIUS_M * cos(lat0 * M_PI / 180.0)
     cdef double ky = M_PI / 180.0 * EARTH_RADIUS_M
@@ -183,6 +197,13 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
                 continue
             a = geom_off[e]
             b = geom_off[e + 1]
+            if n_pieces == 1 and lo[0] <= 0.0 and hi[0] >= 1.0:  # the whole edge: every vertex, no arc lengths
+                for k in range(a, b):
+                    x = (plon[k] - lon0) * kx
+                    y = (plat[k] - lat0) * ky
+                    xmin = min(xmin, x); xmax = max(xmax, x)
+                    ymin = min(ymin, y); ymax = max(ymax, y)
+                continue
             _load_edge(a, b, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
             last = b - a - 1
             length = cum[last]
@@ -210,22 +231,39 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
         height = ymax - ymin + 2 * pad
     cdef int64_t nx = <int64_t>ceil(width / cell) + 1, ny = <int64_t>ceil(height / cell) + 1
     cdef double x0 = xmin - pad, y0 = ymin - pad
-    field = np.empty((ny, nx), dtype=np.float32)
+    if workspace is None:
+        field = np.empty((ny, nx), dtype=np.float32)
+    else:
+        field = workspace.buffer("field", np.float32, ny * nx).reshape(ny, nx)
     cdef float[:, ::1] grid = field
     cdef float* g = &grid[0, 0]
-    cdef vector[float] road  # least cost of a road sample in each cell, before widening
-    road.assign(ny * nx, INFINITY)
-    cdef float* rd = road.data()
 
-    # Pass 2: samples every half cell along each piece, least cost per cell.
+    # The disc of cells within the corridor's half-width, as index offsets.
+    cdef double rb = buffer_m / cell
+    cdef int64_t r_int = <int64_t>floor(rb), dx, dy
+    cdef vector[int64_t] offsets
+    for dy in range(-r_int, r_int + 1):
+        for dx in range(-r_int, r_int + 1):
+            if dx * dx + dy * dy <= rb * rb + 1e-9:
+                offsets.push_back(dy * nx + dx)
+    cdef Py_ssize_t n_off = offsets.size()
+    cdef const int64_t* off_p = offsets.data()
+
+    # Pass 2: samples every cell (or half) along each piece; each stamps its cost on the disc around its cell
+    # (the minimum wins). Consecutive samples in one cell stamp once, with their least cost.
     # Samples a cell apart leave no gap once widened by a disc of 1.5 cells or more; else half a cell.
     cdef double h = cell if buffer_m >= 1.5 * cell else 0.5 * cell
-    cdef double cost, frac, step, inv_len, inv_cell = 1.0 / cell
-    cdef int64_t n_samples, j, idx, ix, iy
+    cdef double cost, frac, step, inv_len, inv_cell = 1.0 / cell, run_cost = INFINITY
+    cdef int64_t n_samples, j, idx, ix, iy, run_idx = -1
     cdef vector[int32_t] road_lo, road_hi  # per row: first and last column holding a road sample
     road_lo.assign(ny, <int32_t>nx)
     road_hi.assign(ny, -1)
+    row_lo = np.full(ny, nx, dtype=np.int32)  # per row of the field: first and last column reached
+    row_hi = np.full(ny, -1, dtype=np.int32)
+    cdef int32_t[::1] lo_v = row_lo, hi_v = row_hi
     with nogil:
+        for idx in range(ny * nx):
+            g[idx] = INFINITY
         for i in range(n_items):
             e = item_edge[i]
             f0 = item_f0[i]
@@ -264,41 +302,21 @@ def rasterize(const int32_t[::1] item_edge, const double[::1] item_f0, const dou
                     iy = <int64_t>((y - y0) * inv_cell + 0.5)
                     ix = <int64_t>((x - x0) * inv_cell + 0.5)
                     idx = iy * nx + ix
-                    if cost < rd[idx]:
-                        rd[idx] = <float>cost
-                        road_lo[iy] = min(road_lo[iy], <int32_t>ix)
-                        road_hi[iy] = max(road_hi[iy], <int32_t>ix)
-
-    # Pass 3: widen every road cell into a disc of the corridor's half-width; scanning the road cells in
-    # raster order keeps the writes within a band of rows (cache-friendly).
-    cdef double rb = buffer_m / cell
-    cdef int64_t r_int = <int64_t>floor(rb), dx, dy
-    cdef vector[int64_t] offsets
-    for dy in range(-r_int, r_int + 1):
-        for dx in range(-r_int, r_int + 1):
-            if dx * dx + dy * dy <= rb * rb + 1e-9:
-                offsets.push_back(dy * nx + dx)
-    cdef Py_ssize_t n_off = offsets.size()
-    cdef const int64_t* off_p = offsets.data()
-    cdef float v
-    row_lo = np.full(ny, nx, dtype=np.int32)  # per row of the field: first and last column reached
-    row_hi = np.full(ny, -1, dtype=np.int32)
-    cdef int32_t[::1] lo_v = row_lo, hi_v = row_hi
-    with nogil:
-        for idx in range(ny * nx):
-            g[idx] = INFINITY
+                    if idx == run_idx:
+                        run_cost = min(run_cost, cost)
+                        continue
+                    if run_idx >= 0:
+                        _stamp(g, run_idx, run_cost, off_p, n_off)
+                    run_idx = idx
+                    run_cost = cost
+                    road_lo[iy] = min(road_lo[iy], <int32_t>ix)
+                    road_hi[iy] = max(road_hi[iy], <int32_t>ix)
+        if run_idx >= 0:
+            _stamp(g, run_idx, run_cost, off_p, n_off)
         for iy in range(ny):
             if road_hi[iy] < 0:
                 continue
             for dy in range(max(0, iy - r_int), min(ny, iy + r_int + 1)):
                 lo_v[dy] = min(lo_v[dy], <int32_t>(road_lo[iy] - r_int))
                 hi_v[dy] = max(hi_v[dy], <int32_t>(road_hi[iy] + r_int))
-            for ix in range(road_lo[iy], road_hi[iy] + 1):
-                idx = iy * nx + ix
-                v = rd[idx]
-                if v == INFINITY:
-                    continue
-                for j in range(n_off):
-                    if v < g[idx + off_p[j]]:
-                        g[idx + off_p[j]] = v
     return field, x0, y0, cell, row_lo, row_hi

@@ -29,14 +29,21 @@ def create_app(settings: Settings | None = None, lds: LDS | None = None) -> Flas
     metrics_api.init_app(app)  # request timing, JSON request logs, X-LDS-Cache, /metrics (before auth: it is timed too)
     jobs_api.init_app(app, settings)  # batch jobs: /v3/lds/jobs/<jobId>, the job service (Redis/RQ or local)
     from lds.api.access import install_access
+    from lds.api.cors import install_cors
+    from lds.api.params import check_query_string
 
+    app.before_request(check_query_string)  # a query string that is not UTF-8: 400 before auth and quota
+    install_cors(app, settings)  # browser apps on LDS_CORS_ORIGINS: preflights answered before auth, headers on all
     install_access(app, settings)  # every /v3 route needs a token unless LDS_AUTH=disabled (then: a warning)
+    from lds.api.admission import install_admission
+
+    install_admission(app, settings)  # per-token concurrency after auth; heavy slots shared by forked workers
     from lds.api.hotpath import install_hotpath
 
-    install_hotpath(app, settings)  # repeated answer GETs replayed below Flask (same auth, quota, metrics, logs)
+    install_hotpath(app, settings)  # answer GETs served below Flask, same steps and bytes (+ the response memo)
 
-    from lds.api import geocoding, isolines, routing, service, stats, tokens
+    from lds.api import answers, service, stats, tokens
 
-    for module in (service, routing, isolines, geocoding, tokens, stats):
+    for module in (service, answers, tokens, stats):  # answers: one route per service of lds.services
         app.register_blueprint(module.bp)
     return app

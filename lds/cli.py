@@ -1,9 +1,12 @@
-"""Command line: `lds build|serve|route|isoline ...`, all calling the same core as the API."""
+"""Command line: `lds build|serve|route|isoline ...`, all calling the same core as the API.
+
+`route`, `isoline`, `geocode` and `reverse` are derived from the service declarations (:mod:`lds.services`):
+the same parameters, checks and JSON as the API.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,14 +40,10 @@ def _core(args: argparse.Namespace):
 
 
 def _print_json(value) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False)
-    sys.stdout.write("\n")
+    """Compact UTF-8 JSON, as the API sends it (lds.fastjson: numpy values included)."""
+    from lds import fastjson
 
-
-def _lonlat(text: str) -> tuple[float, float]:
-    from lds.api.params import lonlat
-
-    return lonlat("point", text)
+    sys.stdout.write(fastjson.dumps(value).decode() + "\n")
 
 
 @command("build")
@@ -65,51 +64,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("route")
-def _route(args: argparse.Namespace) -> int:
-    from lds.api.envelope import lds_ok
-    from lds.api.params import latlon_list
+def _answer(service, args: argparse.Namespace) -> int:
+    """One service's answer, read, checked and formatted as the API does (no quota: the CLI has no token)."""
+    from lds.services import answer, core_kwargs, parse
 
     core = _core(args)
-    value = core.route(_lonlat(args.origin), _lonlat(args.destination), latlon_list("waypoints", args.waypoints), args.mode)
-    _print_json(lds_ok([value]))
-    return 0
-
-
-@command("isoline")
-def _isoline(args: argparse.Namespace) -> int:
-    from lds.api.envelope import lds_ok
-    from lds.api.params import number_list
-
-    core = _core(args)
-    s = core.settings
-    high = s.max_isoline_time_s if args.range_type == "time" else s.max_isoline_distance_m
-    ranges = number_list("range", args.range, low=1, high=high, most=s.max_ranges)
-    _print_json(lds_ok(core.isolines(_lonlat(args.origin), ranges, args.range_type, args.mode)))
-    return 0
-
-
-@command("geocode")
-def _geocode(args: argparse.Namespace) -> int:
-    from lds.api.envelope import lds_ok
-    from lds.geocoding.batch import NO_RESULT
-
-    value = _core(args).geocode(args.address, country=args.country, limit=args.limit)
-    _print_json(lds_ok(value) if value else [{"error": NO_RESULT, "value": []}])
-    return 0
-
-
-@command("reverse")
-def _reverse(args: argparse.Namespace) -> int:
-    from lds.api.envelope import lds_ok
-    from lds.errors import OutOfCoverage
-
-    try:
-        value = _core(args).reverse(args.lat, args.lon, language=args.language)
-    except OutOfCoverage as exc:
-        _print_json([{"error": exc.message, "value": []}])
-        return 0
-    _print_json(lds_ok(value))
+    values = parse(service, {p.names[0]: getattr(args, p.names[0], None) for p in service.params}, core)
+    _print_json(answer(service, core, core_kwargs(service, values)))
     return 0
 
 
@@ -139,6 +100,24 @@ def _token(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_service_commands(sub) -> None:
+    """One command per declared service with a ``cli`` name; its parameters as arguments (values stay text)."""
+    from lds.services import SERVICES
+
+    for service in SERVICES.values():
+        if service.cli is None:
+            continue
+        cmd = sub.add_parser(service.cli, help=service.help)
+        for p in service.params:
+            if p.cli == "positional":
+                cmd.add_argument(p.names[0], help=p.help)
+            elif p.cli == "option":
+                cmd.add_argument("--" + p.names[0].replace("_", "-"), dest=p.names[0], help=p.help)
+        cmd.add_argument("--data", help="data dir (default LDS_DATA_DIR, or the only dir under graph_data/)")
+        cmd.set_defaults(service=service)
+        COMMANDS[service.cli] = lambda args: _answer(args.service, args)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="lds", description="Self-hosted Location Data Services from OpenStreetMap")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -156,30 +135,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.add_argument("--workers", type=int)
 
-    r = sub.add_parser("route", help="print a route as the API returns it")
-    r.add_argument("origin", help="lon,lat")
-    r.add_argument("destination", help="lon,lat")
-    r.add_argument("--waypoints", help="lat,lon;lat,lon")
-    r.add_argument("--mode", default="car")
-    r.add_argument("--data")
-
-    i = sub.add_parser("isoline", help="print isolines as the API returns them")
-    i.add_argument("origin", help="lon,lat")
-    i.add_argument("--range", required=True, help="seconds or metres, comma-separated")
-    i.add_argument("--range-type", default="time", choices=("time", "distance"))
-    i.add_argument("--mode", default="car")
-    i.add_argument("--data")
-    g = sub.add_parser("geocode", help="print geocoding candidates as the API returns them")
-    g.add_argument("address", help="free-form address text")
-    g.add_argument("--country", help="ISO 3166-1 alpha-2 code restricting the results")
-    g.add_argument("--limit", type=int, help="most candidates (default geocode_default_limit)")
-    g.add_argument("--data")
-
-    rv = sub.add_parser("reverse", help="print the reverse geocoding answer as the API returns it")
-    rv.add_argument("lat", type=float)
-    rv.add_argument("lon", type=float)
-    rv.add_argument("--language", help="result language, e.g. en or en-US")
-    rv.add_argument("--data")
+    _add_service_commands(sub)
     w = sub.add_parser("worker", help="run batch-job chunks from the Redis queue (or the local job dir without Redis)")
     w.add_argument("--data", help="data dir (default LDS_DATA_DIR, or the only dir under graph_data/)")
     w.add_argument("--burst", action="store_true", help="exit when there is no more work")

@@ -1,7 +1,8 @@
 """The library facade: one object that owns the loaded data and answers every LDS service.
 
 The HTTP API, the CLI, the batch worker and embedding programs all call this (Nominatim's
-``NominatimAPI`` is the model). It knows nothing of Flask.
+``NominatimAPI`` is the model). It knows nothing of Flask. Every method checks its inputs and limits with
+the validators the HTTP layer uses (:mod:`lds.params`), so an embedding program gets the same 400s.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lds import params as v
 from lds.dataset import MODES, DataDir, default_data_dir
 from lds.errors import BadRequest, Unavailable
 from lds.settings import Settings
@@ -59,25 +61,27 @@ class LDS:
         return self.data.data_version
 
     def graph(self, mode: str):
-        if mode not in self.graphs:
-            known = ", ".join(self.graphs) or "none"
-            raise BadRequest(f"unknown mode {mode!r}; this data has: {known}")
-        return self.graphs[mode]
+        return self.graphs[v.choice("mode", mode, self.graphs)]
 
     # --- graph services -------------------------------------------------------------------
     def route(self, origin: LonLat, destination: LonLat, waypoints: Sequence[LonLat] = (), mode: str = "car") -> dict:
         """Fastest route origin -> waypoints -> destination; the JSON value of one routing answer."""
         from lds.routing import route
 
-        if len(waypoints) > self.settings.max_waypoints:
-            raise BadRequest(f"too many waypoints: {len(waypoints)} (max_waypoints is {self.settings.max_waypoints})")
-        return route(self.graph(mode), [origin, *waypoints, destination], self.settings).to_json()
+        start, end = v.lonlat("origin", origin), v.lonlat("destination", destination)
+        via = v.lonlat_list("waypoints", waypoints, most=self.settings.max_waypoints)
+        return route(self.graph(mode), [start, *via, end], self.settings).to_json()
 
     def isolines(self, origin: LonLat, ranges: Sequence[float], range_type: str = "time", mode: str = "car") -> list[dict]:
-        """One polygon per range, the reachable road area; the JSON values of an isoline answer."""
+        """One polygon per range, the reachable road area; the JSON values of an isoline answer (each ring an
+        (n, 2) numpy array of rounded lon/lat: write them with :func:`lds.fastjson.dumps`)."""
         from lds.isolines import isolines
 
-        return [iso.to_json() for iso in isolines(self.graph(mode), origin, list(ranges), range_type, self.settings)]
+        point = v.lonlat("origin", origin)
+        graph = self.graph(mode)
+        range_type = v.choice("range_type", range_type, v.RANGE_TYPES)
+        checked = v.isoline_ranges(ranges, range_type, self.settings)
+        return [iso.to_json() for iso in isolines(graph, point, checked, range_type, self.settings)]
 
     # --- geocoding services --------------------------------------------------------------
     def _need_geocoder(self):
@@ -87,22 +91,20 @@ class LDS:
 
     def geocode(self, address: str, country: str | None = None, limit: int | None = None) -> list[dict]:
         """Candidates for free-form ``address``, best first ([] when nothing matches)."""
-        from lds.geocoding import checks
         from lds.geocoding.search import geocode
 
-        text = checks.address(address, self.settings.geocode_max_query_chars)
-        code = checks.country(country)
-        n = checks.limit(limit, self.settings)
+        text = v.geocode_address(address, self.settings)
+        code = v.country("country", country)
+        n = v.geocode_limit(limit, self.settings)
         return geocode(self._need_geocoder(), text, code, n)
 
     def reverse(self, lat: float, lon: float, language: str | None = None) -> list[dict]:
         """Nearest address, else street, else place; raises OutOfCoverage outside the data."""
-        from lds.geocoding import checks
         from lds.geocoding.reverse import reverse
 
-        lat = checks.coordinate("lat", lat, 90.0)
-        lon = checks.coordinate("lon", lon, 180.0)
-        return reverse(self._need_geocoder(), lat, lon, language)
+        lat = v.latitude("lat", lat)
+        lon = v.longitude("lon", lon)
+        return reverse(self._need_geocoder(), lat, lon, v.language("language", language))
 
     def geocode_batch(self, items: list, country: str | None = None, limit: int | None = None) -> list[dict]:
         """One ``{"error", "value"}`` entry per item, in input order; a bad item never fails the batch."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lds.errors import Unavailable
+from lds.formats import DATA_FORMAT
 
 MODES = ("car", "walk", "bike")
 
@@ -30,8 +31,6 @@ class DataDir:
         meta_file = path / "meta.json"
         if not meta_file.is_file():
             raise Unavailable(f"no built data in {path} (run `lds build <extract> --out {path}`)", 503)
-        from lds.build.pipeline import DATA_FORMAT
-
         meta = json.loads(meta_file.read_text())
         if meta.get("data_format") != DATA_FORMAT:
             raise Unavailable(f"{path} was built by another lds version (data format {meta.get('data_format')}, "

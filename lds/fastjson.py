@@ -12,7 +12,8 @@ from typing import Any
 
 import orjson
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS
+# numpy arrays (isoline rings) are written natively, without a Python object per number.
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 def _default(obj: Any) -> Any:
@@ -26,11 +27,15 @@ def _default(obj: Any) -> Any:
 
 
 def dumps(obj: Any, default: Any = None) -> bytes:
-    """Compact UTF-8 JSON bytes."""
+    """Compact UTF-8 JSON bytes (a lone surrogate, which has no UTF-8 form, leaves as a ``\\udcff`` escape)."""
     try:
         return orjson.dumps(obj, default=default or _default, option=_OPTIONS)
     except TypeError:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=default or _default).encode()
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=default or _default)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:
+            return json.dumps(obj, separators=(",", ":"), default=default or _default).encode()
 
 
 def loads(data: bytes | str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 from lds.errors import BadRequest
 from lds.graph.search import WEIGHTS, bounded_search
-from lds.isoline_shape import Frame, cost_field, nested_shapes, to_geojson
+from lds.isoline_shape import WORKSPACE, Frame, cost_field, nested_geojson
 
 SNAP_DECIMALS = 6
 MIN_CELL_M = 0.5  # guards against a zero or negative isoline_cell_m
@@ -21,8 +21,8 @@ MIN_CELLS = 10_000  # guards against an isoline_max_cells too small to draw anyt
 
 @dataclass(frozen=True)
 class Isoline:
-    """One range's polygon (GeoJSON MultiPolygon in lon/lat) and where the origin was snapped to
-    (``location`` and ``snap_distance`` in the JSON, as routing reports its waypoints)."""
+    """One range's polygon (GeoJSON MultiPolygon in lon/lat, each ring an (n, 2) numpy array) and where the
+    origin was snapped to (``location`` and ``snap_distance`` in the JSON, as routing reports its waypoints)."""
 
     range: float
     range_type: str
@@ -59,7 +59,8 @@ def isolines(graph, origin: tuple[float, float], ranges: Sequence[float], range_
     frame = Frame(snap.lon, snap.lat)
     buffer_m = max(0.0, settings.isoline_buffer_m)
     cell_m = max(MIN_CELL_M, min(settings.isoline_cell_m, buffer_m or settings.isoline_cell_m))
-    field = cost_field(graph, reach, frame, cell_m, buffer_m, max(MIN_CELLS, settings.isoline_max_cells))
-    shapes = nested_shapes(field, ranges, settings.isoline_resolution_m ** 2, settings.isoline_simplify_m)
-    return [Isoline(r, range_type, graph.mode, to_geojson(shape, frame), (snap.lon, snap.lat), snap.distance_m)
-            for r, shape in zip(ranges, shapes, strict=True)]
+    field = cost_field(graph, reach, frame, cell_m, buffer_m, max(MIN_CELLS, settings.isoline_max_cells), WORKSPACE)
+    geoms = nested_geojson(field, ranges, settings.isoline_resolution_m ** 2, settings.isoline_simplify_m, frame,
+                           WORKSPACE)
+    return [Isoline(r, range_type, graph.mode, geom, (snap.lon, snap.lat), snap.distance_m)
+            for r, geom in zip(ranges, geoms, strict=True)]

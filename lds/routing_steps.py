@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from lds.build.profiles import CLASS_INDEX
-from lds.build.roads import FLAG_ROUNDABOUT
+from lds.formats import CLASS_INDEX, FLAG_ROUNDABOUT
 
 # OSRM guidance's angle bands (deviation from straight on, degrees; positive = right).
 STRAIGHT_DEG, SLIGHT_DEG, NORMAL_DEG = 20.0, 40.0, 120.0

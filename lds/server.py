@@ -7,7 +7,12 @@ Choices, and why:
 - ``preload_app``: the master loads the data dir (memory-mapped graph arrays, address index) before
   forking, so N workers share one copy of the pages instead of loading N copies.
 - ``gthread`` workers, ``workers`` = min(2 x cores + 1, 8) by default, ``threads`` per worker: answers
-  are CPU-bound in numpy/scipy/SQLite code, and the threads cover I/O waits (Redis, clients).
+  are CPU-bound in numpy/scipy/SQLite code, and the threads cover I/O waits (Redis, clients). The worker
+  class is gthread's own, except that the answers gunicorn writes itself (a malformed request line, a
+  URL over ``max_request_line`` 414, a header over ``max_header_bytes`` 431, ...) are the JSON error
+  envelope like every other error, not gunicorn's HTML page (:class:`EnvelopeWorker`).
+- ``limit_request_line`` = ``max_request_line`` (8190, gunicorn's maximum; its default 4094 refused the
+  7,000+ character GETs CARTO clients send before they switch to POST).
 - ``keepalive`` 5 s: load balancers and clients reuse connections (gunicorn's default of 2 s is short).
 - ``timeout`` 120 s / ``graceful_timeout`` 30 s: a large synchronous batch (10,000 addresses) fits;
   a restart lets running requests finish.
@@ -28,11 +33,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gunicorn import glogging
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 
+from lds import fastjson
+from lds.errors import error_body
 from lds.logs import JsonFormatter
 from lds.settings import Settings
+from lds.worker_admission import AdmittingWorker
 
 
 def default_workers() -> int:
@@ -54,8 +62,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers or default_workers(),
-        "worker_class": "gthread",
+        "worker_class": "lds.server.EnvelopeWorker",  # gthread, with JSON error answers
         "threads": settings.threads,
+        "limit_request_line": settings.max_request_line,
+        "limit_request_field_size": settings.max_header_bytes,
         "preload_app": True,
         "keepalive": 5,
         "timeout": 120,
@@ -82,6 +92,30 @@ class JsonLogger(glogging.Logger):
         super().setup(cfg)
         for handler in self.error_log.handlers:
             handler.setFormatter(JsonFormatter())
+
+
+class EnvelopeWorker(AdmittingWorker):
+    """gunicorn's gthread worker whose own error answers are the JSON error envelope, not an HTML page.
+
+    It accepts a connection only when it can start on it at once (:mod:`lds.worker_admission`).
+
+    gunicorn answers requests it cannot parse before the app sees them (400 bad request line or header,
+    414, 431, 501 unsupported transfer coding) through ``gunicorn.util.write_error``, which has no hook;
+    this worker replaces that function in its own process only (the master and other servers keep theirs).
+    """
+
+    def init_process(self) -> None:
+        util.write_error = write_json_error
+        super().init_process()
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """``util.write_error`` with the body ``{"error": "<reason>: <detail>", "status": N}``."""
+    message = f"{reason}: {mesg[:300]}" if mesg else reason
+    body = fastjson.dumps(error_body(message, status_int)) + b"\n"
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
 def child_exit(server, worker) -> None:

@@ -20,6 +20,7 @@ class Setting:
     help: str
     type: Callable[[str], Any] = str
     secret: bool = False
+    path: bool = False  # a filesystem path: /v3/lds/status shows it to the admin token only
 
     @property
     def env(self) -> str:
@@ -41,13 +42,18 @@ def _opt_str(text: str) -> str | None:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- service -------------------------------------------------------------------------
-    Setting("data_dir", None, "Data directory written by `lds build` (graphs + address index).", _opt_str),
+    Setting("data_dir", None, "Data directory written by `lds build` (graphs + address index).", _opt_str, path=True),
     Setting("host", "127.0.0.1", "Address `lds serve` binds to."),
     Setting("port", 8000, "Port `lds serve` listens on.", int),
     Setting("workers", 0, "gunicorn worker processes for `lds serve`; 0 = min(2 x cores + 1, 8).", int),
     Setting("threads", 4, "Threads per gunicorn worker (gthread worker class).", int),
     Setting("log_level", "info", "Log level (debug, info, warning, error)."),
     Setting("max_body_bytes", 16 * 1024 * 1024, "Largest accepted request body in bytes (413 above).", int),
+    Setting("max_request_line", 8190, "Longest HTTP request line (method, URL, version) `lds serve` accepts, in bytes (414 above); CARTO clients send GETs of 7,000+ characters before switching to POST. gunicorn's maximum is 8190.", int),
+    Setting("max_header_bytes", 8190, "Longest HTTP request header field `lds serve` accepts, in bytes (431 above).", int),
+    Setting("max_json_depth", 64, "Deepest nesting of lists/objects accepted in a JSON request body (400 above).", int),
+    Setting("public_url", None, "Public base URL (e.g. https://lds.example.com) of links the API returns (job Location, next); unset = relative links, never built from the Host header.", _opt_str),
+    Setting("cors_origins", None, "Comma-separated origins (https://app.example.com) browser apps may call the API from (CORS); `*` = any; unset = none.", _opt_str),
     # --- snapping / routing ----------------------------------------------------------------
     Setting("snap_radius_m", 500.0, "Points farther than this from every routable edge of the mode are refused (422).", float),
     Setting("max_waypoints", 25, "Most intermediate waypoints a route may have.", int),
@@ -66,6 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reverse_address_radius_m", 100.0, "Reverse geocoding returns an address point within this radius.", float),
     Setting("reverse_street_radius_m", 500.0, "Failing an address, the nearest named street within this radius.", float),
     Setting("batch_max_sync", 10000, "Most addresses in one synchronous batch request (larger ones become jobs).", int),
+    Setting("batch_max_sync_chars", 1_000_000, "Most address characters (summed) in one synchronous batch request: longer ones become jobs (202), as over batch_max_sync; 0 = no cap.", int),
     Setting("geocode_max_query_chars", 500, "Longest address text accepted by geocode and batch items (400 above).", int),
     # --- cache -----------------------------------------------------------------------------
     Setting("redis_url", None, "Redis URL for the shared cache, job queue, quotas and rate limits; unset = in-process.", _opt_str, True),
@@ -88,23 +95,39 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_local_front_ttl_s", 30.0, "Seconds an answer stays in the per-process front LRU.", float),
     Setting("response_memo_bytes", 16 * 1024 * 1024, "Per-process memo of whole responses to repeated GETs of the answer endpoints, served below Flask (lds.api.hotpath); 0 = off.", int),
     Setting("response_memo_ttl_s", 30.0, "Seconds a response stays in the per-process response memo.", float),
+    Setting("fast_path", True, "Answer GETs of the answer endpoints below Flask (lds.api.hotpath): the same checks, quota, metrics and bytes at a fraction of the cost; off = every request through Flask (the response memo too).", _bool),
     Setting("job_redis_timeout_s", 10.0, "Socket timeout of job-queue Redis calls (they move whole chunks, so longer than the cache's).", float),
     Setting("job_lease_s", 15, "A chunk whose worker stopped heartbeating this long ago is abandoned and retried elsewhere.", int),
     Setting("job_chunk_retries", 3, "Times a failed or abandoned chunk is retried before its job fails.", int),
     Setting("job_chunk_timeout_s", 900, "Longest a single chunk may run before its worker stops it (counts as a failure).", int),
     Setting("job_max_body_bytes", 256 * 1024 * 1024, "Largest request body of a batch endpoint (jobs of up to job_max_items addresses).", int),
-    Setting("metrics_dir", None, "Prometheus multiprocess directory for `lds serve`; unset = a fresh temporary directory.", _opt_str),
+    Setting("metrics_dir", None, "Prometheus multiprocess directory for `lds serve`; unset = a fresh temporary directory.", _opt_str, path=True),
     Setting("log_format", "json", "Log line format: json (one object per line, for log shippers) or text.", str),
     # --- auth, quotas, rate limits -----------------------------------------------------------
     Setting("auth", True, "Require tokens on /v3 routes. `disabled` is for local development only.", _bool),
     Setting("admin_token", None, "Admin (OAuth-role) token; unset = generated on first start, stored hashed.", _opt_str, True),
-    Setting("state_dir", "var", "Directory of the embedded state store (SQLite) and in-process job files.", str),
+    Setting("state_dir", "var", "Directory of the embedded state store (SQLite) and in-process job files.", str, path=True),
     Setting("database_url", None, "SQLAlchemy URL of the metadata store (PostgreSQL); unset = SQLite in state_dir.", _opt_str, True),
     Setting("quota_geocoding", 1_000_000, "Default monthly geocoding quota per token (reverse and batch items count).", int),
     Setting("quota_isolines", 100_000, "Default monthly isolines quota per token.", int),
     Setting("quota_routing", 100_000, "Default monthly routing quota per token.", int),
-    Setting("auth_cache_ttl_s", 5.0, "Seconds a process trusts a token it has looked up (expiry is still checked each time); revocations and changes made in another process apply within this time. 0 = look up every request.", float),
-    Setting("rate_limit_per_s", 100, "Requests per second per token; 0 = unlimited.", int),
+    Setting("auth_cache_ttl_s", 60.0, "Longest a process trusts a token it has looked up without asking the state store again (expiry is still checked each time); any token change, made anywhere, ends the trust at once (a shared change counter: a file beside SQLite, PostgreSQL NOTIFY). 0 = look up every request.", float),
+    # --- admission: heavy work cannot starve light requests (lds.admission) ------------------------------
+    Setting("heavy_slots", 0, "Heavy requests (large sync batches and isolines, local job chunks) running at once across all workers of one server, at most one per worker; 0 = half the cores, at least 1.", int),
+    Setting("heavy_queue", -1, "Heavy requests that may wait for a slot at once (more get 503 at once); -1 = 2 x heavy_slots.", int),
+    Setting("heavy_wait_s", 10.0, "Longest a heavy request waits for a slot before a 503 with Retry-After.", float),
+    Setting("heavy_batch_items", 100, "A synchronous batch with more items than this is heavy.", int),
+    Setting("heavy_batch_chars", 10_000, "A synchronous batch with more address characters (summed) than this is heavy.", int),
+    Setting("heavy_isoline_reach_m", 15_000.0, "An isoline request is heavy when its largest range reaches farther (metres; a time range at a nominal speed: car 15, bike 5, walk 1.4 m/s).", float),
+    Setting("token_concurrency", 16, "Requests one token may have in flight at once on one server (429 with Retry-After above; the admin token is exempt); 0 = unlimited.", int),
+    Setting("rate_limit_per_s", 100, "Requests per second per token (a token's own `rate_limit_per_s` overrides it); 0 = unlimited.", int),
+    Setting("rate_limit_admin", False, "Rate-limit the admin token too (it is not limited by default).", _bool),
+    Setting("rate_limit_retry_s", 5.0, "After a Redis error the rate limit is kept per process for this long, then Redis is tried again.", float),
+    Setting("rate_limit_block_s", 0.1, "With Redis, each process reserves rate-limit allowance in blocks (sized to its use, at most a twentieth of the limit) and may use a block for this long; 0 = one Redis call per request.", float),
+    Setting("quota_lease_units", 100, "Most quota units a process reserves at once from the state store and then counts in memory (no write per request); 0 = every charge is written at once.", int),
+    Setting("quota_flush_s", 1.0, "How often each process writes the units it counted to the state store and renews (or, when idle, returns) its reservations.", float),
+    Setting("quota_exact_below", 1000, "When fewer units than this are left of a token's monthly quota, nothing is reserved: each charge is an atomic write, so the 429 boundary is exact.", int),
+    Setting("quota_lease_ttl_s", 30.0, "A reservation not renewed for this long (its process died) is reclaimed; units that process counted but had not written yet are lost (at most quota_lease_units).", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

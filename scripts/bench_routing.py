@@ -54,13 +54,13 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def _fresh(data: Path, digest: str) -> bool:
     """A data dir built from this extract whose routing arrays have the current format."""
     from lds.build.pipeline import current_meta
-    from lds.graph.prepare import FORMAT
+    from lds.formats import CH_FORMAT
 
     if current_meta(data, digest) is None:
         return False
     for mode_dir in (data / "graph").glob("*"):
         ch = mode_dir / "ch.json"
-        if not ch.is_file() or json.loads(ch.read_text()).get("format") != FORMAT:
+        if not ch.is_file() or json.loads(ch.read_text()).get("format") != CH_FORMAT:
             return False
     return (data / "graph" / "car" / "snap_cell_keys.npy").is_file()
 

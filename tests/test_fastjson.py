@@ -24,3 +24,18 @@ def test_numpy_values_and_fallbacks():
 def test_flask_responses_use_it(client):
     r = client.get("/health")
     assert r.status_code == 200 and r.get_data().endswith(b"\n") and r.get_json()["status"] == "ok"
+
+
+def test_a_lone_surrogate_is_escaped_not_an_error():
+    """A str with no UTF-8 form (from a stored record or an error message) still encodes: as a JSON escape."""
+    out = fastjson.dumps({"error": "bad \udcff", "text": "café"})
+    assert out == b'{"error":"bad \\udcff","text":"caf\\u00e9"}'
+    assert json.loads(out) == {"error": "bad \udcff", "text": "café"}
+
+
+def test_numpy_arrays_are_written_natively_as_the_same_document():
+    rings = np.round(np.array([[7.419713, 43.731124], [7.41, 43.7], [7.419713, 43.731124]]), 5)
+    value = {"coordinates": [[rings, rings[1:]]], "strided": rings[::2, ::-1]}  # the last is not C-contiguous
+    expected = {"coordinates": [[rings.tolist(), rings[1:].tolist()]], "strided": rings[::2, ::-1].tolist()}
+    assert fastjson.dumps(value) == json.dumps(expected, separators=(",", ":")).encode()
+    assert b"7.41971,43.73112" in fastjson.dumps(value)

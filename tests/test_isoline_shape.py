@@ -9,14 +9,18 @@ from shapely.geometry import shape
 
 from lds.geo import EARTH_RADIUS_M
 from lds.isoline_shape import (
+    COORD_DECIMALS,
     CostField,
     Frame,
+    Workspace,
     as_multipolygon,
     contour_polygons,
+    nested_geojson,
     nested_shapes,
     rasterize,
     simplify_rings,
     to_geojson,
+    trace_levels,
     trace_rings,
 )
 
@@ -155,9 +159,11 @@ def test_geojson_orientation_rounding_and_validity():
     assert geom.is_valid
     polygon = geom.geoms[0]
     assert polygon.exterior.is_ccw and not polygon.interiors[0].is_ccw
-    for x, y in out["coordinates"][0][0]:
-        assert round(x, 6) == x and round(y, 6) == y
-    assert out["coordinates"][0][0][0] == out["coordinates"][0][0][-1]
+    ring = out["coordinates"][0][0]
+    assert isinstance(ring, np.ndarray) and ring.shape[1] == 2 and ring.flags.c_contiguous  # no object per point
+    for x, y in ring.tolist():
+        assert round(x, COORD_DECIMALS) == x and round(y, COORD_DECIMALS) == y
+    assert ring[0].tolist() == ring[-1].tolist()
     assert to_geojson(shapely.MultiPolygon(), Frame(LON0, LAT0)) == {"type": "MultiPolygon", "coordinates": []}
 
 
@@ -170,3 +176,66 @@ def test_geojson_straight_from_traced_rings_matches_shapely_path():
     assert direct.is_valid and direct.equals(via_shapely)
     assert all(p.exterior.is_ccw and not any(h.is_ccw for h in p.interiors) for p in direct.geoms)
     assert sum(len(p.interiors) for p in direct.geoms) == 2
+
+
+def test_workspace_buffers_give_the_same_drawing_as_fresh_arrays():
+    """Reused per-thread buffers (left dirty by a larger drawing in between) change nothing."""
+    small = roads(block_roads(300), [(0, 150), (500, 150)])
+    large = roads([(0, 0), (3000, 0)], [(1500, -1500), (1500, 1500)], block_roads(900, x0=200))
+    work = Workspace()
+
+    def draw(geometry, items, weights, limit, workspace):
+        edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
+            zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
+        z, x0, y0, cell, lo, hi = rasterize(edge, f0, c0, cb, wb, np.asarray(weights, dtype=np.float32), *geometry,
+                                            LON0, LAT0, float(limit), 10.0, 20.0, 1_000_000, workspace)
+        traced = trace_levels(z, x0, y0, cell, np.array([limit / 2, limit]), lo, hi, workspace)
+        return z.copy(), traced
+
+    small_args = (small, [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 5.0, np.inf, 0.0)], [100.0, 50.0], 60)
+    large_args = (large, [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 30.0, np.inf, 0.0), (2, 0.0, 0.0, np.inf, 0.0)],
+                  [300.0, 300.0, 360.0], 300)
+    fresh = draw(*small_args, None)
+    draw(*large_args, work)
+    reused = draw(*small_args, work)
+    assert np.array_equal(fresh[0], reused[0])
+    for (xy_a, off_a, area_a), (xy_b, off_b, area_b) in zip(fresh[1], reused[1], strict=True):
+        assert np.array_equal(xy_a, xy_b) and np.array_equal(off_a, off_b) and np.array_equal(area_a, area_b)
+    assert (work.buffer("seen", np.uint8, 10) == 0).all()  # left clean for the next drawing
+
+
+def test_tracing_refuses_a_grid_whose_border_is_inside():
+    z = np.full((6, 6), np.inf, dtype=np.float32)
+    z[2:4, 2:4] = 1.0
+    assert len(trace_rings(z, 0.0, 0.0, 1.0, 5.0)[1]) == 2  # one ring
+    z[0, 3] = 1.0  # a ring there would run off the grid
+    with pytest.raises(ValueError, match="border"):
+        trace_rings(z, 0.0, 0.0, 1.0, 5.0)
+
+
+def test_rings_closer_than_the_rounding_stay_valid():
+    """A hole a few centimetres from its shell: rounding to COORD_DECIMALS would make them cross; the output is
+    snapped to the grid by GEOS instead, and stays valid."""
+    shell = [(0, 0), (200, 0), (200, 200), (0, 200), (0, 0)]
+    hole = [(0.03, 50.0), (100, 50.02), (100, 150), (0.03, 150), (0.03, 50.0)][::-1]  # clockwise
+    mp = shapely.MultiPolygon([shapely.Polygon(shell, [hole])])
+    assert mp.is_valid
+    out = to_geojson(mp, Frame(LON0, LAT0))
+    geom = shape(out)
+    assert geom.is_valid and geom.area > 0
+    for rings in out["coordinates"]:
+        for ring in rings:
+            assert np.array_equal(ring, np.round(ring, COORD_DECIMALS))
+
+
+def test_geojson_of_two_ranges_matches_the_shapes_drawn_in_metres():
+    geometry = roads([(0, 0), (3000, 0)], [(1500, -1500), (1500, 1500)], block_roads(900, x0=200))
+    items = [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 30.0, np.inf, 0.0), (2, 0.0, 0.0, np.inf, 0.0)]
+    f = field(items, [300.0, 300.0, 360.0], geometry, limit=300)
+    frame = Frame(LON0, LAT0)
+    ranges = [300, 120]
+    direct = nested_geojson(f, ranges, 200.0**2, 10.0, frame)
+    via_shapes = [to_geojson(s, frame) for s in nested_shapes(f, ranges, 200.0**2, 10.0)]
+    for a, b in zip(direct, via_shapes, strict=True):
+        assert shape(a).is_valid and shape(a).equals(shape(b))
+    assert shape(direct[0]).buffer(10.0 ** -COORD_DECIMALS).covers(shape(direct[1]))

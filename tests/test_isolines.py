@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 
 import networkx as nx
@@ -11,8 +13,10 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry import shape
 
+from lds import fastjson
 from lds.errors import OutOfCoverage
 from lds.geo import haversine_m, local_xy
+from lds.isoline_shape import COORD_DECIMALS
 from lds.isolines import isolines
 
 SEA = (7.50, 43.70)  # Mediterranean, kilometres from any Monaco road
@@ -116,12 +120,37 @@ def test_shorter_ranges_lie_inside_longer_ones(lds_core, mode):
         for small, large in ((120, 300), (300, 420), (420, 600)):
             assert geoms[small].is_valid and geoms[large].is_valid
             assert geoms[large].area >= geoms[small].area * (1 - 1e-6)
-            # Coordinates are rounded to 1e-6 degrees: containment holds to that.
-            assert geoms[large].buffer(1e-6).covers(geoms[small])
+            # Coordinates are rounded to COORD_DECIMALS: containment holds to that.
+            assert geoms[large].buffer(10.0 ** -COORD_DECIMALS).covers(geoms[small])
             minx, miny, maxx, maxy = geoms[small].bounds
             px, py = rng.uniform(minx, maxx, 4000), rng.uniform(miny, maxy, 4000)
             in_small = shapely.contains_xy(geoms[small], px, py)
             assert shapely.contains_xy(geoms[large], px[in_small], py[in_small]).all()
+
+
+@pytest.mark.parametrize("mode, ranges", [("car", [600, 300]), ("walk", [300, 900]), ("car", [450])])
+def test_answer_is_lean_rounded_numpy_rings_that_nest(lds_core, mode, ranges):
+    """Rings are (n, 2) float64 arrays at COORD_DECIMALS, written by orjson with no longer numbers; one or two
+    ranges (drawn without any shapely object) are valid and nest like more ranges do."""
+    for origin in pick_origins(lds_core.graph("car"), 4, seed=11):
+        values = lds_core.isolines(origin, ranges, "time", mode)
+        for v in values:
+            for polygon in v["geom"]["coordinates"]:
+                for ring in polygon:
+                    assert isinstance(ring, np.ndarray) and ring.dtype == np.float64 and ring.flags.c_contiguous
+                    assert ring.shape[1] == 2 and len(ring) >= 4 and (ring[0] == ring[-1]).all()
+                    assert np.array_equal(ring, np.round(ring, COORD_DECIMALS))
+        text = fastjson.dumps([{"error": None, "value": values}]).decode()
+        for v in values:
+            numbers = re.findall(r"-?\d+\.(\d+)", fastjson.dumps(v["geom"]["coordinates"]).decode())
+            assert numbers and max(len(d) for d in numbers) <= COORD_DECIMALS
+        assert json.loads(text)[0]["value"][0]["geom"]["coordinates"][0][0][0] == values[0]["geom"]["coordinates"][
+            0][0][0].tolist()
+        geoms = {v["range"]: shape(v["geom"]) for v in values}
+        assert all(g.is_valid and not g.is_empty for g in geoms.values())
+        if len(ranges) == 2:
+            small, large = geoms[min(ranges)], geoms[max(ranges)]
+            assert large.buffer(10.0 ** -COORD_DECIMALS).covers(small) and large.area > small.area
 
 
 def test_partial_edge_ends_where_the_budget_does(lds_core):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 
 from lds.auth.access import AccessControl
 from lds.auth.redact import install_log_redaction
@@ -35,9 +35,12 @@ def install_access(app: Flask, settings: Settings) -> None:
         return
     access = AccessControl.from_settings(settings)
     access.ensure_admin()
-    access.store.dispose()  # gunicorn forks after this: every worker opens its own connections
+    access.import_redis_counts()  # quota counters of an older version that kept them in Redis
+    access.before_fork()  # gunicorn forks after this: every worker opens its own connections
     app.extensions["lds_access"] = access
     app.before_request(_authenticate)
+    app.after_request(_refund_failed)
+    app.teardown_request(_refund_unanswered)
 
 
 def current_access() -> AccessControl | None:
@@ -108,10 +111,38 @@ def charge(service: str, units: int = 1) -> None:
     """Count ``units`` against the caller's monthly ``service`` quota; 429 when it would go over (no-op without auth).
 
     Blueprints call this once, after parameters validate and before any work (a batch: its item count).
+    If the answer then fails with a 5xx, the units are given back (:func:`_refund_failed`).
     """
     access, principal = current_access(), current_principal()
     if access is not None and principal is not None:
-        access.charge(principal, service, units)
+        period = access.charge(principal, service, units)
+        g.setdefault("lds_charges", []).append((service, units, period))
+
+
+def refund_to(token_id: str | None, service: str, units: int, period: str) -> None:
+    """Give ``units`` back to a token's quota of ``period`` (a cancelled job's undone entries); no-op without auth."""
+    access = current_access()
+    if access is not None and token_id is not None and units > 0:
+        access.refund(token_id, service, units, period)
+
+
+def _refund(access: AccessControl) -> None:
+    principal = current_principal()
+    for service, units, period in g.pop("lds_charges", ()):
+        access.refund(principal, service, units, period)
+
+
+def _refund_failed(response: Response) -> Response:
+    """A request that failed with a 5xx (server fault, or a store it needs down) is not charged."""
+    if response.status_code >= 500 and "lds_charges" in g:
+        _refund(current_app.extensions["lds_access"])
+    return response
+
+
+def _refund_unanswered(exc: BaseException | None) -> None:
+    """An exception no handler turned into a response (client gone mid-answer...): not charged either."""
+    if exc is not None and "lds_charges" in g:
+        _refund(current_app.extensions["lds_access"])
 
 
 def require_source(connection_name: str, source: str) -> None:

@@ -1,21 +1,15 @@
-"""Response shapes: the LDS success envelope and the one error envelope, with Flask handlers."""
+"""The one error envelope over Flask: every error leaves as ``{"error", "status"}`` JSON (success bodies: lds.services)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from lds.errors import LdsError, error_body
 
 log = logging.getLogger("lds.api")
-
-
-def lds_ok(value: Any) -> list[dict[str, Any]]:
-    """CARTO's LDS success body: an array with one ``{"error": null, "value": ...}`` entry."""
-    return [{"error": None, "value": value}]
 
 
 def error_response(message: str, status: int, headers: dict[str, str] | None = None):
@@ -38,7 +32,8 @@ def register_error_handlers(app: Flask) -> None:
         messages = {
             404: "Not found: no such endpoint",
             405: "Method not allowed",
-            413: f"Request body too large (max_body_bytes is {current_app.config.get('MAX_CONTENT_LENGTH')})",
+            413: f"Request body too large: at most {request.max_content_length} bytes here (max_body_bytes; "
+                 "job_max_body_bytes on batch endpoints)",
         }
         message = messages.get(exc.code or 500) or (exc.description or exc.name)
         return error_response(message, exc.code or 500)

@@ -1,41 +1,85 @@
-"""Repeated GETs of the answer endpoints, answered below Flask from a per-process memo of whole responses.
+"""The fast path: GETs of the answer endpoints answered below Flask, with the same steps and the same bytes.
 
-A cache hit that goes through the whole Flask stack spends most of its Python time outside the cache:
-request context, URL routing, query parsing, hooks, decoding the cached JSON and encoding it again.
-This WSGI middleware is the in-process equivalent of a reverse proxy's micro-cache: it keeps the exact
-bytes of a successful single-answer response, keyed by path and query string (in the client's order,
-without ``access_token``), for ``response_memo_ttl_s`` within a budget of ``response_memo_bytes``, and
-replays them with the same headers. The memo is per process, so the loaded data version is implicit.
+The Flask stack (request context, URL routing, hooks, response object) costs more per request than a
+route itself. This WSGI middleware answers ``GET`` on every path the service registry (:mod:`lds.services`)
+declares with GET, from a table built once, taking the steps of the Flask hooks and view in their order
+(:meth:`FastPath.respond`): query string checked (``lds.inputs``), token authorised, rate-limited and given
+its concurrency slot (``lds.api.access.authorize``, ``lds.admission``), parameters read by the service's
+sanitisers, a heavy slot when the request is heavy, quota charged (refunded on a 5xx), the cached core
+called and formatted, serialised with ``lds.fastjson``; then the request is counted and logged
+(``lds.api.metrics.record_request``) with ``X-LDS-Cache``, ``X-Request-ID`` and the CORS headers. Any
+``LdsError`` is the one error envelope, as the Flask handler words it. Status, body bytes and the headers
+that matter are those Flask gives (tests/api/test_fastpath.py sends the same requests through both).
 
-A replayed answer is still a served request: the same token check, rate limit and quota charge as the
-Flask hook (``lds.api.access.authorize``), the same request metrics, cache-hit count and request log
-(``lds.api.metrics.record_request``), ``X-LDS-Cache: hit`` and an ``X-Request-ID``. Anything that is not
-a repeat of such a GET (POST, other paths, a first request, errors, batches) goes through Flask unchanged.
+Everything else goes through Flask unchanged: other methods (POST bodies, OPTIONS preflights), other paths,
+requests with a body (``Transfer-Encoding``, ``Content-Length``). The setting ``fast_path`` turns it off.
+
+On top, a per-process memo of whole responses (``response_memo_bytes``, with the answer cache on) keeps the
+bytes of successful single answers, keyed by path and query string (in the client's order, without
+``access_token``), for ``response_memo_ttl_s``: a repeat skips parsing, the core and serialising, but is
+still authorised, charged, counted and logged, with ``X-LDS-Cache: hit``. The memo is per process, so the
+loaded data version is implicit.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
+from contextlib import nullcontext
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
+
+from werkzeug.http import HTTP_STATUS_CODES
 
 from lds import fastjson, metrics
 from lds.api.access import authorize, pick_token
 from lds.api.metrics import record_request
+from lds.cache import begin_outcome
 from lds.errors import LdsError, error_body
+from lds.inputs import check_query_string
+from lds.services import SERVICES, Service, parse, run
+from lds.services.registry import is_heavy
 
-# path -> (cache endpoint name as lds.cache counts it, quota service the blueprint charges)
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    "/v3/lds/routing": ("route", "routing"),
-    "/v3/lds/isolines": ("isolines", "isolines"),
-    "/v3/lds/geocoding/geocode": ("geocode", "geocoding"),
-    "/v3/lds/geocoding/reverse": ("reverse", "geocoding"),
-}
-_REPLAYED_HEADERS_SKIP = {"x-lds-cache", "x-lds-cache-hits", "x-request-id"}
+log = logging.getLogger("lds.api")
+
+JSON_HEADERS: list[tuple[str, str]] = [("Content-Type", "application/json")]
+
+
+def status_line(code: int) -> str:
+    """The status line werkzeug writes for ``code`` (``429 TOO MANY REQUESTS``)."""
+    return f"{code} {HTTP_STATUS_CODES[code].upper()}" if code in HTTP_STATUS_CODES else f"{code} UNKNOWN"
+
+
+_STATUS = {code: status_line(code) for code in HTTP_STATUS_CODES}
+
+
+def get_routes(services: Iterable[Service]) -> dict[str, Service]:
+    """Path -> service, for every declared service answering GET: the only table the fast path reads."""
+    return {s.path: s for s in services if "GET" in s.methods}
+
+
+def query_args(query: str) -> dict[str, str]:
+    """The query string as Flask's ``request.args.to_dict()`` reads it: the first value of each name.
+
+    werkzeug runs ``parse_qsl(..., keep_blank_values=True)``; this does the same split, and unquotes only the
+    pieces that need it (most parameters of these endpoints are plain ``name=1.23,4.56``).
+    """
+    if not query.isascii():
+        query = query.encode("latin-1").decode()  # WSGI strings carry the raw bytes as latin-1
+    args: dict[str, str] = {}
+    for piece in query.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "%" in piece or "+" in piece:
+            name = unquote(name.replace("+", " "), errors="werkzeug.url_quote")
+            value = unquote(value.replace("+", " "), errors="werkzeug.url_quote")
+        if name not in args:
+            args[name] = value
+    return args
 
 
 class ResponseMemo:
@@ -87,88 +131,132 @@ def memo_key(path: str, query: str) -> str:
     return f"{path}?{query}"
 
 
-def _query_token(query: str) -> str | None:
-    """The first ``access_token`` of a query string (as werkzeug's ``args.get`` reads it)."""
-    if "access_token" in query:
-        for name, token in parse_qsl(query, keep_blank_values=True):
-            if name == "access_token":
-                return token
-    return None
+class Reply:
+    """What :meth:`FastPath.respond` answers: status, body, extra headers and the cache outcome."""
+
+    __slots__ = ("body", "cache", "headers", "status")
+
+    def __init__(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = (), cache: str | None = None):
+        self.status, self.body, self.headers, self.cache = status, body, headers, cache
 
 
-class HotPath:
-    """WSGI middleware in front of the Flask app (``app.wsgi_app = HotPath(app.wsgi_app, ...)``)."""
+def error_reply(exc: LdsError) -> Reply:
+    """The one error envelope, as the Flask handler (lds.api.envelope) words and sends it."""
+    return Reply(exc.status, fastjson.dumps(error_body(exc.message, exc.status)) + b"\n", exc.headers.items())
 
-    def __init__(self, wsgi_app: Callable, memo: ResponseMemo, access: Any = None):
+
+class FastPath:
+    """WSGI middleware in front of the Flask app (``app.wsgi_app = FastPath(app.wsgi_app, ...)``)."""
+
+    def __init__(self, wsgi_app: Callable, lds: Any, *, access: Any = None, admission: Any = None, cors: Any = None,
+                 memo: ResponseMemo | None = None, services: Iterable[Service] = SERVICES.values()):
         self.wsgi_app = wsgi_app
-        self.memo = memo
+        self.lds = lds  # the cached facade the Flask views call (lds.cache.CachedLDS)
         self.access = access  # lds.auth.access.AccessControl, or None when auth is disabled
+        self.admission = admission  # lds.admission.Admission, or None
+        self.cors = cors if cors is not None and cors.enabled else None  # lds.cors.CorsPolicy
+        self.memo = memo
+        self.routes = get_routes(services)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        endpoint = ENDPOINTS.get(path)
-        if endpoint is None or environ.get("REQUEST_METHOD") != "GET":
+        service = self.routes.get(environ.get("PATH_INFO"))
+        if (service is None or environ.get("REQUEST_METHOD") != "GET" or "HTTP_TRANSFER_ENCODING" in environ
+                or environ.get("CONTENT_LENGTH", "0") not in ("", "0")):  # a GET with a body: Flask decides
             return self.wsgi_app(environ, start_response)
         t0 = time.perf_counter()
-        query = environ.get("QUERY_STRING", "")
-        key = memo_key(path, query)
-        found = self.memo.get(key)
-        if found is None:
-            return self._through_flask(key, environ, start_response)
-        body, headers = found
-        status = "200 OK"
-        if self.access is not None:
-            try:
-                token = pick_token(environ.get("HTTP_AUTHORIZATION"), _query_token(query))
-                principal = authorize(self.access, path, token,
-                                      environ.get("HTTP_REFERER") or environ.get("HTTP_ORIGIN"))
-                self.access.charge(principal, endpoint[1])
-            except LdsError as exc:  # refused: the one error envelope, as the Flask handler words it
-                body = fastjson.dumps(error_body(exc.message, exc.status)) + b"\n"
-                status = f"{exc.status} {HTTPStatus(exc.status).phrase}"
-                headers = [("Content-Type", "application/json"), *exc.headers.items()]
-            except Exception:  # noqa: BLE001 - e.g. the state store is down: Flask answers and words it
-                return self.wsgi_app(environ, start_response)
-        cache = None
-        if status == "200 OK":
-            cache = "hit"
-            metrics.count_cache(endpoint[0], "hit", 1)
-        request_id = record_request(path, "GET", path, int(status[:3]), time.perf_counter() - t0, cache,
+        reply = self.respond(service, environ)
+        body = reply.body
+        path = service.path
+        request_id = record_request(path, "GET", path, reply.status, time.perf_counter() - t0, reply.cache,
                                     environ.get("HTTP_X_REQUEST_ID"), len(body), environ.get("REMOTE_ADDR"))
-        out = [*headers, ("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
-        if cache is not None:
-            out.append(("X-LDS-Cache", cache))
-        start_response(status, out)
+        headers = [*JSON_HEADERS, ("Content-Length", str(len(body))), *reply.headers]
+        if reply.cache is not None:
+            headers.append(("X-LDS-Cache", reply.cache))
+        headers.append(("X-Request-ID", request_id))
+        if self.cors is not None:
+            headers.extend(self.cors.headers(environ.get("HTTP_ORIGIN")))
+        start_response(_STATUS.get(reply.status) or status_line(reply.status), headers)
         return [body]
 
-    def _through_flask(self, key: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        """Let Flask answer; keep the response when it is one successful answer (hit or miss)."""
-        seen: dict[str, Any] = {}
+    def respond(self, service: Service, environ: dict[str, Any]) -> Reply:
+        """One request's steps, in the order the Flask hooks and view take them (the place to hook in):
 
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None):
-            seen["status"], seen["headers"] = status, headers
-            return start_response(status, headers, exc_info)
-
-        result = self.wsgi_app(environ, capture)
-        headers = seen.get("headers") or []
-        names = {name.lower() for name, _ in headers}
-        if not seen.get("status", "").startswith("200 ") or "x-lds-cache" not in names or "x-lds-cache-hits" in names:
-            return result
+        1. the query string must decode to UTF-8 (400 before anything else);
+        2. authorise the token (401/403, rate limit 429) and hold its concurrency slot (429);
+        3. a memo hit: charge and replay; otherwise read the parameters with the service's sanitisers (400);
+        4. a heavy request waits for a heavy slot (503), then the quota is charged (429) and the cached core
+           answers, formatted and serialised; a 5xx afterwards gives the charged units back.
+        """
+        query = environ.get("QUERY_STRING", "")
+        outcome = begin_outcome()
+        charges: list[tuple[str, int, Any]] = []
+        principal = held = None
+        reply: Reply | None = None
         try:
-            body = b"".join(result)
+            if query:
+                check_query_string(query)
+            args = query_args(query) if query else {}
+            if self.access is not None:
+                token = pick_token(environ.get("HTTP_AUTHORIZATION"), args.get("access_token"))
+                principal = authorize(self.access, service.path, token,
+                                      environ.get("HTTP_REFERER") or environ.get("HTTP_ORIGIN"))
+                if self.admission is not None and not principal.is_admin:
+                    held = self.admission.token(principal.id)
+
+            def charge(quota: str, units: int) -> None:
+                if principal is not None:
+                    charges.append((quota, units, self.access.charge(principal, quota, units)))
+
+            key = None
+            if self.memo is not None:
+                key = memo_key(service.path, query)
+                found = self.memo.get(key)
+                if found is not None:
+                    charge(service.quota, 1)
+                    metrics.count_cache(service.cache, "hit", 1)
+                    reply = Reply(200, found[0], cache="hit")
+                    return reply
+            lds = self.lds
+            values = parse(service, args, lds)
+            heavy = self.admission is not None and is_heavy(service, values, lds.settings)
+            with self.admission.heavy() if heavy else nullcontext():
+                body = fastjson.dumps(run(service, lds, values, charge)) + b"\n"
+            cache = outcome.label
+            if key is not None and cache is not None and outcome.hits + outcome.misses == 1:
+                self.memo.put(key, body, JSON_HEADERS)
+            reply = Reply(200, body, _cache_headers(outcome), cache)
+        except LdsError as exc:
+            reply = error_reply(exc)
+            reply.cache = outcome.label
+            reply.headers = [*reply.headers, *_cache_headers(outcome)]
+        except Exception:
+            log.exception("unhandled error")
+            reply = Reply(500, fastjson.dumps(error_body("Internal server error", 500)) + b"\n",
+                          _cache_headers(outcome), outcome.label)
         finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        kept = [(n, v) for n, v in headers if n.lower() not in _REPLAYED_HEADERS_SKIP and n.lower() != "content-length"]
-        self.memo.put(key, body, kept)
-        return [body]
+            if charges and (reply is None or reply.status >= 500):  # failed or unanswered: not charged
+                for quota, units, period in charges:
+                    self.access.refund(principal, quota, units, period)
+            if held is not None:
+                held.release()
+        return reply
+
+
+def _cache_headers(outcome: Any) -> list[tuple[str, str]]:
+    """``X-LDS-Cache-Hits`` when one request gave several answers (the Flask hook's rule)."""
+    n = outcome.hits + outcome.misses
+    return [("X-LDS-Cache-Hits", f"{outcome.hits}/{n}")] if n > 1 else []
 
 
 def install_hotpath(app: Any, settings: Any) -> None:
-    """Put the hot path in front of ``app`` when answers are cached and the memo has a budget."""
-    if not settings.cache_enabled or settings.response_memo_bytes <= 0:
+    """Put the fast path in front of ``app`` (setting ``fast_path``), with the response memo when answers are
+    cached and the memo has a budget."""
+    if not settings.fast_path:
         return
-    memo = ResponseMemo(settings.response_memo_bytes, settings.response_memo_ttl_s)
-    app.wsgi_app = HotPath(app.wsgi_app, memo, app.extensions.get("lds_access"))
-    app.extensions["lds_response_memo"] = memo
+    memo = None
+    if settings.cache_enabled and settings.response_memo_bytes > 0:
+        memo = ResponseMemo(settings.response_memo_bytes, settings.response_memo_ttl_s)
+        app.extensions["lds_response_memo"] = memo
+    app.wsgi_app = FastPath(app.wsgi_app, app.extensions["lds"], access=app.extensions.get("lds_access"),
+                            admission=app.extensions.get("lds_admission"), cors=app.extensions.get("lds_cors"),
+                            memo=memo)

@@ -10,12 +10,15 @@ the token that submitted them; other tokens get 404, the admin token sees all.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 
-from lds.api import params as p
-from lds.api.access import charge, current_principal
+from lds import params as v
+from lds.api.access import charge, current_principal, refund_to
+from lds.api.params import request_params
+from lds.auth.quota import period_of
 from lds.errors import PayloadTooLarge
 from lds.jobs import JobRecord, JobService
 from lds.jobs.kinds import get_kind
@@ -53,10 +56,17 @@ def _iso(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
 
 
+def link(endpoint: str, **values: Any) -> str:
+    """A URL the API hands out: under ``public_url`` when set, else relative; never from the Host header."""
+    base = current_app.extensions["lds_settings"].public_url
+    path = url_for(endpoint, **values)
+    return base.rstrip("/") + path if base else path
+
+
 def _next_url(rec: JobRecord, page: int, jobs: JobService) -> str | None:
     if page >= jobs.page_count(rec):
         return None
-    return url_for("jobs.job_results", job_id=rec.id, page=page + 1, _external=True)
+    return link("jobs.job_results", job_id=rec.id, page=page + 1)
 
 
 def job_document(rec: JobRecord, jobs: JobService) -> dict[str, Any]:
@@ -98,7 +108,7 @@ def accept_job(kind: str, items: list, params: dict[str, Any] | None = None) -> 
                                 data_version=lds.data_version)
     response = jsonify({"jobId": rec.id, "status": rec.status})
     response.status_code = 202
-    response.headers["Location"] = url_for("jobs.job", job_id=rec.id, _external=True)
+    response.headers["Location"] = link("jobs.job", job_id=rec.id)
     return response
 
 
@@ -112,12 +122,16 @@ def job(job_id: str):
 def job_results(job_id: str):
     jobs = current_jobs()
     rec = jobs.get(job_id, _owner_filter())
-    page = p.integer("page", p.request_params().get("page") or 1, low=1)
+    page = v.integer("page", request_params().get("page") or 1, low=1)
     return jsonify({"jobId": rec.id, "page": page, "results": jobs.results_page(rec, page),
                     "next": _next_url(rec, page, jobs)})
 
 
 @bp.delete("/v3/lds/jobs/<job_id>")
 def cancel_job(job_id: str):
+    """Cancel; the job's owner gets back the quota units of the entries not done (charged up front by accept_job)."""
     jobs = current_jobs()
-    return jsonify(job_document(jobs.cancel(job_id, _owner_filter()), jobs))
+    rec = jobs.cancel(job_id, _owner_filter())
+    refund_to(rec.owner, get_kind(rec.kind).service, rec.total - rec.done,
+              period_of(datetime.fromtimestamp(rec.created_at, UTC)))
+    return jsonify(job_document(rec, jobs))

@@ -6,9 +6,10 @@ hashed, so listings can only show ids). The token string itself is returned once
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from lds.api.access import current_access
+from lds.api.params import request_json
 from lds.auth.access import AccessControl
 from lds.auth.tokens import principal_of
 from lds.errors import BadRequest, Unavailable
@@ -24,7 +25,7 @@ def _access() -> AccessControl:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    body = request_json()
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
     return body

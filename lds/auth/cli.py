@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--expires", help="expiration date-time, ISO 8601 (e.g. 2030-12-31T00:00:00Z)")
     c.add_argument("--quota", action="append", default=[], metavar="SERVICE=N",
                    help="monthly quota override: geocoding=N, isolines=N or routing=N; repeatable")
+    c.add_argument("--rate-limit", type=int, metavar="N",
+                   help="requests per second for this token (0 = unlimited; default: LDS_RATE_LIMIT_PER_S)")
     tsub.add_parser("list", help="list active API access tokens (ids and scopes; token strings are not stored)")
     s = tsub.add_parser("show", help="show one token with this month's usage")
     s.add_argument("token", help="token string or id")
@@ -52,6 +54,8 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         body["name"] = args.name
     if args.expires:
         body["expiration_date"] = args.expires
+    if args.rate_limit is not None:
+        body["rate_limit_per_s"] = args.rate_limit
     return body
 
 

@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from lds.auth.changes import TokenChanges, token_changes
 from lds.auth.grants import validate_grant
 from lds.auth.hashing import hash_token, new_id, new_token, same_hash
-from lds.auth.quota import QUOTA_SERVICES
+from lds.auth.quota import MAX_QUOTA, QUOTA_SERVICES
 from lds.auth.referers import validate_referer
 from lds.errors import BadRequest, Conflict, NotFound, Unauthorized
+from lds.inputs import check_strings
 from lds.state.models import Token, utcnow
 from lds.state.store import StateStore
 
@@ -33,9 +35,10 @@ ADMIN_ID = "admin"
 ADMIN = "admin"
 API = "api"
 MIN_ADMIN_TOKEN_CHARS = 32
-_EDITABLE = {"name", "grants", "allowed_apis", "referers", "quotas"}
+_EDITABLE = {"name", "grants", "allowed_apis", "referers", "quotas", "rate_limit_per_s"}
 _READ_ONLY = {"id", "token", "created_at", "updated_at", "stats"}
 _MAX_ITEMS = 1000
+MAX_RATE_LIMIT_PER_S = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Principal:
     grants: tuple[dict[str, str], ...] = ()
     referers: tuple[str, ...] = ()
     quotas: Mapping[str, int] = field(default_factory=dict)
+    rate_limit_per_s: int | None = None  # None = the rate_limit_per_s setting
 
     @property
     def is_admin(self) -> bool:
@@ -64,6 +68,7 @@ def principal_of(row: Any) -> Principal:
         grants=tuple(row.grants or ()),
         referers=tuple(row.referers or ()),
         quotas=dict(row.quotas or {}),
+        rate_limit_per_s=row.rate_limit_per_s,
     )
 
 
@@ -115,16 +120,26 @@ def _quotas(value: Any) -> dict[str, int]:
             raise BadRequest(f"unknown quota service {service!r} (one of: {', '.join(QUOTA_SERVICES)})")
         if n is None:
             continue  # back to the default
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise BadRequest(f"quota for {service!r} must be a whole number >= 0")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n > MAX_QUOTA:
+            raise BadRequest(f"quota for {service!r} must be a whole number from 0 to {MAX_QUOTA}")
         out[service] = n
     return out
+
+
+def _rate_limit(value: Any) -> int | None:
+    """A token's own requests-per-second limit: None = the setting's, 0 = unlimited."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_RATE_LIMIT_PER_S:
+        raise BadRequest(f"'rate_limit_per_s' must be null or a whole number from 0 to {MAX_RATE_LIMIT_PER_S}")
+    return value
 
 
 def parse_fields(body: Any, *, creating: bool) -> dict[str, Any]:
     """Validate a create (or PATCH) body into column values; clear 400s name the bad field."""
     if not isinstance(body, dict):
         raise BadRequest("request body must be a JSON object")
+    check_strings(body, "token")  # a lone surrogate, once stored, would break every listing of the tokens
     allowed = _EDITABLE | ({"expiration_date"} if creating else _READ_ONLY | {"expiration_date"})
     unknown = set(body) - allowed
     if unknown:
@@ -142,6 +157,8 @@ def parse_fields(body: Any, *, creating: bool) -> dict[str, Any]:
         fields["referers"] = [validate_referer(r) for r in _string_list("referers", body.get("referers"))]
     if creating or "quotas" in body:
         fields["quotas"] = _quotas(body.get("quotas"))
+    if creating or "rate_limit_per_s" in body:
+        fields["rate_limit_per_s"] = _rate_limit(body.get("rate_limit_per_s"))
     if creating:
         fields["expiration_date"] = parse_expiration(body.get("expiration_date"))
         if fields["expiration_date"] is not None and fields["expiration_date"] <= utcnow():
@@ -161,29 +178,35 @@ _MAX_TRUSTED = 100_000  # trusted lookups kept per process before the table star
 class TokenStore:
     """Token CRUD and authentication over the metadata store."""
 
-    def __init__(self, store: StateStore, cache_ttl_s: float = 0.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, store: StateStore, cache_ttl_s: float = 0.0, clock: Callable[[], float] = time.monotonic,
+                 changes: TokenChanges | None = None):
         self.store = store
         self.table = Token.__table__
         self._by_hash = select(self.table).where(self.table.c.token_hash == bindparam("digest"))  # built once: hot path
         self.cache_ttl_s = cache_ttl_s
         self._clock = clock
-        # digest -> (trusted until, principal, expiration date): valid tokens only, so a new token works at once
-        self._recent: dict[str, tuple[float, Principal, datetime | None]] = {}
+        self.changes = changes if changes is not None else token_changes(store)
+        # digest -> (trusted until, principal, expiration date, change counter when looked up): valid tokens only,
+        # so a new token works at once
+        self._recent: dict[str, tuple[float, Principal, datetime | None, int]] = {}
 
     # --- authentication (hot path: one indexed Core query, or none within cache_ttl_s) -------------
     def authenticate(self, token: str) -> Principal:
         """The principal behind a token string, or :class:`Unauthorized` (invalid, revoked, expired).
 
-        With ``cache_ttl_s`` a valid token is trusted for that long without a query (the lookup was most
-        of the cost of an authenticated cache hit); its expiration date is still checked every time, and
-        a revocation or change made through this store applies at once, elsewhere within ``cache_ttl_s``.
+        With ``cache_ttl_s`` a valid token is trusted for up to that long without a query (the lookup
+        was most of the cost of an authenticated cache hit), but only while the shared counter of token
+        changes (:mod:`lds.auth.changes`) has not moved: a revocation or change made by any process
+        applies at once everywhere. The expiration date is checked every time.
         """
         digest = hash_token(token)
-        recent = self._recent.get(digest) if self.cache_ttl_s > 0 else None
-        if recent is not None and recent[0] > self._clock():
-            if recent[2] is not None and recent[2] <= utcnow():
-                raise Unauthorized("Token expired")
-            return recent[1]
+        seen = self.changes.current() if self.cache_ttl_s > 0 else None  # read before the lookup it vouches for
+        if seen is not None:
+            recent = self._recent.get(digest)
+            if recent is not None and recent[3] == seen and recent[0] > self._clock():
+                if recent[2] is not None and recent[2] <= utcnow():
+                    raise Unauthorized("Token expired")
+                return recent[1]
         with self.store.read() as conn:
             row = conn.execute(self._by_hash, {"digest": digest}).first()
         if row is None or not same_hash(row.token_hash, digest):
@@ -193,15 +216,20 @@ class TokenStore:
         if row.expiration_date is not None and row.expiration_date <= utcnow():
             raise Unauthorized("Token expired")
         principal = principal_of(row)
-        if self.cache_ttl_s > 0:
+        if seen is not None:
             if len(self._recent) >= _MAX_TRUSTED:
                 self._recent.clear()
-            self._recent[digest] = (self._clock() + self.cache_ttl_s, principal, row.expiration_date)
+            self._recent[digest] = (self._clock() + self.cache_ttl_s, principal, row.expiration_date, seen)
         return principal
 
     def forget(self) -> None:
-        """Drop every trusted lookup (after a change to any token)."""
+        """Drop every trusted lookup of this process."""
         self._recent.clear()
+
+    def _changed(self, marker: Any) -> None:
+        """After a token write committed: every process (this one at once) stops trusting earlier lookups."""
+        self.forget()
+        self.changes.published(marker)
 
     # --- API access tokens --------------------------------------------------------------------------
     def create(self, body: Any) -> tuple[str, Token]:
@@ -252,7 +280,8 @@ class TokenStore:
             for key, value in fields.items():
                 setattr(row, key, value)
             row.updated_at = utcnow()
-        self.forget()
+            marker = self.changes.announce(session)
+        self._changed(marker)
         log.info("token %s updated", row.id)
         return row
 
@@ -261,7 +290,8 @@ class TokenStore:
         with self.store.session() as session:
             row = self._find(session, token_or_id)
             row.revoked_at = row.updated_at = utcnow()
-        self.forget()
+            marker = self.changes.announce(session)
+        self._changed(marker)
         log.info("token %s revoked", row.id)
         return row
 
@@ -275,17 +305,21 @@ class TokenStore:
             log.warning("LDS_ADMIN_TOKEN is shorter than %d characters; use a long random string", MIN_ADMIN_TOKEN_CHARS)
         generated = None if configured else new_token()
         digest = hash_token(configured or generated)
+        changed = False
         try:
             with self.store.write() as conn:
                 row = conn.execute(select(self.table.c.token_hash).where(self.table.c.id == ADMIN_ID)).first()
-                if row is not None:
+                if row is None:
+                    self._insert_admin(conn, digest)
+                else:
+                    generated = None
                     if configured and not same_hash(row.token_hash, digest):
-                        self._set_admin_hash(conn, digest)
-                        log.info("admin token replaced by LDS_ADMIN_TOKEN")
-                    return None
-                self._insert_admin(conn, digest)
+                        marker, changed = self._set_admin_hash(conn, digest), True
         except IntegrityError:  # another process initialised the store at the same moment
             return None
+        if changed:
+            self._changed(marker)
+            log.info("admin token replaced by LDS_ADMIN_TOKEN")
         return generated
 
     def rotate_admin(self, configured: str | None) -> str:
@@ -295,7 +329,8 @@ class TokenStore:
         token = new_token()
         with self.store.write() as conn:
             exists = conn.execute(select(self.table.c.id).where(self.table.c.id == ADMIN_ID)).first()
-            (self._set_admin_hash if exists else self._insert_admin)(conn, hash_token(token))
+            marker = (self._set_admin_hash if exists else self._insert_admin)(conn, hash_token(token))
+        self._changed(marker)
         log.info("admin token rotated")
         return token
 
@@ -308,6 +343,7 @@ class TokenStore:
             )
         )
 
-    def _set_admin_hash(self, conn, digest: str) -> None:
+    def _set_admin_hash(self, conn, digest: str) -> Any:
+        """Inside the caller's transaction; returns the change marker to publish after its commit."""
         conn.execute(update(Token).where(Token.id == ADMIN_ID).values(token_hash=digest, updated_at=utcnow()))
-        self.forget()
+        return self.changes.announce(conn)

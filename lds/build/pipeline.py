@@ -15,9 +15,8 @@ from pathlib import Path
 from lds import __version__
 from lds.build.progress import Progress, peak_rss_mb
 from lds.errors import BadRequest
+from lds.formats import DATA_FORMAT
 
-# Bump when the layout or meaning of the built arrays changes: older builds are then rebuilt, never misread.
-DATA_FORMAT = 3  # 3: barrier nodes cut car graphs
 EXTRACT_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 
 

@@ -11,16 +11,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from lds.formats import CLASS_INDEX
+
 Tags = Mapping[str, str]
 
-# Highway classes in a fixed order: the index is stored per edge (``edge_class``).
-HIGHWAY_CLASSES = (
-    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
-    "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential", "living_street",
-    "service", "road", "track", "pedestrian", "footway", "path", "cycleway", "steps", "bridleway",
-    "corridor", "other",
-)
-CLASS_INDEX = {name: i for i, name in enumerate(HIGHWAY_CLASSES)}
 
 # OSRM car.lua `speeds.highway` (km/h).
 CAR_SPEEDS = {

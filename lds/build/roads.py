@@ -20,11 +20,10 @@ from scipy.sparse.csgraph import connected_components
 
 from lds.build.osm import Roads
 from lds.build.profiles import PROFILES, highway_class
+from lds.formats import FLAG_BRIDGE, FLAG_RESTRICTED, FLAG_ROUNDABOUT, FLAG_TOLL, FLAG_TUNNEL
 from lds.geo import haversine_m
 
 SIGNAL_PENALTY_S = 2.0  # OSRM car.lua traffic_signal_penalty
-FLAG_ROUNDABOUT, FLAG_TOLL, FLAG_TUNNEL, FLAG_BRIDGE = 1, 2, 4, 8
-FLAG_RESTRICTED = 16  # per direction: access=destination and the like, only to reach or leave (OSRM "restricted")
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 :class:`CachedLDS` wraps a loaded :class:`lds.core.LDS`; its ``route``, ``isolines``, ``geocode``,
 ``reverse`` and ``geocode_batch`` have the core's signatures and results, and everything else is
-forwarded. Batch items are looked up one by one under the same key as a single geocode of the same
+forwarded. Each service's cache endpoint name and key parameters come from its declaration
+(:mod:`lds.services`). Batch items are looked up one by one under the same key as a single geocode of the same
 address, and only the misses are computed. Errors are never cached. Whether the answers of the
 current request were hits is kept in a context variable that the HTTP layer turns into
 ``X-LDS-Cache`` (the core stays free of Flask).
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lds import fastjson, metrics
-from lds.cache.keys import cache_key, norm_code, norm_int, norm_number, norm_point, norm_points, norm_text
+from lds.cache.keys import cache_key
 
 
 @dataclass
@@ -61,8 +62,11 @@ class CachedLDS:
         s = settings if settings is not None else core.settings
         self.settings = s  # what the HTTP layer reads limits from (the app's settings; the core's by default)
         self._prefix = s.redis_prefix
-        self._decimals = s.cache_coord_decimals
         self._max_bytes = s.cache_max_entry_bytes
+        self._off = getattr(store, "backend", None) == "off"  # cache_enabled=false (lds.cache.store.NoCache)
+        from lds import services  # here, not at the top: the declarations import lds.cache.keys
+
+        self._services = services
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.core, name)
@@ -81,36 +85,35 @@ class CachedLDS:
     def key(self, endpoint: str, params: dict[str, Any]) -> str:
         return cache_key(self._prefix, self.core.data_version, endpoint, params)
 
-    def _geocode_params(self, address: Any, country: Any, limit: Any) -> dict[str, Any]:
-        if limit is None or limit == "":
-            limit = self.settings.geocode_default_limit  # what the core uses, so both spellings share a key
-        return {"address": norm_text(address), "country": norm_code(country), "limit": norm_int(limit)}
+    def cached(self, service: Any, kwargs: dict[str, Any]) -> Any:
+        """The core's answer to one request of ``service`` (a :class:`lds.services.Service`), from the cache if there."""
+        compute = getattr(self.core, service.core)
+        if self._off:  # no key to hash and no copy to encode; still counted as the misses they are
+            value = compute(**kwargs)
+            self._count(service.cache, hits=0, misses=1)
+            return value
+        return self._answer(service.cache, service.cache_key(kwargs, self.settings), lambda: compute(**kwargs))
 
     # --- the services ----------------------------------------------------------------------
     def route(self, origin: Sequence[float], destination: Sequence[float], waypoints: Sequence[Sequence[float]] = (),
               mode: str = "car") -> dict:
-        d = self._decimals
-        params = {"origin": norm_point(origin, d), "destination": norm_point(destination, d),
-                  "waypoints": norm_points(waypoints, d), "mode": mode}
-        return self._answer("route", params, lambda: self.core.route(origin, destination, waypoints, mode))
+        return self.cached(self._services.ROUTING,
+                           {"origin": origin, "destination": destination, "waypoints": waypoints, "mode": mode})
 
     def isolines(self, origin: Sequence[float], ranges: Sequence[float], range_type: str = "time",
                  mode: str = "car") -> list[dict]:
-        params = {"origin": norm_point(origin, self._decimals), "ranges": [norm_number(r, 3) for r in ranges],
-                  "range_type": range_type, "mode": mode}
-        return self._answer("isolines", params, lambda: self.core.isolines(origin, ranges, range_type, mode))
+        return self.cached(self._services.ISOLINES,
+                           {"origin": origin, "ranges": ranges, "range_type": range_type, "mode": mode})
 
     def geocode(self, address: str, country: str | None = None, limit: int | None = None) -> list[dict]:
-        params = self._geocode_params(address, country, limit)
-        return self._answer("geocode", params, lambda: self.core.geocode(address, country=country, limit=limit))
+        return self.cached(self._services.GEOCODE, {"address": address, "country": country, "limit": limit})
 
     def reverse(self, lat: float, lon: float, language: str | None = None) -> list[dict]:
-        d = self._decimals
-        params = {"lat": norm_number(lat, d), "lon": norm_number(lon, d), "language": norm_code(language)}
-        return self._answer("reverse", params, lambda: self.core.reverse(lat, lon, language=language))
+        return self.cached(self._services.REVERSE, {"lat": lat, "lon": lon, "language": language})
 
     def geocode_batch(self, items: list, country: str | None = None, limit: int | None = None) -> list[dict]:
         """One ``{"error", "value"}`` per item in input order; cached items are not recomputed."""
+        endpoint = self._services.BATCH.cache
         keys = [self._item_key(item, country, limit) for item in items]
         lookups = [i for i, k in enumerate(keys) if k is not None]
         results: list[dict | None] = [None] * len(items)
@@ -126,10 +129,10 @@ class CachedLDS:
                 results[i] = entry
                 if keys[i] is not None and entry.get("error") is None:
                     raw = _dumps(entry.get("value"))
-                    if self._fits("geocode", raw):
+                    if self._fits(endpoint, raw):
                         pairs.append((keys[i], raw))
             self.store.set_many(pairs)
-        self._count("geocode", hits=len(items) - len(misses), misses=len(misses))
+        self._count(endpoint, hits=len(items) - len(misses), misses=len(misses))
         return results  # type: ignore[return-value]
 
     def _item_key(self, item: Any, country: Any, limit: Any) -> str | None:
@@ -145,7 +148,9 @@ class CachedLDS:
             return None
         if not address.strip():
             return None
-        return self.key("geocode", self._geocode_params(address, item_country, item_limit))
+        geocode = self._services.GEOCODE
+        return self.key(geocode.cache, geocode.cache_key({"address": address, "country": item_country, "limit": item_limit},
+                                                         self.settings))
 
     # --- plumbing --------------------------------------------------------------------------
     def _answer(self, endpoint: str, params: dict[str, Any], compute: Callable[[], Any]) -> Any:

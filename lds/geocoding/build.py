@@ -19,24 +19,14 @@ from pathlib import Path
 import numpy as np
 import shapely
 
+from lds.formats import FLAG_INFERRED, FLAG_INTERPOLATED, KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
+from lds.geo import ecef
 from lds.geocoding import interpolation
 from lds.geocoding.fill import address_localities, fill_countries, fill_from_street, most_common
-from lds.geocoding.geo import ecef
 from lds.geocoding.housenumbers import main_number
 from lds.geocoding.localities import PLACE_RANK, SUBURB_PLACES, Localities, context_names, display_name
 from lds.geocoding.osmread import read_extract
-from lds.geocoding.store import (
-    FLAG_INFERRED,
-    FLAG_INTERPOLATED,
-    KIND_PLACE,
-    KIND_POI,
-    KIND_POSTCODE,
-    KIND_STREET,
-    StringPool,
-    save_arrays,
-    save_manifest,
-    save_strings,
-)
+from lds.geocoding.store import StringPool, save_arrays, save_manifest, save_strings
 from lds.geocoding.streets import Segments, group_streets, infer_streets
 from lds.geocoding.vocabulary import Tokenizer, build_vocabulary
 
@@ -355,12 +345,12 @@ def _representative_points(groups, segments: Segments, a_lat, a_lon) -> list[tup
         if segs:
             mid_lat = (segments.lat0[segs] + segments.lat1[segs]) / 2
             mid_lon = (segments.lon0[segs] + segments.lon1[segs]) / 2
-            xyz = ecef(mid_lat, mid_lon)
+            xyz = ecef(mid_lon, mid_lat)
             j = int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))
             out.append((float(mid_lat[j]), float(mid_lon[j])))
         else:
             idx = grp["addrs"]
-            xyz = ecef(a_lat[idx], a_lon[idx])
+            xyz = ecef(a_lon[idx], a_lat[idx])
             j = idx[int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))]
             out.append((float(a_lat[j]), float(a_lon[j])))
     return out

@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 import numpy as np
 from scipy.spatial import cKDTree
 
-from lds.geocoding.geo import ecef
+from lds.geo import ecef
 from lds.geocoding.normalize import name_key
 
 NEIGHBOUR_FILL_M = 300.0  # a missing postcode/city comes from the nearest same-street address this close
@@ -48,8 +48,8 @@ def fill_from_street(addresses: list[dict], groups: list[dict], field: str, miss
         known = [i for i in idx if known_fn(addresses[i])]
         if not missing or not known:
             continue
-        tree = cKDTree(ecef([addresses[i]["lat"] for i in known], [addresses[i]["lon"] for i in known]))
-        _, j = tree.query(ecef([addresses[i]["lat"] for i in missing], [addresses[i]["lon"] for i in missing]),
+        tree = cKDTree(ecef([addresses[i]["lon"] for i in known], [addresses[i]["lat"] for i in known]))
+        _, j = tree.query(ecef([addresses[i]["lon"] for i in missing], [addresses[i]["lat"] for i in missing]),
                              distance_upper_bound=NEIGHBOUR_FILL_M)
         for i, jj in zip(missing, np.atleast_1d(j).tolist()):
             if jj < len(known):
@@ -64,8 +64,8 @@ def fill_countries(addresses, a_lat, a_lon, countries: dict, filled: Counter) ->
     majority = votes.most_common(1)[0][0] if votes else (next(iter(countries)) if len(countries) == 1 else None)
     missing = [i for i, a in enumerate(addresses) if not a.get("country")]
     if missing and known:
-        tree = cKDTree(ecef(a_lat[known], a_lon[known]))
-        _, j = tree.query(ecef(a_lat[missing], a_lon[missing]))
+        tree = cKDTree(ecef(a_lon[known], a_lat[known]))
+        _, j = tree.query(ecef(a_lon[missing], a_lat[missing]))
         for i, jj in zip(missing, np.atleast_1d(j).tolist()):
             addresses[i]["country"] = addresses[known[jj]]["country"]
             filled["country_nearest"] += 1

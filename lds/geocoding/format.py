@@ -7,10 +7,12 @@ it follows it (GB, US, CA, AU).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lds.geocoding.index import AddressIndex
-from lds.geocoding.store import KIND_PLACE, KIND_POI, KIND_POSTCODE
+from lds.formats import KIND_PLACE, KIND_POI, KIND_POSTCODE
+
+if TYPE_CHECKING:  # only for annotations: importing the index here would close an import cycle
+    from lds.geocoding.index import AddressIndex
 
 NUMBER_FIRST = {"US", "CA", "GB", "IE", "AU", "NZ", "FR", "MC", "LU", "IN", "ZA", "SG", "MY", "PH", "IL", "TH", "JP"}
 POSTCODE_AFTER_CITY = {"US", "CA", "GB", "AU", "IE"}

@@ -18,20 +18,11 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from lds.geocoding.geo import ecef
+from lds.formats import FLAG_INTERPOLATED, GEOCODER_FORMAT, KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
+from lds.geo import ecef
 from lds.geocoding.housenumbers import index_keys, main_number
-from lds.geocoding.lexicon import Lexicon
-from lds.geocoding.store import (
-    FLAG_INTERPOLATED,
-    FORMAT_VERSION,
-    KIND_PLACE,
-    KIND_POI,
-    KIND_POSTCODE,
-    KIND_STREET,
-    StringTable,
-    load_array,
-    load_manifest,
-)
+from lds.geocoding.lexicon import Lexicon, word_matches
+from lds.geocoding.store import StringTable, load_array, load_manifest
 from lds.geocoding.streets import Segments
 from lds.settings import Settings
 
@@ -47,8 +38,8 @@ class AddressIndex:
         self.directory = Path(directory)
         self.settings = settings
         self.manifest = load_manifest(self.directory)
-        if self.manifest.get("format") != FORMAT_VERSION:
-            raise ValueError(f"address index format {self.manifest.get('format')} is not {FORMAT_VERSION}: rebuild it")
+        if self.manifest.get("format") != GEOCODER_FORMAT:
+            raise ValueError(f"address index format {self.manifest.get('format')} is not {GEOCODER_FORMAT}: rebuild it")
         self.counts = self.manifest.get("counts", {})
         self.countries: dict[str, dict[str, str]] = self.manifest.get("countries", {})
         self.strings = StringTable(self.directory, "strings")
@@ -94,8 +85,6 @@ class AddressIndex:
         self._placenode_tree: cKDTree | None = None
         self._areas: tuple[Any, Any] | None = None
         self.hn_table = lru_cache(maxsize=16384)(self._hn_table)
-        from lds.geocoding.search import word_matches
-
         self.word_matches = lru_cache(maxsize=100_000)(lambda text, raw, fuzzy: word_matches(self.lexicon, text, raw, fuzzy))
         if len(self.addr_lat) + len(self.segments) <= WARM_LIMIT:
             self.warm()
@@ -126,14 +115,14 @@ class AddressIndex:
         if self._addr_tree is None and len(self.addr_lat):
             with self._lock:
                 if self._addr_tree is None:
-                    self._addr_tree = cKDTree(ecef(np.asarray(self.addr_lat), np.asarray(self.addr_lon)))
+                    self._addr_tree = cKDTree(ecef(np.asarray(self.addr_lon), np.asarray(self.addr_lat)))
         return self._addr_tree
 
     @property
     def placenode_tree(self) -> cKDTree | None:
         if self._placenode_tree is None and len(self.placenode_entity):
             e = np.asarray(self.placenode_entity)
-            self._placenode_tree = cKDTree(ecef(np.asarray(self.ent_lat)[e], np.asarray(self.ent_lon)[e]))
+            self._placenode_tree = cKDTree(ecef(np.asarray(self.ent_lon)[e], np.asarray(self.ent_lat)[e]))
         return self._placenode_tree
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from lds.geocoding.geo import haversine_m
+from lds.geo import distance_m
 from lds.geocoding.housenumbers import main_number, parity_step
 
 MAX_NUMBERS = 1000  # numbers generated between two anchors; larger gaps are tagging errors
@@ -17,7 +17,7 @@ MAX_NUMBERS = 1000  # numbers generated between two anchors; larger gaps are tag
 
 def _point_at(coords: list[tuple[float, float]], fraction: float) -> tuple[float, float]:
     """(lon, lat) at ``fraction`` of the line's length."""
-    lengths = [haversine_m(a[1], a[0], b[1], b[0]) for a, b in pairwise(coords)]
+    lengths = [distance_m(a[0], a[1], b[0], b[1]) for a, b in pairwise(coords)]
     total = sum(lengths)
     if total <= 0:
         return coords[0]

@@ -93,3 +93,29 @@ class Lexicon:
                     found.append((d, (seq, SHORT_QUALITY if short else FUZZY_QUALITY[int(d)])))
         found.sort(key=lambda x: x[0])
         return [m for _, m in found[:limit]]
+
+
+def word_matches(lex: Lexicon, text: str, raw: str, fuzzy: bool) -> tuple[dict[int, float], frozenset[int], dict]:
+    """Vocabulary tokens one query word may stand for, with qualities; those it matches on its own; and,
+    for tokens it matches only as one part of a compound ("tingvej" -> ting + vej), the other parts,
+    which a name must also have for the word to count. Cached per index: words repeat across queries."""
+    m: dict[int, float] = {}
+    d: set[int] = set()
+    parts: dict[int, tuple[frozenset[int], ...]] = {}
+    hit = lex.exact(text)
+    if hit is None and raw != text:
+        hit = lex.exact(raw)
+    found = [hit] if hit is not None else []
+    if fuzzy or hit is None:
+        word = raw if len(raw) > len(text) and not raw[0].isdigit() else text
+        found += lex.fuzzy(word)
+    for seq, quality in found:
+        for tid in seq:
+            if m.get(tid, 0.0) < quality:
+                m[tid] = quality
+        if len(seq) == 1:
+            d.add(seq[0])
+        else:
+            for tid in seq:  # each compound is an alternative: any one whose parts the name has will do
+                parts[tid] = (*parts.get(tid, ()), frozenset(t for t in seq if t != tid))
+    return m, frozenset(d), {t: p for t, p in parts.items() if t not in d}

@@ -14,7 +14,7 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from lds.geocoding.geo import ecef
+from lds.geo import ecef
 from lds.geocoding.osmread import CONTEXT_LANGUAGES, NAME_KEYS
 
 # place=* values that name a town-level locality, with the distance (m) within which a place node of
@@ -79,7 +79,7 @@ class Localities:
     def _kd(nodes: list[dict]):
         if not nodes:
             return None
-        return cKDTree(ecef([p["lat"] for p in nodes], [p["lon"] for p in nodes]))
+        return cKDTree(ecef([p["lon"] for p in nodes], [p["lat"] for p in nodes]))
 
     def _nearest(self, kd, nodes, radii, xyz: np.ndarray, k: int = 8) -> list[dict | None]:
         """Per point, the place node with the smallest distance/radius ratio below 1."""
@@ -111,7 +111,7 @@ class Localities:
             pi, ai = self.tree.query(pts, predicate="within")
             for p, a in zip(pi.tolist(), ai.tolist()):
                 enclosing[p].append(a)
-        xyz = ecef(lats, lons) if n else np.zeros((0, 3))
+        xyz = ecef(lons, lats) if n else np.zeros((0, 3))
         cities = self._nearest(self._city_kd, self.city_nodes, CITY_PLACES, xyz)
         suburbs = self._nearest(self._suburb_kd, self.suburb_nodes, SUBURB_PLACES, xyz)
         out = []

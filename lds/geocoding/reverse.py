@@ -13,8 +13,8 @@ import numpy as np
 import shapely
 
 from lds.errors import OutOfCoverage
+from lds.geo import chord_to_arc, distance_m, ecef
 from lds.geocoding import format as fmt
-from lds.geocoding.geo import chord_to_arc, ecef, haversine_m
 from lds.geocoding.index import AddressIndex
 
 INTERPOLATED_PENALTY_M = 5.0  # a real address point wins over an interpolated one up to this much farther
@@ -33,7 +33,7 @@ def nearest_address(index: AddressIndex, lat: float, lon: float, radius: float) 
     if tree is None:
         return None
     k = min(NEAREST_K, len(index.addr_lat))
-    dist, idx = tree.query(ecef(lat, lon), k=k, distance_upper_bound=radius + INTERPOLATED_PENALTY_M)
+    dist, idx = tree.query(ecef(lon, lat), k=k, distance_upper_bound=radius + INTERPOLATED_PENALTY_M)
     best: tuple[float, int, float] | None = None
     for d, j in zip(np.atleast_1d(dist).tolist(), np.atleast_1d(idx).tolist()):
         if j >= len(index.addr_lat):
@@ -59,13 +59,13 @@ def enclosing_place(index: AddressIndex, lat: float, lon: float) -> tuple[int, f
                 candidates.append((float(index.area_size[a]), e))
     if candidates:
         e = min(candidates)[1]
-        return e, haversine_m(lat, lon, float(index.ent_lat[e]), float(index.ent_lon[e]))
+        return e, distance_m(lon, lat, float(index.ent_lon[e]), float(index.ent_lat[e]))
     ptree = index.placenode_tree
     if ptree is None:
         return None
     radius = float(np.max(index.placenode_radius))
     k = min(16, len(index.placenode_entity))
-    dist, idx = ptree.query(ecef(lat, lon), k=k, distance_upper_bound=radius)
+    dist, idx = ptree.query(ecef(lon, lat), k=k, distance_upper_bound=radius)
     best = None
     for d, j in zip(np.atleast_1d(dist).tolist(), np.atleast_1d(idx).tolist()):
         if j >= len(index.placenode_entity):

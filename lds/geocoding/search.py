@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 
 from rapidfuzz.distance import OSA
 
+from lds.formats import KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
+from lds.geo import distance_m
 from lds.geocoding import format as fmt
-from lds.geocoding.geo import haversine_m
 from lds.geocoding.housenumbers import main_number, query_keys
 from lds.geocoding.index import AddressIndex
-from lds.geocoding.lexicon import FUZZY_QUALITY, JOINED, Lexicon, max_edits
+from lds.geocoding.lexicon import FUZZY_QUALITY, JOINED, max_edits
 from lds.geocoding.normalize import is_house_number, tokens
-from lds.geocoding.store import KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
 
 RETRIEVE_DF_CAP_FRACTION = 0.02  # tokens in more names than this share (and RETRIEVE_DF_CAP_MIN) skip retrieval
 RETRIEVE_DF_CAP_MIN = 200
@@ -55,32 +55,6 @@ ADJACENT_BONUS = 0.05  # and one right before or after the street name beats one
 POSTCODE_AS_NUMBER = 0.05  # a number that is also the candidate's postcode is less likely its house number
 
 MATCH_TYPE = {KIND_STREET: "street", KIND_PLACE: "place", KIND_POI: "poi", KIND_POSTCODE: "place"}
-
-
-def word_matches(lex: Lexicon, text: str, raw: str, fuzzy: bool) -> tuple[dict[int, float], frozenset[int], dict]:
-    """Vocabulary tokens one query word may stand for, with qualities; those it matches on its own; and,
-    for tokens it matches only as one part of a compound ("tingvej" -> ting + vej), the other parts,
-    which a name must also have for the word to count. Cached per index: words repeat across queries."""
-    m: dict[int, float] = {}
-    d: set[int] = set()
-    parts: dict[int, tuple[frozenset[int], ...]] = {}
-    hit = lex.exact(text)
-    if hit is None and raw != text:
-        hit = lex.exact(raw)
-    found = [hit] if hit is not None else []
-    if fuzzy or hit is None:
-        word = raw if len(raw) > len(text) and not raw[0].isdigit() else text
-        found += lex.fuzzy(word)
-    for seq, quality in found:
-        for tid in seq:
-            if m.get(tid, 0.0) < quality:
-                m[tid] = quality
-        if len(seq) == 1:
-            d.add(seq[0])
-        else:
-            for tid in seq:  # each compound is an alternative: any one whose parts the name has will do
-                parts[tid] = (*parts.get(tid, ()), frozenset(t for t in seq if t != tid))
-    return m, frozenset(d), {t: p for t, p in parts.items() if t not in d}
 
 
 @dataclass
@@ -213,7 +187,7 @@ def resolve_number(index: AddressIndex, e: int, token: str) -> Resolution | None
         return None
     la0, lo0 = float(index.addr_lat[lo[1]]), float(index.addr_lon[lo[1]])
     la1, lo1 = float(index.addr_lat[hi[1]]), float(index.addr_lon[hi[1]])
-    if haversine_m(la0, lo0, la1, lo1) > NEIGHBOUR_MAX_M:
+    if distance_m(lo0, la0, lo1, la1) > NEIGHBOUR_MAX_M:
         return None
     f = (n - lo[0]) / (hi[0] - lo[0])
     return Resolution(NEIGHBOUR_INTERPOLATION, "interpolated", la0 + (la1 - la0) * f, lo0 + (lo1 - lo0) * f, lo[1], str(n))
@@ -463,7 +437,7 @@ def geocode(index: AddressIndex, text: str, country: str | None = None, limit: i
         cand = fmt.candidate(index, c.entity, c.address, c.match_type, c.lat, c.lon, c.confidence, number=c.number)
         # one answer per text within DUPLICATE_M (a place node and its boundary, a shop and its building)
         same = seen.setdefault(cand["formattedAddress"], [])
-        if any(haversine_m(c.lat, c.lon, la, lo) < DUPLICATE_M for la, lo in same):
+        if any(distance_m(c.lon, c.lat, lo, la) < DUPLICATE_M for la, lo in same):
             continue
         same.append((c.lat, c.lon))
         out.append(cand)

@@ -14,11 +14,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
-
-# Entity kinds and address flags, as stored in ent_kind / addr_flags.
-KIND_STREET, KIND_PLACE, KIND_POI, KIND_POSTCODE = 0, 1, 2, 3
-FLAG_INTERPOLATED, FLAG_INFERRED = 1, 2
+from lds.formats import GEOCODER_FORMAT
 
 
 class StringPool:
@@ -98,7 +94,7 @@ def load_array(directory: Path, name: str, mmap: bool = True) -> np.ndarray:
 
 
 def save_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    (out / "manifest.json").write_text(json.dumps({"format": FORMAT_VERSION, **manifest}, ensure_ascii=False, indent=1))
+    (out / "manifest.json").write_text(json.dumps({"format": GEOCODER_FORMAT, **manifest}, ensure_ascii=False, indent=1))
 
 
 def load_manifest(directory: Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from itertools import pairwise
 import numpy as np
 from scipy.spatial import cKDTree
 
-from lds.geocoding.geo import ecef, haversine_np, project_on_segments
+from lds.geo import ecef, haversine_m, project_on_segments
 from lds.geocoding.normalize import name_key
 
 MERGE_M = 300.0  # ways of one name closer than this are one street
@@ -47,7 +47,7 @@ def _cluster_points(lats, lons, owners: np.ndarray, n_owners: int, radius: float
     """Union owners whose points come within ``radius``; returns a root label per owner."""
     if n_owners <= 1:
         return np.zeros(n_owners, dtype=np.int64)
-    tree = cKDTree(ecef(lats, lons))
+    tree = cKDTree(ecef(lons, lats))
     pairs = tree.query_pairs(radius, output_type="ndarray")
     owner_pairs = owners[pairs] if len(pairs) else np.zeros((0, 2), dtype=np.int64)
     owner_pairs = owner_pairs[owner_pairs[:, 0] != owner_pairs[:, 1]]
@@ -97,8 +97,8 @@ def group_streets(streets: list[dict], addresses: list[dict], progress: Progress
         if cands:
             pts = [(lat, lon, g) for g in cands for w in groups[g]["ways"] for lon, lat in streets[w]["coords"]]
             arr = np.array(pts)
-            tree = cKDTree(ecef(arr[:, 0], arr[:, 1]))
-            dist, j = tree.query(ecef(lats, lons), distance_upper_bound=ATTACH_M)
+            tree = cKDTree(ecef(arr[:, 1], arr[:, 0]))
+            dist, j = tree.query(ecef(lons, lats), distance_upper_bound=ATTACH_M)
             for k, (d, jj) in enumerate(zip(dist.tolist(), j.tolist())):
                 if jj < len(arr):
                     g = int(arr[jj, 2])
@@ -151,7 +151,7 @@ class Segments:
             return cls(z, z, z, z, np.zeros(0, dtype=np.int32))
         arr = np.array(rows)
         lat0, lon0, lat1, lon1 = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
-        length = haversine_np(lat0, lon0, lat1, lon1)
+        length = haversine_m(lon0, lat0, lon1, lat1)
         pieces = np.maximum(1, np.ceil(length / SEGMENT_MAX_M)).astype(np.int64)
         idx = np.repeat(np.arange(len(arr)), pieces)
         k = np.arange(len(idx)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
@@ -172,7 +172,7 @@ class Segments:
         if self._tree is None and len(self):
             lat0, lat1 = np.asarray(self.lat0), np.asarray(self.lat1)
             lon0, lon1 = np.asarray(self.lon0), np.asarray(self.lon1)
-            self._tree = cKDTree((ecef(lat0, lon0) + ecef(lat1, lon1)) / 2.0)
+            self._tree = cKDTree((ecef(lon0, lat0) + ecef(lon1, lat1)) / 2.0)
         return self._tree
 
     def nearest(self, lat: float, lon: float, radius: float, k: int = 24):
@@ -181,12 +181,12 @@ class Segments:
         if tree is None:
             return None
         k = min(k, len(self))
-        _, idx = tree.query(ecef(lat, lon), k=k, distance_upper_bound=radius + SEGMENT_MAX_M / 2 + 1)
+        _, idx = tree.query(ecef(lon, lat), k=k, distance_upper_bound=radius + SEGMENT_MAX_M / 2 + 1)
         idx = np.atleast_1d(idx)
         idx = idx[idx < len(self)]
         if len(idx) == 0:
             return None
-        d, t, plat, plon = project_on_segments(lat, lon, self.lat0[idx], self.lon0[idx], self.lat1[idx], self.lon1[idx])
+        d, t, plon, plat = project_on_segments(lon, lat, self.lon0[idx], self.lat0[idx], self.lon1[idx], self.lat1[idx])
         j = int(np.argmin(d))
         if d[j] > radius:
             return None

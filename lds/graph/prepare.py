@@ -38,16 +38,13 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from lds.formats import CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph.snap import build_grid
 
 # OSRM car.lua turn model (process_turn) and guidance lookahead.
 CAR_TURN_PENALTY_S = 7.5  # turn_penalty: the sigmoid's maximum
 CAR_TURN_BIAS = 1.075  # turn_bias: right turns cheaper than left ones (right-hand traffic)
 CAR_UTURN_PENALTY_S = 20.0  # properties.u_turn_penalty
-# OSRM gives a turn from an open road into an access-restricted one (access=destination, ...) its maximum turn
-# weight, so such roads are used only to reach or leave a point on them; an hour has the same effect here while
-# keeping int32 millisecond sums far from overflow.
-RESTRICTED_ENTRY_PENALTY_S = 3600.0
 BEARING_LOOKAHEAD_M = 10.0  # OSRM's coordinate extractor looks ~10 m along a road for its perceived bearing
 # Witness searches stop after this many settled nodes: fewer = faster build, a few more shortcuts.
 WITNESS_SETTLE_LIMIT = 50
@@ -63,9 +60,6 @@ CORE_SOFT_DEGREE = 30
 CORE_SOFT_SHARE = 0.10
 # Modes with turn costs get the edge-based hierarchy; the others the node-based one.
 EDGE_BASED_MODES = frozenset({"car"})
-
-# Version of the arrays written here; readers (the benchmark's reuse check) rebuild when it differs.
-FORMAT = 2
 
 Progress = Callable[[str, str], None]
 
@@ -182,7 +176,7 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
     for name, array in out.items():
         np.save(graph_dir / f"{name}.npy", np.ascontiguousarray(array))
     stats = {
-        "format": FORMAT, "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n,
+        "format": CH_FORMAT, "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n,
         "turns": len(tg["from"]) if edge_based else None,
         "shortcuts": int(len(ch["arc_c1"]) - np.count_nonzero(ch["arc_c1"] < 0)),
         "arcs": len(ch["arc_c1"]), "core_nodes": int(ch["core_size"][0]), "turn_seconds": round(t1 - t0, 3),

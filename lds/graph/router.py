@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lds.errors import Unavailable
+from lds.formats import CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph._guidance import turn_durations_ms
-from lds.graph.prepare import FORMAT, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph.snap import Snap
 
 AT_NODE_M = 0.5  # a snapped point this close to an edge's end is on the road node there
@@ -48,7 +48,7 @@ class Router:
         g = graph
         meta_file = g.path / "ch.json"
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        if meta.get("format") != FORMAT:
+        if meta.get("format") != CH_FORMAT:
             raise Unavailable(f"the {g.mode} graph in {g.path} has no routing hierarchy of this lds version; "
                               "rebuild the data with `lds build`", 503)
         self.graph = g

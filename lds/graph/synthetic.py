@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lds.build.profiles import CLASS_INDEX
 from lds.build.roads import ModeGraph
+from lds.formats import CLASS_INDEX
 from lds.geo import EARTH_RADIUS_M
 
 

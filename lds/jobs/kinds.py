@@ -1,7 +1,8 @@
 """The registry of job kinds: what a chunk of items means and which core call answers it.
 
-Geocoding batches are the first kind; routing or isoline batches plug in by registering a
-:class:`JobKind` whose ``run`` maps a chunk of items to one ``{"error", "value"}`` entry per item.
+Every service declared with a ``job`` (:mod:`lds.services`; today the geocoding batch) is a kind, answered
+by the service's core method with the job's params; other kinds plug in by registering a :class:`JobKind`
+whose ``run`` maps a chunk of items to one ``{"error", "value"}`` entry per item.
 """
 
 from __future__ import annotations
@@ -35,8 +36,21 @@ def get_kind(name: str) -> JobKind:
         raise BadRequest(f"unknown job kind {name!r}; known: {', '.join(sorted(KINDS))}") from None
 
 
-def _geocode(lds: Any, params: dict[str, Any], items: list) -> list[dict]:
-    return lds.geocode_batch(items, country=params.get("country"), limit=params.get("limit"))
+def _service_kind(service: Any) -> JobKind:
+    job, method = service.job, service.core
+
+    def run(lds: Any, params: dict[str, Any], items: list) -> list[dict]:
+        return getattr(lds, method)(items, **params)
+
+    return JobKind(job.kind, service.quota, run)
 
 
-register(JobKind("geocode", "geocoding", _geocode))
+def _register_services() -> None:
+    from lds.services import SERVICES
+
+    for service in SERVICES.values():
+        if service.job is not None:
+            register(_service_kind(service))
+
+
+_register_services()

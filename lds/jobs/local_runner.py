@@ -38,6 +38,7 @@ class LocalRunner:
         self._running: set[str] = set()
         self._executor: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
+        self.admission: Any = None  # lds.admission.Admission of the app: each chunk takes a heavy slot
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -109,19 +110,26 @@ class LocalRunner:
                 continue
             if self._stop.is_set():
                 return
-            current = self.store.load(job_id)
-            if current is None or current.finished:
-                return
-            for attempt in range(self.retries + 1):
-                try:
-                    run_chunk(self.store, self.lds, job_id, n)
-                    break
-                except Exception as exc:  # noqa: BLE001 - any chunk error counts against the retry budget
-                    log.warning("job %s chunk %s attempt %s failed: %s", job_id, n, attempt + 1, exc)
-                    if attempt == self.retries:
-                        self.store.finish(job_id, FAILURE,
-                                          f"chunk {n} failed after {self.retries} retries: {type(exc).__name__}: {exc}")
-                        return
+            held = self.admission.background(self._stop) if self.admission is not None else None
+            if self.admission is not None and held is None:
+                return  # stopping while waiting for a heavy slot
+            try:
+                current = self.store.load(job_id)  # after the wait: it may have been cancelled meanwhile
+                if current is None or current.finished:
+                    return
+                for attempt in range(self.retries + 1):
+                    try:
+                        run_chunk(self.store, self.lds, job_id, n)
+                        break
+                    except Exception as exc:  # noqa: BLE001 - any chunk error counts against the retry budget
+                        log.warning("job %s chunk %s attempt %s failed: %s", job_id, n, attempt + 1, exc)
+                        if attempt == self.retries:
+                            self.store.finish(job_id, FAILURE, f"chunk {n} failed after {self.retries} retries: "
+                                                               f"{type(exc).__name__}: {exc}")
+                            return
+            finally:
+                if held is not None:
+                    held.release()
 
     def _scan_loop(self) -> None:
         while not self._stop.wait(self.scan_s):

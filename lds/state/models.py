@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -51,6 +61,7 @@ class Token(Base):
     allowed_apis: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     referers: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     quotas: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False, default=dict)
+    rate_limit_per_s: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None = the setting's default
     expiration_date: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
@@ -64,6 +75,7 @@ class Token(Base):
             "allowed_apis": list(self.allowed_apis or []),
             "referers": list(self.referers or []),
             "quotas": dict(self.quotas or {}),
+            "rate_limit_per_s": self.rate_limit_per_s,
             "expiration_date": _iso(self.expiration_date),
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),
@@ -79,6 +91,23 @@ class QuotaUsage(Base):
     service: Mapped[str] = mapped_column(String(32), primary_key=True)
     period: Mapped[str] = mapped_column(String(7), primary_key=True)
     used: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class QuotaLease(Base):
+    """Units of one token's monthly quota reserved by one serving process (``holder``), counted there in memory.
+
+    ``used`` + every live reservation never exceeds the limit; a reservation whose holder stopped renewing
+    it (``expires_at`` passed: the process died) is deleted by the next process that settles the same counter.
+    """
+
+    __tablename__ = "quota_leases"
+
+    token_id: Mapped[str] = mapped_column(String(32), ForeignKey("tokens.id", ondelete="CASCADE"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64), primary_key=True)
+    units: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
 def _iso(value: datetime | None) -> str | None:

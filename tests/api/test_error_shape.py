@@ -1,7 +1,16 @@
 """One error envelope everywhere: every endpoint, fed bad input, answers a 4xx
-``{"error": "<message>", "status": <code>}`` — never a 500, never HTML, never a traceback."""
+``{"error": "<message>", "status": <code>}`` — never a 500, never HTML, never a traceback.
+
+Hostile bytes (deep JSON, lone surrogates, invalid UTF-8, a wrong Content-Type, bodies over the limit,
+chunked or not, query strings that are not UTF-8) are sent to every /v3 route that reads them, with auth on,
+and cost no quota."""
+
+import io
+import re
 
 import pytest
+from authfixtures import *
+from authfixtures import ADMIN_TOKEN, auth_settings, bearer
 
 # (method, url, json body or None, expected status) — at least one case for every route in the app.
 BAD_REQUESTS = [
@@ -77,3 +86,109 @@ def test_every_route_has_a_bad_input_case(app):
             continue
         uncovered.append(rule)
     assert not uncovered, f"add bad-input cases for: {sorted(uncovered)}"
+
+
+# --- hostile bytes, over every /v3 route, with auth on: a 4xx in the envelope and nothing charged -----------
+
+BODY_LIMIT = 64 * 1024
+DEEP = b'{"addresses": ' + b"[" * 65 + b'"x"' + b"]" * 65 + b', "address": "x", "name": "x"}'
+SURROGATE_ESCAPES = rb'{"address": "\udcff", "addresses": ["\udcff"], "name": "\udcff", "origin": "\ud800", "lat": 1}'
+BAD_BODIES = {  # name -> (body bytes, Content-Type, expected status)
+    "nested 65 deep": (DEEP, "application/json", 400),
+    "nested 5000 deep": (b"[" * 5000 + b"]" * 5000, "application/json", 400),
+    "lone surrogate escape": (SURROGATE_ESCAPES, "application/json", 400),
+    "lone surrogate bytes": (b'{"address": "\xed\xb3\xbf", "addresses": ["\xed\xb3\xbf"], "name": "\xed\xb3\xbf"}',
+                             "application/json", 400),
+    "invalid utf-8": (b'{"address": "caf\xe9", "addresses": ["\xff"], "name": "\xc3"}', "application/json", 400),
+    "not json": (b'{"address": ', "application/json", 400),
+    "text/plain": (b'{"address": "Monaco", "addresses": ["Monaco"]}', "text/plain", 415),
+    "form": (b"address=Monaco&addresses=Monaco", "application/x-www-form-urlencoded", 415),
+    "over the body limit": (b'{"addresses": ["' + b"x" * (4 * BODY_LIMIT) + b'"]}', "application/json", 413),
+}
+BAD_QUERIES = {
+    "lone surrogate": "address=%ED%B3%BF&origin=%ED%A0%80&lat=%ED%B3%BF",
+    "invalid utf-8": "address=caf%E9&x=%FF",
+    "cut character": "address=%C3",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_app(lds_core, tmp_path_factory):
+    from lds.app import create_app
+
+    settings = auth_settings(lds_core.data.path, tmp_path_factory.mktemp("hostile"), max_body_bytes=BODY_LIMIT,
+                             job_max_body_bytes=2 * BODY_LIMIT)
+    return create_app(settings, lds=lds_core)
+
+
+@pytest.fixture(scope="module")
+def hostile_token(hostile_app):
+    r = hostile_app.test_client().post("/v3/tokens", json={"allowed_apis": ["lds"]}, headers=bearer(ADMIN_TOKEN))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["token"]
+
+
+def _routes(app, methods):
+    """(method, path) of every /v3 route taking one of ``methods``; path variables filled with a dummy."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/v3"):
+            path = re.sub(r"<[^>]+>", "nope", rule.rule)
+            out.extend((m, path) for m in sorted(rule.methods & methods))
+    return sorted(out)
+
+
+def _headers_for(path, token):
+    return bearer(token if path.startswith("/v3/lds/") else ADMIN_TOKEN)
+
+
+def _used(client, token):
+    return client.get("/v3/lds/stats", headers=bearer(token)).get_json()
+
+
+def _assert_envelope(r, status):
+    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:300])
+    payload = r.get_json()
+    assert set(payload) == {"error", "status"} and payload["status"] == status, payload
+    assert isinstance(payload["error"], str) and payload["error"].strip() and "Traceback" not in payload["error"]
+    return payload["error"]
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BODIES))
+def test_hostile_bodies_on_every_route_that_reads_one(hostile_app, hostile_token, case):
+    body, content_type, status = BAD_BODIES[case]
+    client = hostile_app.test_client()
+    before = _used(client, hostile_token)
+    routes = _routes(hostile_app, {"POST", "PUT", "PATCH"})
+    assert len(routes) >= 7  # geocode, reverse, batch, routing, isolines, tokens (create, update)
+    for method, path in routes:
+        headers = {**_headers_for(path, hostile_token), "Content-Type": content_type}
+        r = client.open(path, method=method, data=body, headers=headers)
+        if status == 413 and path.endswith("/batch"):
+            assert len(body) > 2 * BODY_LIMIT  # batches may be larger, up to job_max_body_bytes
+        _assert_envelope(r, status)
+    assert _used(client, hostile_token) == before  # nothing charged
+
+
+def test_hostile_chunked_body_over_the_limit_is_413(hostile_app, hostile_token):
+    """A chunked body (no Content-Length; the server sets wsgi.input_terminated) is read, up to the limit."""
+    client = hostile_app.test_client()
+    body = b'{"addresses": ["' + b"x" * (4 * BODY_LIMIT) + b'"]}'
+    for method, path in _routes(hostile_app, {"POST", "PUT", "PATCH"}):
+        r = client.open(path, method=method, input_stream=io.BytesIO(body),
+                        headers={**_headers_for(path, hostile_token), "Transfer-Encoding": "chunked",
+                                 "Content-Type": "application/json"},
+                        environ_overrides={"wsgi.input_terminated": True})
+        _assert_envelope(r, 413)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_QUERIES))
+def test_hostile_query_strings_on_every_route(hostile_app, hostile_token, case):
+    client = hostile_app.test_client()
+    before = _used(client, hostile_token)
+    routes = _routes(hostile_app, {"GET", "POST", "PUT", "PATCH", "DELETE"})
+    for method, path in routes:
+        r = client.open(path, method=method, query_string=BAD_QUERIES[case],
+                        headers=_headers_for(path, hostile_token))
+        assert "UTF-8" in _assert_envelope(r, 400), (method, path)
+    assert _used(client, hostile_token) == before

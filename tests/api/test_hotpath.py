@@ -1,5 +1,5 @@
-"""The hot path below Flask: repeated answer GETs replayed from the per-process response memo, with the
-same bytes, headers, auth, quota, metrics and logs as the Flask answer they repeat."""
+"""The response memo of the fast path below Flask: repeated answer GETs replayed byte for byte, with the same
+headers, auth, quota, metrics and logs as the answer they repeat (fast path vs Flask: test_fastpath.py)."""
 
 import json
 import logging
@@ -22,7 +22,8 @@ GETS = [
 
 
 def counted(app):
-    """Count requests that reach Flask (its before_request hooks run only there)."""
+    """Count requests that reach Flask (its before_request hooks run only there; GETs of the answer endpoints
+    never do: the fast path answers them)."""
     calls = []
     app.before_request(lambda: calls.append(1))
     return calls
@@ -40,7 +41,7 @@ def test_a_repeat_is_replayed_byte_for_byte_without_flask(memo_app, path, query)
     second = client.get(path, query_string=query)
     third = client.get(path, query_string=query)
     assert first.status_code == second.status_code == third.status_code == 200
-    assert len(calls) == 1  # only the first went through Flask
+    assert len(calls) == 0  # none went through Flask
     assert second.data == third.data == first.data and first.get_json()[0]["error"] is None
     assert first.headers["X-LDS-Cache"] == "miss" and second.headers["X-LDS-Cache"] == "hit"
     assert second.headers["Content-Type"] == first.headers["Content-Type"] == "application/json"
@@ -55,7 +56,7 @@ def test_access_token_is_not_part_of_the_key_but_parameter_order_is(memo_app):
     base = "/v3/lds/isolines?origin=7.4197,43.7311&range=300"
     client.get(base + "&access_token=one")
     assert client.get(base + "&access_token=two").headers["X-LDS-Cache"] == "hit"
-    assert len(calls) == 1
+    assert len(calls) == 0 and len(memo_app.extensions["lds_response_memo"]) == 1
     # Repeated parameters: the first value wins, so two orders are two questions with two answers.
     walk_car = client.get(base + "&mode=walk&mode=car")
     car_walk = client.get(base + "&mode=car&mode=walk")
@@ -65,14 +66,14 @@ def test_access_token_is_not_part_of_the_key_but_parameter_order_is(memo_app):
     assert client.get(base + "&mode=walk&mode=car").data == walk_car.data  # and the replay keeps them apart
 
 
-def test_errors_posts_and_batches_always_go_through_flask(memo_app):
+def test_errors_are_never_kept_and_posts_and_batches_go_through_flask(memo_app):
     calls, client = counted(memo_app), memo_app.test_client()
     for _ in range(2):
         bad = client.get("/v3/lds/isolines", query_string={"origin": "7.4197,43.7311", "range": "x"})
-        assert bad.status_code == 400 and bad.get_json()["status"] == 400
+        assert bad.status_code == 400 and bad.get_json()["status"] == 400 and "X-LDS-Cache" not in bad.headers
         assert client.post("/v3/lds/routing", json=dict(GETS[0][1])).status_code == 200
         assert client.post("/v3/lds/geocoding/batch", json={"addresses": ["Avenue de Monte-Carlo"]}).status_code == 200
-    assert len(calls) == 6
+    assert len(calls) == 4
     assert len(memo_app.extensions["lds_response_memo"]) == 0
 
 
@@ -110,9 +111,15 @@ def test_memo_off_when_its_budget_is_zero_or_the_cache_is_off(lds_core, monaco_d
     calls, client = counted(off), off.test_client()
     path, query = GETS[0]
     client.get(path, query_string=query)
-    assert client.get(path, query_string=query).headers["X-LDS-Cache"] == "hit" and len(calls) == 2  # answered by Flask + cache
+    assert client.get(path, query_string=query).headers["X-LDS-Cache"] == "hit" and len(calls) == 0  # the answer cache
     nocache = create_app(isolated_settings(monaco_dir, state_dir=str(tmp_path)), lds=lds_core)
     assert "lds_response_memo" not in nocache.extensions
+    slow = create_app(isolated_settings(monaco_dir, state_dir=str(tmp_path), cache_enabled=True, fast_path=False),
+                      lds=lds_core)
+    assert "lds_response_memo" not in slow.extensions  # the memo is part of the fast path
+    calls, client = counted(slow), slow.test_client()
+    client.get(path, query_string=query)
+    assert client.get(path, query_string=query).headers["X-LDS-Cache"] == "hit" and len(calls) == 2  # Flask + cache
 
 
 def test_memo_bounds_bytes_and_expires_entries():

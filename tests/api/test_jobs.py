@@ -165,3 +165,20 @@ def test_jobs_belong_to_the_token_that_submitted_them(lds_core, tmp_path, addres
         assert used["geocoding"] == len(addresses)  # charged at submission, one unit per item
     finally:
         app.extensions["lds_jobs"].runner.stop()
+
+
+@pytest.mark.parametrize("public_url,base", [(None, ""), ("https://lds.example.com/", "https://lds.example.com")])
+def test_job_links_never_come_from_the_host_header(lds_core, monaco_dir, tmp_path, addresses, public_url, base):
+    app = job_app(lds_core, monaco_dir, tmp_path, public_url=public_url)
+    client = app.test_client()
+    try:
+        r = client.post("/v3/lds/geocoding/batch?async=true", json={"addresses": addresses},
+                        headers={"Host": "evil.example", "X-Forwarded-Host": "evil.example"})
+        job_id = r.get_json()["jobId"]
+        assert r.status_code == 202 and r.headers["Location"] == f"{base}/v3/lds/jobs/{job_id}"
+        doc = wait_done(client, job_id)
+        assert doc["next"] == f"{base}/v3/lds/jobs/{job_id}/results?page=2"
+        page = client.get(f"/v3/lds/jobs/{job_id}/results?page=2", headers={"Host": "evil.example"}).get_json()
+        assert page["next"] == f"{base}/v3/lds/jobs/{job_id}/results?page=3"
+    finally:
+        app.extensions["lds_jobs"].runner.stop()

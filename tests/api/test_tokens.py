@@ -55,3 +55,19 @@ def test_only_the_admin_token_manages_tokens(auth_client):
         r = getattr(auth_client, method)(path, json={}, headers=bearer(token))
         assert r.status_code == 403 and r.get_json() == {"error": "This endpoint requires the admin token", "status": 403}
     assert auth_client.get("/v3/tokens", headers=bearer(ADMIN_TOKEN)).status_code == 200
+
+
+def test_hostile_token_fields_are_400_and_the_listing_survives(auth_client, admin_headers):
+    bodies = [
+        b'{"allowed_apis": ["lds"], "name": "\\udcff"}',
+        b'{"allowed_apis": ["lds"], "referers": ["\\ud800.example.com"]}',
+        b'{"allowed_apis": ["sql"], "grants": [{"connection_name": "c", "source": "a.\\udcff.b"}]}',
+        b'{"allowed_apis": ["lds"], "name": "a\\u0000b"}',
+        b'{"allowed_apis": ["lds"], "referers": ["https://evil.com\\\\@app.example.com"]}',
+        b'{"allowed_apis": ["lds"], "name": "\xed\xb3\xbf"}',
+    ]
+    for body in bodies:
+        r = auth_client.post("/v3/tokens", data=body, headers={**admin_headers, "Content-Type": "application/json"})
+        assert r.status_code == 400 and set(r.get_json()) == {"error", "status"}, (body, r.get_json())
+    r = auth_client.get("/v3/tokens", headers=admin_headers)
+    assert r.status_code == 200 and r.get_json() == []

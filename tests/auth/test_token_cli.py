@@ -47,11 +47,13 @@ def store_of_env() -> TokenStore:
 
 def test_create_list_show_revoke(cli_env, capsys):
     code, out, _ = run(capsys, "create", "--name", "site", "--apis", "lds,maps", "--grant", "carto_dw:proj.ds.*",
-                       "--referer", "*.example.com", "--quota", "geocoding=50", "--expires", "2099-01-01T00:00:00Z")
+                       "--referer", "*.example.com", "--quota", "geocoding=50", "--expires", "2099-01-01T00:00:00Z",
+                       "--rate-limit", "7")
     assert code == 0
     created = json.loads(out)
     token = created["token"]
     assert created["allowed_apis"] == ["lds", "maps"] and created["quotas"] == {"geocoding": 50}
+    assert created["rate_limit_per_s"] == 7
     assert created["grants"] == [{"connection_name": "carto_dw", "source": "proj.ds.*"}]
     assert created["expiration_date"] == "2099-01-01T00:00:00Z"
     assert store_of_env().authenticate(token).name == "site"

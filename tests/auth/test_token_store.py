@@ -1,13 +1,16 @@
 """Token records on both state-store backends: CRUD, authentication, expiry, revocation, the admin token."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from authfixtures import *
 from sqlalchemy import update
 
+from lds.auth.changes import CHANNEL, PgChanges
 from lds.auth.tokens import ADMIN_ID, TokenStore
 from lds.errors import BadRequest, Conflict, NotFound, Unauthorized
+from lds.state import StateStore
 from lds.state.models import Token
 
 
@@ -113,23 +116,45 @@ def test_admin_from_setting_replaces_the_stored_one(tokens):
         tokens.rotate_admin(configured)
 
 
-def test_trusted_lookups_expire_and_changes_through_the_store_apply_at_once(state_store):
-    """With cache_ttl_s a valid token is trusted without a query for that long (another process's change
-    shows after it), while revocations and updates through the same store apply at once."""
+def _settled(tokens: TokenStore) -> None:
+    """PostgreSQL: wait (briefly) until this store's listener took in the notifications already sent to it."""
+    deadline = time.monotonic() + 2
+    while isinstance(tokens.changes, PgChanges) and time.monotonic() < deadline:
+        before = tokens.changes.current()
+        time.sleep(0.05)
+        if before is not None and tokens.changes.current() == before:
+            return
+
+
+def _delivered(tokens: TokenStore, seen: int | None) -> None:
+    """PostgreSQL delivers a NOTIFY to each listener asynchronously (well under a millisecond, more on a busy
+    machine): wait for it to reach this store. SQLite's shared counter needs no wait: it moved at the commit."""
+    deadline = time.monotonic() + 2
+    while isinstance(tokens.changes, PgChanges) and tokens.changes.current() == seen and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
+def test_trusted_lookups_end_at_once_when_any_store_changes_a_token(state_store):
+    """A valid token is trusted without a query for up to cache_ttl_s, but a change made through any other
+    store of the same database (another worker, another machine, the CLI) ends the trust at once."""
     now = [0.0]
-    here = TokenStore(state_store, cache_ttl_s=5, clock=lambda: now[0])
-    elsewhere = TokenStore(state_store)  # another worker or the CLI
+    here = TokenStore(state_store, cache_ttl_s=3600, clock=lambda: now[0])
+    elsewhere = TokenStore(StateStore(state_store.url))  # another worker or the CLI: its own change counter
     token, row = here.create({"allowed_apis": ["lds"], "quotas": {"routing": 1}})
     assert here.authenticate(token).quotas == {"routing": 1}
+    _settled(here)
+    with state_store.write() as conn:  # a write that bypasses the stores: the lookup stays trusted (no query)
+        conn.execute(update(Token).where(Token.id == row.id).values(quotas={"routing": 7}))
+    assert here.authenticate(token).quotas == {"routing": 1}
+    seen = here.changes.current()
     elsewhere.update(row.id, {"quotas": {"routing": 2}})
-    assert here.authenticate(token).quotas == {"routing": 1}  # trusted lookup
-    now[0] = 5.1
-    assert here.authenticate(token).quotas == {"routing": 2}  # looked up again after the TTL
+    _delivered(here, seen)
+    assert here.authenticate(token).quotas == {"routing": 2}  # at once, not after cache_ttl_s
+    seen = here.changes.current()
     elsewhere.revoke(row.id)
-    assert here.authenticate(token).id == row.id  # still trusted for up to cache_ttl_s...
-    now[0] = 10.3
+    _delivered(here, seen)
     with pytest.raises(Unauthorized, match="Token revoked"):
-        here.authenticate(token)  # ...then refused
+        here.authenticate(token)
     other, other_row = here.create({"allowed_apis": ["lds"]})
     here.authenticate(other)
     here.revoke(other_row.id)
@@ -137,6 +162,56 @@ def test_trusted_lookups_expire_and_changes_through_the_store_apply_at_once(stat
         here.authenticate(other)  # the process that revoked it refuses it at once
     with pytest.raises(Unauthorized, match="Invalid token"):
         here.authenticate("lds_nope")
+    third, third_row = here.create({"allowed_apis": ["lds"]})
+    here.authenticate(third)
+    now[0] = 3600.1
+    with state_store.write() as conn:
+        conn.execute(update(Token).where(Token.id == third_row.id).values(name="renamed"))
+    assert here.authenticate(third).name == "renamed"  # looked up again after cache_ttl_s anyway
+
+
+def _revoke_in_another_process(url: str, token_id: str) -> None:
+    TokenStore(StateStore(url)).revoke(token_id)
+
+
+def test_a_revocation_by_another_process_applies_at_once(state_store):
+    import multiprocessing
+
+    here = TokenStore(state_store, cache_ttl_s=3600)
+    token, row = here.create({"allowed_apis": ["lds"]})
+    assert here.authenticate(token).id == row.id
+    _settled(here)
+    seen = here.changes.current()
+    proc = multiprocessing.get_context("spawn").Process(target=_revoke_in_another_process,
+                                                         args=(state_store.url, row.id))
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    _delivered(here, seen)
+    with pytest.raises(Unauthorized, match="Token revoked"):
+        here.authenticate(token)
+
+
+def test_without_its_listener_a_process_trusts_no_lookup(pg_url):
+    """PostgreSQL: while the LISTEN connection is down nothing is trusted; after it is back, trust resumes."""
+    import psycopg
+
+    store = StateStore(pg_url)
+    store.migrate()
+    tokens = TokenStore(store, cache_ttl_s=3600)
+    token, row = tokens.create({"allowed_apis": ["lds"]})
+    tokens.authenticate(token)
+    assert tokens.changes.current() is not None
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = %s",
+                      (f"LISTEN {CHANNEL}",))
+    time.sleep(0.2)
+    assert tokens.changes.current() is None  # the broken listener is noticed on the next read
+    with store.write() as conn:
+        conn.execute(update(Token).where(Token.id == row.id).values(name="changed while deaf"))
+    assert tokens.authenticate(token).name == "changed while deaf"  # looked up: nothing is trusted meanwhile
+    time.sleep(1.1)
+    assert tokens.changes.current() is not None  # listening again
 
 
 def test_trusted_lookup_still_checks_the_expiration_date(state_store):
@@ -150,3 +225,32 @@ def test_trusted_lookup_still_checks_the_expiration_date(state_store):
     time.sleep(1.6)
     with pytest.raises(Unauthorized, match="Token expired"):
         tokens.authenticate(token)
+
+
+GRANT = {"connection_name": "carto_dw", "source": "project.dataset.table"}
+UNSTORABLE = ["x\udcff", "\ud800", "a\x00b"]  # lone surrogates (from argv or a lax decoder), NUL (PostgreSQL refuses)
+
+
+@pytest.mark.parametrize("bad", UNSTORABLE)
+def test_every_string_field_is_checked_before_it_is_stored(tokens, bad):
+    """Stored, one such string broke every later listing of the tokens; now each is a 400 naming the field."""
+    token, _ = tokens.create({"allowed_apis": ["lds", "sql"], "grants": [GRANT], "name": "fine"})
+    bodies = [
+        ({"name": bad}, "name"),
+        ({"referers": ["app.example.com", f"{bad}.example.com"]}, "referers"),
+        ({"referers": [f"https://app.example.com/{bad}"]}, "referers"),
+        ({"grants": [{"connection_name": "carto_dw", "source": f"project.{bad}.table"}]}, "source"),
+        ({"grants": [{"connection_name": f"dw{bad}", "source": "project.dataset.table"}]}, "connection_name"),
+        ({"allowed_apis": ["lds", bad]}, "allowed_apis"),
+        ({"quotas": {bad: 1}}, "quotas"),
+        ({bad: 1}, "field name"),
+    ]
+    for body, field in bodies:
+        with pytest.raises(BadRequest, match=field):
+            tokens.create({"allowed_apis": ["lds", "sql"], "grants": [GRANT], **body})
+        with pytest.raises(BadRequest, match=field):
+            tokens.update(token, body)
+    with pytest.raises(BadRequest, match="expiration_date"):
+        tokens.create({"allowed_apis": ["lds"], "expiration_date": f"2099-01-01{bad}"})
+    [row] = tokens.list()  # the listing still works, and nothing was changed
+    assert row.name == "fine" and row.referers == [] and row.grants == [GRANT]

@@ -71,7 +71,7 @@ def test_gunicorn_conf_applies_the_serve_options(monkeypatch, tmp_path):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prom"))
     monkeypatch.setenv("LDS_WORKERS", "3")
     conf = runpy.run_path(str(REPO / "gunicorn.conf.py"))
-    assert conf["preload_app"] is True and conf["worker_class"] == "gthread" and conf["workers"] == 3
+    assert conf["preload_app"] is True and conf["worker_class"] == "lds.server.EnvelopeWorker" and conf["workers"] == 3
     assert "accesslog" not in conf  # gunicorn default: no access log (the app logs JSON lines itself)
     assert callable(conf["child_exit"]) and callable(conf["post_worker_init"])
     assert (tmp_path / "prom").is_dir()

@@ -9,7 +9,7 @@ import osmium
 import pytest
 import shapely
 
-from lds.geocoding.geo import haversine_m
+from lds.geo import distance_m
 from lds.geocoding.normalize import name_key, strip_accents
 from lds.geocoding.reverse import reverse
 from lds.geocoding.search import geocode
@@ -68,7 +68,7 @@ def test_accuracy_floor(which, size, request, shared_data):
     for a in sample:
         for text in variants(a, rng):
             found = geocode(index, text, limit=1)
-            ok = bool(found) and min(haversine_m(found[0]["latitude"], found[0]["longitude"], la, lo)
+            ok = bool(found) and min(distance_m(found[0]["longitude"], found[0]["latitude"], lo, la)
                                      for la, lo in a["points"]) <= 25
             right += ok
             total += 1

@@ -9,11 +9,11 @@ import osmium
 import pytest
 from geohelpers import geo_settings, write_osm
 
+from lds.formats import FLAG_INFERRED, FLAG_INTERPOLATED
 from lds.geocoding.build import build_index
 from lds.geocoding.index import AddressIndex
 from lds.geocoding.reverse import reverse
 from lds.geocoding.search import geocode
-from lds.geocoding.store import FLAG_INFERRED, FLAG_INTERPOLATED
 
 
 def _addresses_without(pbf, key: str) -> list[tuple[float, float, dict]]:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from lds.errors import OutOfCoverage
-from lds.geocoding.geo import haversine_m
+from lds.formats import FLAG_INTERPOLATED
+from lds.geo import distance_m
 from lds.geocoding.reverse import reverse
-from lds.geocoding.store import FLAG_INTERPOLATED
 
 
 def test_an_address_point_returns_itself(copenhagen_index):
@@ -30,7 +30,7 @@ def test_nearby_point_gets_the_nearest_address_with_distance(monaco_index):
     c = reverse(monaco_index, 43.7331, 7.4182)[0]  # ~10 m from 14 Allée Lazare Sauvaigo
     assert c["matchType"] == "address" and c["streetNumber"] == "14"
     assert 5 < c["distance"] < 20
-    assert c["distance"] == pytest.approx(haversine_m(43.7331, 7.4182, c["latitude"], c["longitude"]), abs=0.2)
+    assert c["distance"] == pytest.approx(distance_m(7.4182, 43.7331, c["longitude"], c["latitude"]), abs=0.2)
 
 
 def test_street_fallback_beyond_the_address_radius(monaco_index):

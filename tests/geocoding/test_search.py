@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lds.geocoding.geo import haversine_m
+from lds.geo import distance_m
 from lds.geocoding.search import geocode
 
 LAZARE = (43.7330881, 7.418131)  # 14 Allée Lazare Sauvaigo, Monaco (node)
@@ -19,7 +19,7 @@ def top(index, text, **kw):
 
 
 def near(c, point, metres=25.0) -> bool:
-    return haversine_m(c["latitude"], c["longitude"], *point) <= metres
+    return distance_m(c["longitude"], c["latitude"], point[1], point[0]) <= metres
 
 
 @pytest.mark.parametrize("text", [
@@ -65,7 +65,7 @@ def test_danish_letters_and_glued_street_types(copenhagen_index):
     a = top(copenhagen_index, "H.C. Ørsteds Vej 25, 1879 Frederiksberg")
     for text in ("hc orstedsvej 25", "H C Oersteds Vej 25", "H.C. Ørstedsv. 25, Frederiksberg C"):
         b = top(copenhagen_index, text)
-        assert haversine_m(a["latitude"], a["longitude"], b["latitude"], b["longitude"]) < 1.0, text
+        assert distance_m(a["longitude"], a["latitude"], b["longitude"], b["latitude"]) < 1.0, text
     assert a["formattedAddress"].startswith("H.C. Ørsteds Vej 25")  # street first in DK
 
 

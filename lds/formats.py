@@ -1,0 +1,40 @@
+"""The on-disk contract between `lds build` and the serving path: format versions, flag bits, class tables.
+
+Both sides import these from here, so serving never imports ``lds.build`` (nor osmium or scipy.sparse,
+which only building needs). Bump a version when the layout or meaning of what it covers changes: older
+builds are then refused with "rebuild", never misread.
+"""
+
+from __future__ import annotations
+
+# meta.json ``data_format`` of a whole data directory (lds.build.pipeline writes it, lds.dataset checks it).
+DATA_FORMAT = 3  # 3: barrier nodes cut car graphs
+
+# ch.json ``format`` of a mode's routing hierarchy (lds.graph.prepare writes it, lds.graph.router checks it).
+CH_FORMAT = 2
+
+# Address index manifest ``format`` (lds.geocoding.build writes it, lds.geocoding.index checks it).
+GEOCODER_FORMAT = 1
+
+# Highway classes in a fixed order: the index is stored per edge (``edge_class``).
+HIGHWAY_CLASSES = (
+    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary",
+    "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential", "living_street",
+    "service", "road", "track", "pedestrian", "footway", "path", "cycleway", "steps", "bridleway",
+    "corridor", "other",
+)
+CLASS_INDEX = {name: i for i, name in enumerate(HIGHWAY_CLASSES)}
+
+# Bits of ``edge_flags`` (the Cython modules _turns and _guidance repeat FLAG_RESTRICTED = 16).
+FLAG_ROUNDABOUT, FLAG_TOLL, FLAG_TUNNEL, FLAG_BRIDGE = 1, 2, 4, 8
+FLAG_RESTRICTED = 16  # per direction: access=destination and the like, only to reach or leave (OSRM "restricted")
+
+# OSRM gives a turn from an open road into an access-restricted one (access=destination, ...) its maximum turn
+# weight, so such roads are used only to reach or leave a point on them; an hour has the same effect here while
+# keeping int32 millisecond sums far from overflow. Baked into the hierarchy's weights and subtracted again
+# from the reported turn durations, so build and query must agree on it.
+RESTRICTED_ENTRY_PENALTY_S = 3600.0
+
+# Address index: entity kinds (``ent_kind``) and address flags (``addr_flags``).
+KIND_STREET, KIND_PLACE, KIND_POI, KIND_POSTCODE = 0, 1, 2, 3
+FLAG_INTERPOLATED, FLAG_INFERRED = 1, 2
