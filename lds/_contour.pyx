@@ -124,11 +124,12 @@ def trace_levels(const float[:, ::1] z, double x0, double y0, double cell, const
     cdef int64_t q0, q1, j1
     cdef uint64_t w0, w1
     cdef bint border_inside = False
-    with nogil:  # rings cannot run off the grid when no border cell is inside any level
+    cdef float top = flevels[n_levels - 1]
+    with nogil:  # rings cannot run off the grid when no border cell is inside any level (NaN counts as inside)
         for q in range(nx):
-            border_inside |= not (zp[q] > flevels[n_levels - 1]) or not (zp[n_cells - nx + q] > flevels[n_levels - 1])
+            border_inside |= not (zp[q] > top) or not (zp[n_cells - nx + q] > top)
         for i in range(ny):
-            border_inside |= not (zp[i * nx] > flevels[n_levels - 1]) or not (zp[i * nx + nx - 1] > flevels[n_levels - 1])
+            border_inside |= not (zp[i * nx] > top) or not (zp[i * nx + nx - 1] > top)
     if border_inside:
         raise ValueError("the border cells of the grid must lie above every level")
     with nogil:

@@ -13,7 +13,7 @@ Orientation and signs are affine-invariant, so the same check serves metres and 
 import numpy as np
 
 cimport numpy as cnp
-from libc.math cimport fabs, floor, sqrt
+from libc.math cimport fabs, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libcpp.vector cimport vector
 
@@ -84,6 +84,15 @@ def polygon_problems(const double[:, ::1] xy, const int64_t[::1] ring_off, const
     cdef bint overlap = False
     if n_polys <= 0 or n_rings <= 0 or n_pts == 0:
         return bad_arr, overlap
+    cdef int64_t v
+    if ring_off[0] != 0 or ring_off[n_rings] != n_pts or poly_off[0] != 0 or poly_off[n_polys] != n_rings:
+        raise ValueError("offsets do not cover the points and rings")
+    for v in range(n_rings):
+        if ring_off[v + 1] < ring_off[v]:
+            raise ValueError("ring offsets must not decrease")
+    for v in range(n_polys):
+        if poly_off[v + 1] <= poly_off[v]:
+            raise ValueError("every polygon needs a shell")
     cdef vector[int32_t] ring_poly, ring_first_seg, ring_n_seg
     cdef vector[double] ax, ay, bx, by  # segments, ring by ring, repeated points skipped
     cdef vector[int32_t] seg_ring
@@ -138,49 +147,60 @@ def polygon_problems(const double[:, ::1] xy, const int64_t[::1] ring_off, const
     cell = max(cell, max(width, height) / 4096.0)
     cdef int64_t gx = <int64_t>(width / cell) + 1, gy = <int64_t>(height / cell) + 1
     cdef double inv = 1.0 / cell, slack_x = 1e-6 * cell  # covers rounding in the clipped spans
-    cdef vector[int32_t] count, start, entries
+    cdef vector[int32_t] start, entries
+    cdef vector[int64_t] listed  # (cell << 32) | segment, for every cell a segment passes through
+    cdef vector[double] lox, hix, loy, hiy  # bounding box of each segment
     cdef int64_t iy, iy0, iy1, ix, ix0, ix1, c, e0, e1, m, i, j, sa, sb, ra, rb, na, first_a, d
     cdef double y0, y1, xa0, xa1, t0, t1, dy
-    cdef int pass_
-    count.assign(gx * gy + 1, 0)
+    lox.resize(n_seg)
+    hix.resize(n_seg)
+    loy.resize(n_seg)
+    hiy.resize(n_seg)
+    start.assign(gx * gy + 1, 0)
     with nogil:
-        for pass_ in range(2):
-            if pass_ == 1:
-                start.assign(gx * gy + 1, 0)
-                for c in range(gx * gy):
-                    start[c + 1] = start[c] + count[c]
-                entries.resize(start[gx * gy])
-                for c in range(gx * gy):
-                    count[c] = start[c]
-            for s in range(n_seg):
-                iy0 = min(gy - 1, <int64_t>((min(ay[s], by[s]) - ymin) * inv))
-                iy1 = min(gy - 1, <int64_t>((max(ay[s], by[s]) - ymin) * inv))
-                dy = by[s] - ay[s]
-                for iy in range(iy0, iy1 + 1):
-                    t0 = 0.0
-                    t1 = 1.0
-                    if iy0 != iy1:  # the part of the segment within row iy
-                        y0 = ymin + iy * cell
-                        y1 = y0 + cell
-                        t0 = (y0 - ay[s]) / dy
-                        t1 = (y1 - ay[s]) / dy
-                        if t0 > t1:
-                            t0, t1 = t1, t0
-                        t0 = max(0.0, t0)
-                        t1 = min(1.0, t1)
-                        if t0 > t1:
-                            t0 = t1
-                    xa0 = ax[s] + t0 * (bx[s] - ax[s])
-                    xa1 = ax[s] + t1 * (bx[s] - ax[s])
-                    ix0 = max(0, <int64_t>((min(xa0, xa1) - slack_x - xmin) * inv))
-                    ix1 = min(gx - 1, <int64_t>((max(xa0, xa1) + slack_x - xmin) * inv))
-                    for ix in range(ix0, ix1 + 1):
-                        c = iy * gx + ix
-                        if pass_ == 0:
-                            count[c] += 1
-                        else:
-                            entries[count[c]] = <int32_t>s
-                            count[c] += 1
+        for s in range(n_seg):
+            lox[s] = min(ax[s], bx[s])
+            hix[s] = max(ax[s], bx[s])
+            loy[s] = min(ay[s], by[s])
+            hiy[s] = max(ay[s], by[s])
+            iy0 = min(gy - 1, <int64_t>((loy[s] - ymin) * inv))
+            iy1 = min(gy - 1, <int64_t>((hiy[s] - ymin) * inv))
+            if iy0 == iy1:  # the usual short segment: its columns in one row
+                ix0 = max(0, <int64_t>((lox[s] - slack_x - xmin) * inv))
+                ix1 = min(gx - 1, <int64_t>((hix[s] + slack_x - xmin) * inv))
+                for ix in range(ix0, ix1 + 1):
+                    listed.push_back(((iy0 * gx + ix) << 32) | s)
+                    start[iy0 * gx + ix + 1] += 1
+                continue
+            dy = by[s] - ay[s]
+            for iy in range(iy0, iy1 + 1):  # the part of the segment within each row
+                y0 = ymin + iy * cell
+                y1 = y0 + cell
+                t0 = (y0 - ay[s]) / dy
+                t1 = (y1 - ay[s]) / dy
+                if t0 > t1:
+                    t0, t1 = t1, t0
+                t0 = max(0.0, t0)
+                t1 = min(1.0, t1)
+                if t0 > t1:
+                    t0 = t1
+                xa0 = ax[s] + t0 * (bx[s] - ax[s])
+                xa1 = ax[s] + t1 * (bx[s] - ax[s])
+                ix0 = max(0, <int64_t>((min(xa0, xa1) - slack_x - xmin) * inv))
+                ix1 = min(gx - 1, <int64_t>((max(xa0, xa1) + slack_x - xmin) * inv))
+                for ix in range(ix0, ix1 + 1):
+                    listed.push_back(((iy * gx + ix) << 32) | s)
+                    start[iy * gx + ix + 1] += 1
+        for c in range(gx * gy):
+            start[c + 1] += start[c]
+        entries.resize(listed.size())
+        for i in range(<int64_t>listed.size()):  # a counting sort by cell (segments stay in order)
+            c = listed[i] >> 32
+            entries[start[c]] = <int32_t>(listed[i] & 0xFFFFFFFF)
+            start[c] += 1
+        for c in range(gx * gy, 0, -1):  # start[c] now ends cell c: shift back to starts
+            start[c] = start[c - 1]
+        start[0] = 0
 
         # Every pair of segments sharing a cell: rings must neither cross nor touch, except consecutive
         # segments of one ring at their shared point (which must not turn back on themselves).
@@ -200,8 +220,7 @@ def polygon_problems(const double[:, ::1] xy, const int64_t[::1] ring_off, const
                 ra = seg_ring[sa]
                 for j in range(i + 1, e1):
                     sb = entries[j]
-                    if (max(ax[sa], bx[sa]) < min(ax[sb], bx[sb]) or max(ax[sb], bx[sb]) < min(ax[sa], bx[sa])
-                            or max(ay[sa], by[sa]) < min(ay[sb], by[sb]) or max(ay[sb], by[sb]) < min(ay[sa], by[sa])):
+                    if hix[sa] < lox[sb] or hix[sb] < lox[sa] or hiy[sa] < loy[sb] or hiy[sb] < loy[sa]:
                         continue  # apart
                     rb = seg_ring[sb]
                     if ra == rb:

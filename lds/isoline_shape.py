@@ -13,7 +13,8 @@ Method (one raster for every range of a request; no per-edge Python loop):
    ``COORD_DECIMALS`` in one numpy operation and check the rounded rings' validity (``_polygon_check``, C++,
    conservative next to GEOS). A polygon found invalid (simplification or rounding made rings touch) is
    drawn unsimplified instead, and should rounding still break it, GEOS snaps it to the grid. The GeoJSON
-   holds one (n, 2) numpy array per ring, which :mod:`lds.fastjson` writes without a Python object per point.
+   holds one (n, 2) numpy array per ring (:class:`Ring`), which :mod:`lds.fastjson` writes without a Python
+   object per point.
 
 Up to two ranges, no shapely object is made in the usual case (:func:`nested_geojson`). The raster and contour
 loops borrow per-thread scratch buffers (:class:`Workspace`).
@@ -28,7 +29,9 @@ from itertools import pairwise
 import numpy as np
 import shapely
 
+from lds import fastjson
 from lds._contour import simplify_rings, trace_levels, trace_rings  # noqa: F401 - trace_rings re-exported
+from lds._coords_json import pairs_json
 from lds._isoline_raster import rasterize, reach_items
 from lds._polygon_check import polygon_problems
 from lds.geo import EARTH_RADIUS_M
@@ -58,6 +61,16 @@ class Workspace(threading.local):
 
 
 WORKSPACE = Workspace()
+
+
+class Ring(np.ndarray):
+    """An isoline ring: (n, 2) float64 lon/lat rounded to ``COORD_DECIMALS``, written by :mod:`lds.fastjson`
+    through :meth:`json_fragment` (C, about 2.5 times faster than orjson's numpy path, the same bytes)."""
+
+    def json_fragment(self) -> bytes:
+        if self.ndim == 2 and self.shape[1] == 2 and self.dtype == np.float64:
+            return pairs_json(np.ascontiguousarray(self), COORD_DECIMALS)
+        return fastjson.dumps(self.tolist())  # a row or another view of one
 
 
 @dataclass(frozen=True)
@@ -342,7 +355,7 @@ def to_geojson(shape, frame: Frame) -> dict:
 
 
 def _geojson(lonlat: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray) -> dict:
-    """The MultiPolygon of flat rings: each ring a view of ``lonlat`` (C-contiguous rows, which orjson writes
-    natively)."""
+    """The MultiPolygon of flat rings: each ring a :class:`Ring` view of ``lonlat``."""
+    lonlat = lonlat.view(Ring)
     rings = [lonlat[a:b] for a, b in pairwise(ring_off.tolist())]
     return {"type": "MultiPolygon", "coordinates": [rings[a:b] for a, b in pairwise(poly_off.tolist())]}

@@ -128,6 +128,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("quota_flush_s", 1.0, "How often each process writes the units it counted to the state store and renews (or, when idle, returns) its reservations.", float),
     Setting("quota_exact_below", 1000, "When fewer units than this are left of a token's monthly quota, nothing is reserved: each charge is an atomic write, so the 429 boundary is exact.", int),
     Setting("quota_lease_ttl_s", 30.0, "A reservation not renewed for this long (its process died) is reclaimed; units that process counted but had not written yet are lost (at most quota_lease_units).", float),
+    # --- warehouses: carto_dw and PostgreSQL connections (lds.warehouse) ----------------------------------
+    Setting("sql_timeout_s", 60.0, "Longest a synchronous SQL query may run (execution and fetching); then it is cancelled in the warehouse and answered with a 4xx. CARTO's limit is 1 minute.", float),
+    Setting("sql_max_rows", 200_000, "Most rows a synchronous SQL query may return (4xx above, pointing to LIMIT or jobs), as CARTO's SQL API.", int),
+    Setting("sql_batch_rows", 5000, "Rows fetched from the warehouse per streamed batch; bounds the memory one query holds.", int),
+    Setting("carto_dw_memory_limit", "1GB", "DuckDB memory limit of each embedded-warehouse instance (each process has one for reads, one for writes); beyond it DuckDB spills to state_dir/carto_dw/tmp.", str),
+    Setting("carto_dw_threads", 2, "DuckDB threads of each embedded-warehouse instance.", int),
+    Setting("warehouse_pool_size", 4, "Most open connections per PostgreSQL connection and process.", int),
+    Setting("warehouse_connect_timeout_s", 10.0, "Longest wait to connect to a PostgreSQL warehouse or for a free pooled connection.", float),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
+from lds import fastjson
 from lds.errors import LdsError
 
 # (mode, ranges in seconds): the figures the spine issue asks for.
@@ -132,6 +133,7 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
             continue
         sampler = RoadSampler(lds_core.graph(mode))
         ours_ms, peer_ms, errors, peer_errors = [], [], 0, 0
+        answer_bytes = []  # the answer as the API writes it (lds.fastjson), outside the timing
         right = {r: [0, 0] for r in ranges}  # range -> [right, counted], origins both engines snap alike
         right_all = {r: [0, 0] for r in ranges}  # the same over every checked origin
         peer_right = {r: [0, 0] for r in ranges}
@@ -147,6 +149,7 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
             try:
                 ms, ours = _timed(lds_core.isolines, (lon, lat), list(ranges), "time", mode)
                 ours_ms.append(ms)
+                answer_bytes.append(len(fastjson.dumps(ours)))
             except LdsError:
                 errors += 1
                 ours = None
@@ -194,6 +197,7 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
             "errors": errors,
             "lds_p50_ms": _pct(ours_ms, 50),
             "lds_p95_ms": _pct(ours_ms, 95),
+            "lds_answer_bytes_p50": int(np.median(answer_bytes)) if answer_bytes else None,
         }
         if valhalla is not None:
             entry.update({
@@ -218,7 +222,7 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
 def _print_entry(mode: str, e: dict, log: Callable[[str], None]) -> None:
     ranges = "+".join(f"{r // 60} min" for r in e["ranges_s"])
     line = f"isolines {mode} {ranges}: lds p50 {e['lds_p50_ms']} ms p95 {e['lds_p95_ms']} ms ({e['queries']} queries"
-    line += f", {e['errors']} errors)"
+    line += f", {e['errors']} errors, answers {e['lds_answer_bytes_p50']} B p50)"
     if "valhalla_p50_ms" in e:
         line += (f" | valhalla p50 {e['valhalla_p50_ms']} ms p95 {e['valhalla_p95_ms']} ms | ratio p50 {e['p50_ratio']}"
                  f" p95 {e['p95_ratio']}")

@@ -15,4 +15,9 @@ if ! (command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432); t
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
   for _ in $(seq 100); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
 fi
+# PostGIS for the postgres warehouse tests (tests/warehouse), from Debian's package for the running major version
+pg_major="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
+if [ -n "$pg_major" ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/postgis.control" ]; then
+  apt-get update -qq && apt-get install -y -qq "postgresql-$pg_major-postgis-3"
+fi
 redis-cli -h 127.0.0.1 ping >/dev/null && pg_isready -h 127.0.0.1 -p 5432

@@ -134,7 +134,6 @@ def test_the_cli_parser_leaves_prometheus_unimported():
     """`lds serve` must set PROMETHEUS_MULTIPROC_DIR before prometheus-client is imported, or the workers count
     in process memory and /metrics shows no request; building the CLI's parser (from the service declarations)
     comes first, so it must not import it."""
-    done = subprocess.run([sys.executable, "-c", "import sys, lds.cli; lds.cli.parser(); "
-                           "print('prometheus_client' in sys.modules)"], capture_output=True, text=True, timeout=120,
-                          check=False)
+    code = "import sys, lds.cli; lds.cli.parser(); print('prometheus_client' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.strip() == "False", done.stderr[-2000:]

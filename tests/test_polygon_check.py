@@ -133,3 +133,11 @@ def test_real_isoline_rings_agree_with_geos(lds_core):
 def test_empty_input():
     bad, overlap = polygon_problems(np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
     assert len(bad) == 0 and not overlap
+
+
+@pytest.mark.parametrize("ring_off, poly_off", [([0, 3], [0, 1]), ([0, 5], [0, 2]), ([1, 5], [0, 1]),
+                                                ([0, 5, 4, 5], [0, 3]), ([0, 5], [0, 0, 1])])
+def test_offsets_that_do_not_fit_are_refused(ring_off, poly_off):
+    xy = np.asarray(square(0, 0, 1), dtype=float)
+    with pytest.raises(ValueError):
+        polygon_problems(xy, np.asarray(ring_off, dtype=np.int64), np.asarray(poly_off, dtype=np.int64))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lds.cache.cached import CachedLDS, CacheOutcome, begin_outcome, current_outcome  # noqa: F401
+    from lds.cache.cached import CachedLDS, CacheOutcome, begin_outcome, current_outcome
     from lds.settings import Settings
 
 _LAZY = {"CachedLDS", "CacheOutcome", "begin_outcome", "current_outcome"}

@@ -160,9 +160,10 @@ class CachedLDS:
             self._count(endpoint, hits=1, misses=0)
             return _loads(raw)
         value = compute()
-        raw = _dumps(value)
-        if self._fits(endpoint, raw):
-            self.store.set_many([(key, raw)])
+        if self.store.backend != "off":  # cache_enabled=false keeps nothing: no need to encode the answer here
+            raw = _dumps(value)
+            if self._fits(endpoint, raw):
+                self.store.set_many([(key, raw)])
         self._count(endpoint, hits=0, misses=1)
         return value
 

@@ -170,3 +170,14 @@ def test_a_cached_no_match_is_still_the_cores_error_entry_in_a_batch(lds_core):
     nonsense = "qqqzzz xxyyzz wwvvuu"
     assert lds.geocode(nonsense) == []  # cached as an empty answer
     assert lds.geocode_batch([nonsense]) == lds_core.geocode_batch([nonsense])
+
+
+def test_cache_off_does_not_encode_the_answers(lds_core, monkeypatch):
+    """With cache_enabled=false nothing is kept, so the answer is encoded once, by the response, not here too."""
+    from lds.cache import cached as cached_module
+
+    lds = with_cache(lds_core, settings=lds_core.settings.replace(cache_enabled=False))
+    monkeypatch.setattr(cached_module, "_dumps", lambda value: pytest.fail("answer encoded with the cache off"))
+    outcome = begin_outcome()
+    assert lds.isolines(ORIGIN, [300], "time", "walk")[0]["geom"]["coordinates"]
+    assert outcome.label == "miss"

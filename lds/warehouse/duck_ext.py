@@ -1,0 +1,40 @@
+"""DuckDB extensions loaded offline from their PyPI wheels (``duckdb-extension-<name>``).
+
+Each wheel ships ``duckdb_extension_<name>/extensions/v<duckdb version>/<name>.duckdb_extension`` and
+nothing else (its ``__init__`` is empty), so the file is found next to the package. ``LOAD '<path>'``
+with autoinstall/autoload off means nothing is ever downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import duckdb
+
+from lds.errors import Unavailable
+
+# spatial: GEOMETRY and ST_*; sqlite_scanner: DuckLake's SQLite catalog; ducklake: the table format.
+EXTENSIONS = ("spatial", "sqlite_scanner", "ducklake")
+
+
+def extension_path(name: str) -> Path:
+    """The extension file of the installed ``duckdb-extension-<name>`` wheel built for this duckdb."""
+    spec = importlib.util.find_spec(f"duckdb_extension_{name}")
+    if spec is None or spec.origin is None:
+        raise Unavailable(f"the DuckDB extension {name!r} is not installed (pip install duckdb-extension-{name})")
+    path = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    if not path.is_file():
+        raise Unavailable(f"the DuckDB extension {name!r} is not built for duckdb {duckdb.__version__} "
+                          f"(pip install 'duckdb-extension-{name}=={duckdb.__version__}')")
+    return path
+
+
+def sql_string(text: str) -> str:
+    """``text`` as a SQL string literal (for paths in LOAD and ATTACH, which take no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
+    for name in EXTENSIONS:
+        con.execute(f"LOAD {sql_string(str(extension_path(name)))}")
