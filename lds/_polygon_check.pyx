@@ -196,7 +196,7 @@ def polygon_problems(const double[:, ::1] xy, const int64_t[::1] ring_off, const
         entries.resize(listed.size())
         for i in range(<int64_t>listed.size()):  # a counting sort by cell (segments stay in order)
             c = listed[i] >> 32
-            entries[start[c]] = <int32_t>(listed[i] & 0xFFFFFFFF)
+            entries[start[c]] = <int32_t>(listed[i] & <int64_t>0xFFFFFFFF)
             start[c] += 1
         for c in range(gx * gy, 0, -1):  # start[c] now ends cell c: shift back to starts
             start[c] = start[c - 1]
