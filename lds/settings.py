@@ -132,10 +132,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sql_timeout_s", 60.0, "Longest a synchronous SQL query may run (execution and fetching); then it is cancelled in the warehouse and answered with a 4xx. CARTO's limit is 1 minute.", float),
     Setting("sql_max_rows", 200_000, "Most rows a synchronous SQL query may return (4xx above, pointing to LIMIT or jobs), as CARTO's SQL API.", int),
     Setting("sql_batch_rows", 5000, "Rows fetched from the warehouse per streamed batch; bounds the memory one query holds.", int),
+    Setting("sql_token_max_chars", 200_000, "Longest SQL text an API access token may send; its grant check parses it (about 1.5 s of CPU at this size), longer texts are refused with 403. The admin token is not checked.", int),
     Setting("carto_dw_memory_limit", "1GB", "DuckDB memory limit of each embedded-warehouse instance (each process has one for reads, one for writes); beyond it DuckDB spills to state_dir/carto_dw/tmp.", str),
     Setting("carto_dw_threads", 2, "DuckDB threads of each embedded-warehouse instance.", int),
     Setting("warehouse_pool_size", 4, "Most open connections per PostgreSQL connection and process.", int),
     Setting("warehouse_connect_timeout_s", 10.0, "Longest wait to connect to a PostgreSQL warehouse or for a free pooled connection.", float),
+    Setting("secret_key", None, "Key that encrypts stored connection credentials (any string; set the same one on every node sharing a database_url); unset = generated once into state_dir/secret.key (mode 0600).", _opt_str, True),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

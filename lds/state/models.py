@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -108,6 +109,25 @@ class QuotaLease(Base):
     holder: Mapped[str] = mapped_column(String(64), primary_key=True)
     units: Mapped[int] = mapped_column(BigInteger, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class Connection(Base):
+    """A warehouse connection of the Connections API (``carto_dw`` is built in and has no row).
+
+    ``config`` holds what may be shown (``credentials`` without the password); ``secret`` is the whole
+    credentials object, password included, encrypted with the secret key (:mod:`lds.connections.secrets`).
+    """
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("name", name="uq_connections_name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    provider_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,0 +1,88 @@
+"""Connections API (CARTO §4): ``/v3/connections[/<id or name>]`` CRUD and ``.../resources[/<path>]``
+browsing; admin token only (lds.api.access: every /v3 path outside the API prefixes is). The work is in
+:mod:`lds.connections`; this blueprint parses the request and shapes the answer."""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from lds.api.params import request_json
+from lds.connections import Connections
+from lds.errors import BadRequest
+
+bp = Blueprint("connections", __name__)
+_lock = threading.Lock()
+
+
+def current_connections() -> Connections:
+    """The app's connections, made on first use (after gunicorn forks: nothing opened in the parent)."""
+    return connections_of(current_app)
+
+
+def connections_of(app: Flask) -> Connections:
+    found = app.extensions.get("lds_connections")
+    if found is None:
+        with _lock:
+            found = app.extensions.get("lds_connections")
+            if found is None:
+                from lds.state.store import StateStore
+
+                settings = app.extensions["lds_settings"]
+                access = app.extensions.get("lds_access")
+                store = access.store if access is not None else StateStore.from_settings(settings)
+                found = app.extensions["lds_connections"] = Connections(store, settings)
+    return found
+
+
+def _force() -> bool:
+    value = request.args.get("force", "false").strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no", ""):
+        return False
+    raise BadRequest("'force' must be true or false")
+
+
+def _body() -> dict:
+    body = request_json()
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+@bp.post("/v3/connections")
+def create_connection():
+    body = _body()
+    return jsonify(current_connections().create(body)), 201
+
+
+@bp.get("/v3/connections")
+def list_connections():
+    return jsonify(current_connections().list())
+
+
+@bp.get("/v3/connections/<ref>")
+def get_connection(ref: str):
+    return jsonify(current_connections().get(ref))
+
+
+@bp.patch("/v3/connections/<ref>")
+def update_connection(ref: str):
+    body, force = _body(), _force()
+    return jsonify(current_connections().update(ref, body, force=force))
+
+
+@bp.delete("/v3/connections/<ref>")
+def delete_connection(ref: str):
+    force = _force()
+    current_connections().delete(ref, force=force)
+    return "", 204
+
+
+@bp.get("/v3/connections/<ref>/resources")
+@bp.get("/v3/connections/<ref>/resources/<path:path>")
+def connection_resources(ref: str, path: str = ""):
+    return jsonify({"children": current_connections().resources(ref, path)})
+

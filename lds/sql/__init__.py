@@ -1,0 +1,1 @@
+"""The SQL API's core (no Flask): who may run which SQL text on which connection."""
