@@ -42,8 +42,8 @@ def create_app(settings: Settings | None = None, lds: LDS | None = None) -> Flas
 
     install_hotpath(app, settings)  # answer GETs served below Flask, same steps and bytes (+ the response memo)
 
-    from lds.api import answers, connections, service, stats, tokens
+    from lds.api import answers, connections, service, sql, stats, tokens
 
-    for module in (service, answers, tokens, stats, connections):  # answers: one route per service of lds.services
+    for module in (service, answers, tokens, stats, connections, sql):  # answers: one route per service of lds.services
         app.register_blueprint(module.bp)
     return app

@@ -67,7 +67,12 @@ def test_every_v3_route_refuses_expired_and_revoked_tokens(auth_client, auth_app
 
 def test_wrong_api_token_is_403_everywhere(auth_client, auth_app):
     sql_only = make_token(auth_client, allowed_apis=["sql"], grants=[{"connection_name": "c", "source": "*"}])
+    lds_only = make_token(auth_client)
     for method, path in v3_routes(auth_app):
+        if path.startswith("/v3/sql/"):  # the SQL API: an lds-only token is the wrong one there
+            r = call(auth_client, method, path, headers=bearer(lds_only))
+            assert r.get_json() == {"error": "Token not allowed to use the sql API", "status": 403}, (method, path)
+            continue
         r = call(auth_client, method, path, headers=bearer(sql_only))
         expected = "Token not allowed to use the lds API" if _lds(path) else "This endpoint requires the admin token"
         assert r.get_json() == {"error": expected, "status": 403}, (method, path)

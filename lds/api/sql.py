@@ -1,0 +1,71 @@
+"""SQL API (CARTO §2): ``GET|POST /v3/sql/<connection>/query``, synchronous. The auth hook (lds.api.access)
+has already required ``sql`` in the token's ``allowed_apis``; the work is in :func:`lds.sql.query.run_query`.
+
+``q`` and ``queryParameters`` come from the query string (``queryParameters`` JSON-encoded) or a POST body,
+JSON (``queryParameters`` a JSON value) or form-encoded as the QGIS plugin sends it (JSON-encoded there too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from lds.api.access import current_principal
+from lds.api.connections import current_connections
+from lds.api.params import request_json
+from lds.errors import BadRequest
+from lds.sql.query import answer_etag, parse_parameters, run_query
+
+bp = Blueprint("sql", __name__)
+
+_CACHE_CONTROL = "private, no-cache"
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _inputs(max_depth: int) -> tuple[Any, Any]:
+    """(q, queryParameters) of the request, from the query string merged with the body (body wins)."""
+    q, params, encoded = request.args.get("q"), request.args.get("queryParameters"), True
+    if request.method == "POST":
+        if request.mimetype in _FORM_TYPES:
+            form = request.form
+            q = form.get("q", q)
+            params = form.get("queryParameters", params)
+        else:
+            body = request_json()
+            if body is not None:
+                if not isinstance(body, dict):
+                    raise BadRequest("request body must be a JSON object with 'q' and 'queryParameters'")
+                q = body.get("q", q)
+                if "queryParameters" in body:
+                    params, encoded = body["queryParameters"], False
+    if not isinstance(q, str) or not q.strip():
+        raise BadRequest("'q' is required: the SQL text to run")
+    return q, parse_parameters(params, encoded=encoded, max_depth=max_depth)
+
+
+@bp.route("/v3/sql/<connection>/query", methods=["GET", "POST"])
+def sql_query(connection: str):
+    settings = current_app.extensions["lds_settings"]
+    q, params = _inputs(settings.max_json_depth)
+    record, warehouse = current_connections().warehouse(connection)
+    principal = current_principal()
+    grants = None if principal is None or principal.is_admin else list(principal.grants)
+    etag = None
+    if request.method == "GET":  # revalidated each time: the ETag moves when the warehouse's data does
+        caller = [principal.id, grants] if principal is not None else None  # a changed grant changes the ETag
+        try:
+            etag = answer_etag(record, warehouse, caller, q, params)
+        except Exception:  # noqa: BLE001 - no data version, no ETag: the query itself reports what is wrong
+            etag = None
+        if etag is not None and request.if_none_match.contains(etag):
+            response = Response(status=304, headers={"Cache-Control": _CACHE_CONTROL})
+            response.set_etag(etag)
+            return response
+    answer = run_query(record, warehouse, q, params, timeout_s=settings.sql_timeout_s,
+                       max_rows=settings.sql_max_rows, grants=grants, max_chars=settings.sql_token_max_chars)
+    response = Response(answer.to_json(), mimetype="application/json")
+    if etag is not None:
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = _CACHE_CONTROL
+    return response
