@@ -8,6 +8,8 @@ helpers' modules do ``from conftest import test_settings`` and a second conftest
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,7 +33,7 @@ def _pg_admin():
 def create_pg_database(name: str) -> str:
     with _pg_admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+    return pg_database_url(name)
 
 
 def drop_pg_database(name: str) -> None:
@@ -39,13 +41,32 @@ def drop_pg_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextmanager
+def pg_database(prefix: str, *setup: str) -> Iterator[str]:
+    """A PostgreSQL database of its own (``<prefix>_<random>``), set up by the ``setup`` statements and dropped
+    afterwards; yields its name."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url = create_pg_database(name)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for sql in setup:
+                conn.execute(sql)
+        yield name
+    finally:
+        drop_pg_database(name)
+
+
+def pg_database_url(name: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
 @pytest.fixture(scope="session")
 def pg_url():
     """A PostgreSQL database of its own for this test session, dropped afterwards."""
-    name = f"lds_auth_test_{secrets.token_hex(4)}"
-    url = create_pg_database(name)
-    yield url
-    drop_pg_database(name)
+    with pg_database("lds_auth_test") as name:
+        yield pg_database_url(name)
 
 
 @pytest.fixture(scope="session")

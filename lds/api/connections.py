@@ -8,9 +8,9 @@ import threading
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from lds.api.params import request_json
+from lds import params as v
+from lds.api.params import request_object
 from lds.connections import Connections
-from lds.errors import BadRequest
 
 bp = Blueprint("connections", __name__)
 _lock = threading.Lock()
@@ -37,24 +37,12 @@ def connections_of(app: Flask) -> Connections:
 
 
 def _force() -> bool:
-    value = request.args.get("force", "false").strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no", ""):
-        return False
-    raise BadRequest("'force' must be true or false")
-
-
-def _body() -> dict:
-    body = request_json()
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
+    return v.boolean("force", request.args.get("force"))
 
 
 @bp.post("/v3/connections")
 def create_connection():
-    body = _body()
+    body = request_object()
     return jsonify(current_connections().create(body)), 201
 
 
@@ -70,7 +58,7 @@ def get_connection(ref: str):
 
 @bp.patch("/v3/connections/<ref>")
 def update_connection(ref: str):
-    body, force = _body(), _force()
+    body, force = request_object(), _force()
     return jsonify(current_connections().update(ref, body, force=force))
 
 

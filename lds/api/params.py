@@ -48,6 +48,14 @@ def request_json(missing: Any = None) -> Any:
     return inputs.decode_json(data, current_app.extensions["lds_settings"].max_json_depth)
 
 
+def request_object() -> dict[str, Any]:
+    """A required JSON object body (the Tokens and Connections APIs): 400 for anything else."""
+    body = request_json()
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
 def request_params() -> dict[str, Any]:
     """Query parameters merged with a JSON object body (body wins); unknown keys are ignored later."""
     params: dict[str, Any] = request.args.to_dict()  # first value of each key

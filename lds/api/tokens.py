@@ -9,10 +9,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from lds.api.access import current_access
-from lds.api.params import request_json
+from lds.api.params import request_object
 from lds.auth.access import AccessControl
 from lds.auth.tokens import principal_of
-from lds.errors import BadRequest, Unavailable
+from lds.errors import Unavailable
 
 bp = Blueprint("tokens", __name__)
 
@@ -24,16 +24,9 @@ def _access() -> AccessControl:
     return access
 
 
-def _body() -> dict:
-    body = request_json()
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
-
-
 @bp.post("/v3/tokens")
 def create_token():
-    token, row = _access().tokens.create(_body())
+    token, row = _access().tokens.create(request_object())
     return jsonify({"token": token, **row.fields()}), 201
 
 
@@ -51,7 +44,7 @@ def get_token(token: str):
 
 @bp.patch("/v3/tokens/<path:token>")
 def update_token(token: str):
-    return jsonify(_access().tokens.update(token, _body()).fields())
+    return jsonify(_access().tokens.update(token, request_object()).fields())
 
 
 @bp.delete("/v3/tokens/<path:token>")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 import secrets
 
-import psycopg
 import pytest
 from authfixtures import *
-from authfixtures import ADMIN_TOKEN, bearer, create_pg_database, drop_pg_database, make_token
+from authfixtures import ADMIN_TOKEN, bearer, make_token, pg_database
 
 PASSWORD = "pw-" + secrets.token_hex(12)
 ADMIN = bearer(ADMIN_TOKEN)
@@ -17,12 +16,8 @@ ADMIN = bearer(ADMIN_TOKEN)
 
 @pytest.fixture(scope="module")
 def dbname():
-    name = f"lds_connapi_test_{secrets.token_hex(4)}"
-    url = create_pg_database(name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA shop; CREATE TABLE shop.stores (id bigint, name text)")
-    yield name
-    drop_pg_database(name)
+    with pg_database("lds_connapi_test", "CREATE SCHEMA shop; CREATE TABLE shop.stores (id bigint, name text)") as name:
+        yield name
 
 
 def body(dbname, name="pg1", **over):

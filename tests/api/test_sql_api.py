@@ -5,13 +5,11 @@ read-only token queries, row cap, timeout, and the error envelope."""
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
-import psycopg
 import pytest
 from authfixtures import *
-from authfixtures import ADMIN_TOKEN, auth_settings, bearer, create_pg_database, drop_pg_database, make_token
+from authfixtures import ADMIN_TOKEN, auth_settings, bearer, make_token, pg_database
 
 ADMIN = bearer(ADMIN_TOKEN)
 MAX_ROWS = 50
@@ -21,18 +19,17 @@ EVIL = "x'); DROP TABLE shop.stores; --"
 
 @pytest.fixture(scope="module")
 def dbname():
-    name = f"lds_sqlapi_test_{secrets.token_hex(4)}"
-    url = create_pg_database(name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION postgis")
-        conn.execute("CREATE SCHEMA shop; CREATE TABLE shop.stores (id bigint, name text, size integer, "
-                     "score double precision, open boolean, since timestamp, tags jsonb, geom geometry(Point, 4326))")
-        conn.execute("INSERT INTO shop.stores VALUES (1, 'Casino', 3, 1.5, true, '2024-01-02 03:04:05', "
-                     "'{\"a\": 1}', ST_SetSRID(ST_MakePoint(7.42, 43.73), 4326)), "
-                     "(2, 'Port', NULL, NULL, false, NULL, NULL, NULL)")
-        conn.execute("CREATE TABLE shop.secrets (id int, secret text); INSERT INTO shop.secrets VALUES (1, 's3')")
-    yield name
-    drop_pg_database(name)
+    with pg_database(
+        "lds_sqlapi_test",
+        "CREATE EXTENSION postgis",
+        "CREATE SCHEMA shop; CREATE TABLE shop.stores (id bigint, name text, size integer, "
+        "score double precision, open boolean, since timestamp, tags jsonb, geom geometry(Point, 4326))",
+        "INSERT INTO shop.stores VALUES (1, 'Casino', 3, 1.5, true, '2024-01-02 03:04:05', "
+        "'{\"a\": 1}', ST_SetSRID(ST_MakePoint(7.42, 43.73), 4326)), "
+        "(2, 'Port', NULL, NULL, false, NULL, NULL, NULL)",
+        "CREATE TABLE shop.secrets (id int, secret text); INSERT INTO shop.secrets VALUES (1, 's3')",
+    ) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

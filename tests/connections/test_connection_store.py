@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from authfixtures import *
-from authfixtures import create_pg_database, drop_pg_database
+from authfixtures import pg_database
 
 from lds.auth.tokens import TokenStore
 from lds.connections import Connections, Sealer
@@ -27,13 +27,9 @@ PASSWORD = "pw-" + secrets.token_hex(12)
 
 @pytest.fixture(scope="module")
 def dbname():
-    name = f"lds_conn_test_{secrets.token_hex(4)}"
-    url = create_pg_database(name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA shop; CREATE TABLE shop.stores (id int, name text, opened date)")
-        conn.execute("CREATE VIEW shop.open_stores AS SELECT id FROM shop.stores")
-    yield name
-    drop_pg_database(name)
+    with pg_database("lds_conn_test", "CREATE SCHEMA shop; CREATE TABLE shop.stores (id int, name text, opened date)",
+                     "CREATE VIEW shop.open_stores AS SELECT id FROM shop.stores") as name:
+        yield name
 
 
 def creds(dbname, **over):

@@ -7,12 +7,10 @@ against a real DuckDB and the real PostgreSQL on 127.0.0.1:5432.
 
 from __future__ import annotations
 
-import secrets
-
 import duckdb
 import psycopg
 import pytest
-from authfixtures import create_pg_database, drop_pg_database
+from authfixtures import pg_database, pg_database_url
 
 from lds.errors import Forbidden
 from lds.sql.access import MAX_SQL_CHARS, check_sql_access, dialect_for, normalise_sql
@@ -568,10 +566,8 @@ def test_duckdb_behaviours_the_rules_rely_on():
 
 @pytest.fixture(scope="module")
 def pg_db():
-    name = f"lds_sqlaccess_{secrets.token_hex(4)}"
-    url = create_pg_database(name)
-    yield url
-    drop_pg_database(name)
+    with pg_database("lds_sqlaccess") as name:
+        yield pg_database_url(name)
 
 
 def test_postgres_behaviours_the_rules_rely_on(pg_db):

@@ -9,7 +9,7 @@ import threading
 
 import psycopg
 import pytest
-from authfixtures import PG_ADMIN_URL, create_pg_database, drop_pg_database
+from authfixtures import PG_ADMIN_URL, pg_database
 
 from lds.errors import BadRequest, NotFound
 from lds.settings import Settings
@@ -30,12 +30,8 @@ CREDS = {"host": "127.0.0.1", "port": 5432, "username": "postgres", "sslmode": "
 
 @pytest.fixture(scope="module")
 def dbname():
-    name = f"lds_wh_test_{secrets.token_hex(4)}"
-    url = create_pg_database(name)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION postgis")
-    yield name
-    drop_pg_database(name)
+    with pg_database("lds_wh_test", "CREATE EXTENSION postgis") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
