@@ -160,10 +160,9 @@ class CachedLDS:
             self._count(endpoint, hits=1, misses=0)
             return _loads(raw)
         value = compute()
-        if self.store.backend != "off":  # cache_enabled=false keeps nothing: no need to encode the answer here
-            raw = _dumps(value)
-            if self._fits(endpoint, raw):
-                self.store.set_many([(key, raw)])
+        raw = _dumps(value)  # cache_enabled=false never gets here (cached() answers it without a key)
+        if self._fits(endpoint, raw):
+            self.store.set_many([(key, raw)])
         self._count(endpoint, hits=0, misses=1)
         return value
 
