@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 bash scripts/services.sh
+(cd tests/js && npm ci --no-audit --no-fund --loglevel=error)  # @carto/api-client & co, pinned by the lockfile
 export LDS_TEST_DATA=${LDS_TEST_DATA:-$(cd .. && pwd)/shared/data}
 exec .venv/bin/python -m pytest -q "$@"
