@@ -4,6 +4,8 @@
 #   serve | worker [args]   run on $LDS_DATA_DIR (default /data/lds); if it holds no build and
 #                           $LDS_EXTRACT names an .osm.pbf/.osm/.osm.bz2 path or URL, build it first
 #                           (a local extract that changed since the last build is rebuilt too).
+#   prepare                 only that build step, then exit: run once before several replicas start
+#                           (docker-compose.yml's `prepare`), so they never build side by side.
 #   anything else           passed to `lds` as is (e.g. `build ...`, `token create ...`).
 set -eu
 
@@ -12,8 +14,8 @@ cmd="${1:-serve}"
 [ "$#" -gt 0 ] && shift
 
 case "$cmd" in
-  serve|worker)
-    if [ ! -f "$data/meta.json" ]; then
+  serve|worker|prepare)
+    if [ ! -f "$data/meta.json" ] && [ ! -f "$data/current/meta.json" ]; then  # flat, or versions (lds.versions)
       if [ -n "${LDS_EXTRACT:-}" ]; then
         echo "lds-entrypoint: no built data in $data; building it from $LDS_EXTRACT" >&2
         lds build "$LDS_EXTRACT" --out "$data"
@@ -22,9 +24,10 @@ case "$cmd" in
              "or set LDS_EXTRACT to an .osm.pbf path or URL to build one at start." >&2
         exit 78
       fi
-    elif [ -n "${LDS_EXTRACT:-}" ] && [ -f "$LDS_EXTRACT" ] && [ "$cmd" = serve ]; then
+    elif [ -n "${LDS_EXTRACT:-}" ] && [ -f "$LDS_EXTRACT" ] && [ "$cmd" != worker ]; then
       lds build "$LDS_EXTRACT" --out "$data" --if-changed
     fi
+    [ "$cmd" = prepare ] && exit 0
     exec lds "$cmd" --data "$data" "$@"
     ;;
   *)

@@ -75,11 +75,13 @@ cdef inline int _case(const uint8_t* band, int64_t q, int64_t nx, int lv) noexce
 
 
 def trace_levels(const float[:, ::1] z, double x0, double y0, double cell, const double[::1] levels,
-                 const int32_t[::1] row_lo, const int32_t[::1] row_hi, workspace=None):
+                 const int32_t[::1] row_lo, const int32_t[::1] row_hi, workspace=None, bint binary=False):
     """:func:`trace_rings` for several ascending levels at once: one scan of the grid finds every level's
     boundary squares (a square whose corners all fall between the same two levels is skipped for all).
     Only columns ``row_lo[i]..row_hi[i]`` of row i may hold finite costs; the rest is not read.
-    ``workspace`` (:class:`lds.isoline_shape.Workspace`) lends reused per-thread scratch buffers.
+    ``workspace`` (:class:`lds.isoline_shape.Workspace`) lends reused per-thread scratch buffers. With
+    ``binary`` every crossing sits half-way between the two cells' centres: each level's rings then depend
+    only on which cells are inside it, not on the costs beyond it.
 
     Each ring is walked from square to square (the next segment is the one entering the square across the
     side the last one left by), so memory is touched only near the ring: no table over the grid's sides."""
@@ -201,17 +203,17 @@ def trace_levels(const float[:, ::1] z, double x0, double y0, double cell, const
                     if side == 0 or side == 2:  # horizontal side between cells q and q + 1
                         q = sq if side == 0 else sq + nx
                         if band[q] <= lv_i:
-                            t = _crossing(zp[q], zp[q + 1], level)
+                            t = 0.5 if binary else _crossing(zp[q], zp[q + 1], level)
                         else:
-                            t = 1.0 - _crossing(zp[q + 1], zp[q], level)
+                            t = 0.5 if binary else 1.0 - _crossing(zp[q + 1], zp[q], level)
                         px = x0 + (j + t) * cell
                         py = y0 + (i + (side == 2)) * cell
                     else:  # vertical side between cells q and q + nx
                         q = sq if side == 3 else sq + 1
                         if band[q] <= lv_i:
-                            t = _crossing(zp[q], zp[q + nx], level)
+                            t = 0.5 if binary else _crossing(zp[q], zp[q + nx], level)
                         else:
-                            t = 1.0 - _crossing(zp[q + nx], zp[q], level)
+                            t = 0.5 if binary else 1.0 - _crossing(zp[q + nx], zp[q], level)
                         px = x0 + (j + (side == 1)) * cell
                         py = y0 + (i + t) * cell
                     if n_pts == 0:

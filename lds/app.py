@@ -9,6 +9,7 @@ from lds.api.jsonprovider import FastJSONProvider
 from lds.cache import with_cache
 from lds.core import LDS
 from lds.logs import configure_logging
+from lds.proxy.fallback import outside_extract
 from lds.settings import Settings
 
 
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None, lds: LDS | None = None) -> Flas
     app.json.sort_keys = False
     app.extensions["lds_settings"] = settings
     app.extensions["lds"] = with_cache(lds if lds is not None else LDS(settings), settings=settings)  # answer cache
+    app.extensions["lds"] = outside_extract(app.extensions["lds"], settings)  # what the extract lacks: from upstream
     register_error_handlers(app)
     from lds.api import jobs as jobs_api
     from lds.api import metrics as metrics_api
@@ -42,8 +44,23 @@ def create_app(settings: Settings | None = None, lds: LDS | None = None) -> Flas
 
     install_hotpath(app, settings)  # answer GETs served below Flask, same steps and bytes (+ the response memo)
 
-    from lds.api import answers, connections, service, sql, stats, tokens
+    from lds.api import answers, connections, maps, models, service, sql, sql_jobs, stats, tokens
 
-    for module in (service, answers, tokens, stats, connections, sql):  # answers: one route per service of lds.services
+    for module in (service, answers, tokens, stats, connections, sql, sql_jobs, models, maps):  # answers: one route per service of lds.services
         app.register_blueprint(module.bp)
+    from lds.api import imports
+
+    app.register_blueprint(imports.bp)  # /v3/imports: file at a URL -> table (lds.imports)
+    from lds.api import docs
+
+    app.register_blueprint(docs.bp)  # /openapi.json (lds.openapi) and /docs (Swagger UI, offline)
+    from lds.api import demo
+
+    app.register_blueprint(demo.bp)  # / : the demo map (lds/static/, assets bundled)
+    from lds.api.dialects import install_dialects
+
+    install_dialects(app, settings)  # OSRM, Nominatim and Valhalla requests answered from the same core
+    from lds.api.proxy import install_proxy
+
+    install_proxy(app, settings)  # last: every other /v3 route (and upstream_apis) goes to upstream_api_url
     return app

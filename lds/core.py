@@ -17,6 +17,7 @@ from lds import params as v
 from lds.dataset import MODES, DataDir, default_data_dir
 from lds.errors import BadRequest, Unavailable
 from lds.settings import Settings
+from lds.versions import note_served
 
 log = logging.getLogger("lds")
 
@@ -26,7 +27,7 @@ LonLat = tuple[float, float]
 class LDS:
     """Loaded data + settings; the entry point of the core library."""
 
-    def __init__(self, settings: Settings | None = None, data_dir: str | Path | None = None):
+    def __init__(self, settings: Settings | None = None, data_dir: str | Path | None = None, follow: bool = True):
         from lds.graph.store import RoadGraph
 
         self.settings = settings or Settings.from_env()
@@ -34,12 +35,14 @@ class LDS:
         if path is None:
             raise Unavailable("no data directory configured (set LDS_DATA_DIR or pass --data)", 503)
         t0 = time.perf_counter()
-        self.data = DataDir.open(path)
+        self.data = DataDir.open(path, follow)  # follow: the version the dir's `current` names (lds.versions)
         self.graphs: dict[str, RoadGraph] = {}
         for mode in MODES:
             if self.data.graph_dir(mode).is_dir():
                 self.graphs[mode] = RoadGraph.load(self.data.graph_dir(mode), mode)
         self.geocoder = self._load_geocoder()
+        if self.data.root is not None:  # loaded whole: what the tables opened later in this process follow
+            note_served(self.data.root, self.data.path)
         self.load_seconds = time.perf_counter() - t0
         log.info("loaded %s (version %s) in %.3f s", self.data.path, self.data_version, self.load_seconds)
 
@@ -72,6 +75,42 @@ class LDS:
         via = v.lonlat_list("waypoints", waypoints, most=self.settings.max_waypoints)
         return route(self.graph(mode), [start, *via, end], self.settings).to_json()
 
+    def route_alternatives(self, points: Sequence[LonLat], mode: str = "car", alternatives: int = 1,
+                           snapping: dict | None = None) -> list[dict]:
+        """The fastest route through ``points`` then, between two points, up to ``alternatives`` admissible
+        alternative routes (lds/routing_alternatives.py), as routing answer values; ``snapping`` holds per-point
+        ``bearings`` ((degrees, tolerance) or None) and ``approaches`` (``curb``, ``opposite``, ``unrestricted``)."""
+        from lds.graph.snap_filters import check_snapping
+        from lds.routing_alternatives import routes
+
+        if not 0 <= alternatives <= self.settings.max_alternatives:
+            raise BadRequest(f"alternatives: at most {self.settings.max_alternatives}")
+        pts = v.lonlat_list("points", points, most=self.settings.max_waypoints + 2)
+        check_snapping(snapping, len(pts))
+        return [r.to_json() for r in routes(self.graph(mode), pts, self.settings, alternatives, snapping)]
+
+    def matrix(self, origins: Sequence[LonLat], destinations: Sequence[LonLat] | None = None, mode: str = "car",
+               annotations: Sequence[str] | None = None) -> dict:
+        """Durations (s) and distances (m) from every origin to every destination (all to all without
+        destinations); rows per origin, None where no route. The value of one matrix answer."""
+        from lds import routing_matrix as rm
+
+        s = self.settings
+        o = rm.read_points("origins", origins, s.matrix_max_origins)
+        d = o if destinations is None else rm.read_points("destinations", destinations, s.matrix_max_destinations)
+        return rm.matrix(self.graph(mode), o, d, rm.read_annotations(annotations), s)
+
+    def matrix_rows(self, origins: Sequence[LonLat], destinations: Sequence[LonLat], mode: str = "car",
+                    annotations: Sequence[str] | None = None) -> list[dict]:
+        """A matrix job's chunk: one ``{"error", "value"}`` entry per origin holding its row of durations and/or
+        distances (an origin far from the roads is an error entry, not a failed chunk)."""
+        from lds import routing_matrix as rm
+
+        s = self.settings
+        o = rm.read_points("origins", origins, s.job_max_items)
+        d = rm.read_points("destinations", destinations, s.matrix_max_destinations)
+        return rm.matrix_rows(self.graph(mode), o, d, rm.read_annotations(annotations), s)
+
     def isolines(self, origin: LonLat, ranges: Sequence[float], range_type: str = "time", mode: str = "car") -> list[dict]:
         """One polygon per range, the reachable road area; the JSON values of an isoline answer (each ring an
         (n, 2) numpy array of rounded lon/lat: write them with :func:`lds.fastjson.dumps`)."""
@@ -82,6 +121,19 @@ class LDS:
         range_type = v.choice("range_type", range_type, v.RANGE_TYPES)
         checked = v.isoline_ranges(ranges, range_type, self.settings)
         return [iso.to_json() for iso in isolines(graph, point, checked, range_type, self.settings)]
+
+    def isolines_h3(self, origin: LonLat, ranges: Sequence[float], range_type: str = "time", mode: str = "car",
+                    resolution: int | None = None) -> list[dict]:
+        """Per range, the H3 cells whose centres are reached within it with the cost to each centre, from the
+        polygons' search (:mod:`lds.h3_isolines`); nested across ranges."""
+        from lds.h3_isolines import h3_isolines
+
+        point = v.lonlat("origin", origin)
+        graph = self.graph(mode)
+        range_type = v.choice("range_type", range_type, v.RANGE_TYPES)
+        checked = v.isoline_ranges(ranges, range_type, self.settings)
+        res = v.h3_resolution(resolution, self.settings)
+        return h3_isolines(graph, point, checked, range_type, res, self.settings)
 
     # --- geocoding services --------------------------------------------------------------
     def _need_geocoder(self):
@@ -126,6 +178,7 @@ class LDS:
             "bbox": meta.get("bbox"),
             "graphs": {mode: g.summary() for mode, g in self.graphs.items()},
             "geocoder": self.geocoder.summary() if self.geocoder is not None else None,
+            "tables": meta.get("tables"),  # the LDS tables' row counts (lds.* in carto_dw); None before them
             "load_seconds": round(self.load_seconds, 3),
             "settings": self.settings.as_table(),
         }

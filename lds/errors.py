@@ -72,6 +72,18 @@ class Unavailable(LdsError):
     status = 503
 
 
+class BadGateway(LdsError):
+    """The upstream API (lds.proxy) could not be reached or answered something unusable."""
+
+    status = 502
+
+
+class GatewayTimeout(LdsError):
+    """The upstream API (lds.proxy) did not answer in time."""
+
+    status = 504
+
+
 def error_body(message: str, status: int) -> dict[str, Any]:
     """The one error envelope: ``{"error": "<message>", "status": <code>}``."""
     return {"error": message, "status": status}

@@ -38,3 +38,11 @@ RESTRICTED_ENTRY_PENALTY_S = 3600.0
 # Address index: entity kinds (``ent_kind``) and address flags (``addr_flags``).
 KIND_STREET, KIND_PLACE, KIND_POI, KIND_POSTCODE = 0, 1, 2, 3
 FLAG_INTERPOLATED, FLAG_INFERRED = 1, 2
+
+# The LDS tables (lds.build.tables writes them, lds.warehouse.carto_dw serves them as lds.<name>): one GeoParquet
+# file each in TABLES_DIR of the data directory, and the same rows in TABLES_DB, a DuckDB file carto_dw attaches
+# read-only (a file DuckDB may read through read_parquet it may also overwrite with COPY ... TO).
+TABLES_FORMAT = 1
+TABLES_DIR = "tables"
+TABLES_DB = "lds_tables.duckdb"
+LDS_TABLES = ("addresses", "streets", "places", "roads")

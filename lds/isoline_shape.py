@@ -1,28 +1,33 @@
-"""Drawing an isoline: the reached road corridor as nested, simplified (Multi)Polygons.
+"""Drawing an isoline: the catchment area a trip reaches, as nested, simplified (Multi)Polygons.
 
-Method (one raster for every range of a request; no per-edge Python loop):
-1. rasterise the reached road pieces into a cost field (``_isoline_raster``, C++): each cell holds the
-   least cost of a reached road point within the corridor half-width, so pieces of edges reached
-   only partly end where the budget does;
-2. contour the field at every range in one scan (marching squares, ``_contour``): holes are the
-   unreached areas between roads; those smaller than the resolution are filled;
-3. simplify the rings in metres (Douglas-Peucker, ``_contour``), inwards for the shortest range and
-   outwards for the others, so a shorter range always lies inside a longer one (a third range on is
-   also united with the one before);
-4. project back to lon/lat (rings are already counter-clockwise shells, clockwise holes), round to
-   ``COORD_DECIMALS`` in one numpy operation and check the rounded rings' validity (``_polygon_check``, C++,
-   conservative next to GEOS). A polygon found invalid (simplification or rounding made rings touch) is
-   drawn unsimplified instead, and should rounding still break it, GEOS snaps it to the grid. The GeoJSON
-   holds one (n, 2) numpy array per ring (:class:`Ring`), which :mod:`lds.fastjson` writes without a Python
-   object per point.
+The isoline of range r is the area whose nearest road (within the off-road distance, ``isoline_offroad_m``) is
+reached within r: the blocks between reached streets are inside, a place nearer an unreached road belongs to
+that road and stays out, and wide empty areas (water, parks without paths, estates) farther than the off-road
+distance from any road are holes. That is what an isoline is used for: counting the buildings, people or shops
+a trip reaches. Method (no per-edge or per-cell Python loop):
 
-Up to two ranges, no shapely object is made in the usual case (:func:`nested_geojson`). The raster and contour
-loops borrow per-thread scratch buffers (:class:`Workspace`).
+1. per range, a cell size that depends on that range alone (:func:`level_cells`: the finest cell whose grid
+   holds the range's reach in ``isoline_max_cells``); ranges on the same cell share one field;
+2. the field (``_isoline_raster.catchment_field``, C++): every road around is sampled at fixed places along
+   it (the reached ones with their cost, the others as claims), and a two-scan chamfer transform gives each
+   cell the cost of its nearest road within the off-road distance. Grids are anchored at the origin and the
+   samples do not depend on the search's limit, so a range's cells are the same whatever else is asked;
+3. contour each range's cells half-way between cell centres (marching squares, ``_contour``, one scan for
+   every range of a field); holes smaller than ``isoline_resolution_m`` squared are filled;
+4. simplify the rings outwards (Douglas-Peucker, ``_contour``) to ``isoline_simplify_m`` or the cell size,
+   project to lon/lat, round to ``COORD_DECIMALS`` and check validity (``_polygon_check``, C++; a polygon
+   simplification made invalid is drawn unsimplified, one rounding broke is snapped by GEOS);
+5. nest: a range is united with the shorter range before it where that one sticks out (its outward
+   simplification, or a finer cell), which a longer range in the request never changes.
+
+The GeoJSON holds one (n, 2) numpy array per ring (:class:`Ring`), which :mod:`lds.fastjson` writes without a
+Python object per point. The raster and contour loops borrow per-thread scratch buffers (:class:`Workspace`).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -32,7 +37,7 @@ import shapely
 from lds import fastjson
 from lds._contour import simplify_rings, trace_levels, trace_rings  # noqa: F401 - trace_rings re-exported
 from lds._coords_json import pairs_json
-from lds._isoline_raster import rasterize, reach_items
+from lds._isoline_raster import catchment_field, reach_items, reached_extent
 from lds._polygon_check import polygon_problems
 from lds.geo import EARTH_RADIUS_M
 from lds.graph.search import Reach, expand_ranges, search_index
@@ -45,8 +50,8 @@ COORD_DECIMALS = 5
 class Workspace(threading.local):
     """Scratch arrays that every isoline drawn on one thread reuses (the raster field, the contour's bands and
     marks): fresh megabyte arrays per request cost more in page faults (the kernel hands out zeroed pages)
-    than the drawing itself. Grow-only: each thread keeps the largest it needed (about 2 MB at the default
-    isoline_max_cells of 250,000)."""
+    than the drawing itself. Grow-only: each thread keeps the largest it needed (14 bytes a cell: about 2 MB at
+    the default isoline_max_cells of 60,000)."""
 
     def buffer(self, name: str, dtype, n: int, fill: float | None = None) -> np.ndarray:
         """``n`` items of the thread's buffer ``name``; a buffer made anew is filled with ``fill`` when given
@@ -109,24 +114,6 @@ class CostField:
             ny, nx = self.z.shape
             return np.zeros(ny, dtype=np.int32), np.full(ny, nx - 1, dtype=np.int32)
         return self.row_lo, self.row_hi
-
-
-def cost_field(graph, reach: Reach, frame: Frame, cell_m: float, buffer_m: float, max_cells: int,
-               workspace: Workspace | None = None) -> CostField:
-    """Rasterise every road piece of ``reach``: out-edges of settled nodes, plus the snapped edge's pieces.
-
-    A two-way road whose both directions were entered is drawn once, from both ends. With a ``workspace``
-    the field lives in its buffer, valid until the thread draws its next isoline.
-    """
-    index = search_index(graph)
-    weight = index.edge_weight[reach.weight]
-    starts = np.array(reach.starts, dtype=np.float64).reshape(-1, 3)
-    items = reach_items(reach.nodes, reach.cost, index.indptr, index.adj_edge, index.edge_rev, weight,
-                        index.edge_scratch(), starts[:, 0].astype(np.int32), starts[:, 1].copy(), starts[:, 2].copy())
-    geometry = np.asarray(graph.edge_geom_off), np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
-    z, x0, y0, cell, row_lo, row_hi = rasterize(*items, weight, *geometry, frame.lon0, frame.lat0, reach.limit,
-                                                float(cell_m), float(buffer_m), int(max_cells), workspace)
-    return CostField(z, x0, y0, cell, row_lo, row_hi)
 
 
 def _signed_ring_areas(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -194,17 +181,6 @@ class Rings:
         return shapely.from_ragged_array(shapely.GeometryType.POLYGON, self.points, (self.ring_off, self.poly_off))
 
 
-def contour_polygons(field: CostField, level: float, min_hole_m2: float, simplify_m: float = 0.0,
-                     side: int = 0) -> np.ndarray:
-    """Polygons (metres) around the cells with cost <= ``level``; holes under ``min_hole_m2`` are filled.
-
-    Rings are simplified to ``simplify_m``: ``side`` +1 only ever adds area, -1 only removes it, 0 either.
-    """
-    traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.array([level], dtype=np.float64),
-                          *field.extents())[0]
-    return Rings.from_traced(*traced, min_hole_m2, simplify_m, side).polygons()
-
-
 def _hole_owners(xy: np.ndarray, offsets: np.ndarray, areas: np.ndarray, shells: np.ndarray,
                  holes: np.ndarray) -> np.ndarray:
     """Index into ``shells`` of the smallest shell around each hole (-1 when none, which cannot happen
@@ -218,63 +194,6 @@ def _hole_owners(xy: np.ndarray, offsets: np.ndarray, areas: np.ndarray, shells:
         shell = shapely.Polygon(xy[offsets[ring]:offsets[ring + 1]])
         owner[shapely.contains_xy(shell, hx, hy)] = k
     return owner
-
-
-def nested_shapes(field: CostField, ranges: list[float], min_hole_m2: float, simplify_m: float,
-                  workspace: Workspace | None = None) -> list:
-    """One shape (metres; :class:`Rings` or a MultiPolygon) per range, in the order given; each contains every
-    shorter range's.
-
-    Containment survives simplification by construction for two ranges: the shortest range is only
-    simplified inwards, the others only outwards. From the third range on, each is also united with
-    the one before (two outward-simplified shapes may cross). A polygon that simplification made
-    invalid is used unsimplified (the unsimplified contours of one field are nested).
-    """
-    levels = sorted(set(ranges))
-    traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.asarray(levels, dtype=np.float64),
-                          *field.extents(), workspace)
-    by_level = {}
-    previous = None
-    for i, level in enumerate(levels):
-        shape = _valid_level(Rings.from_traced(*traced[i], min_hole_m2, simplify_m, _side(i, levels)), traced[i],
-                             min_hole_m2)
-        if i >= 2:
-            shape = as_multipolygon(shapely.union(as_multipolygon(shape), as_multipolygon(previous)))
-        by_level[level] = previous = shape
-    return [by_level[r] for r in ranges]
-
-
-def nested_geojson(field: CostField, ranges: list[float], min_hole_m2: float, simplify_m: float, frame: Frame,
-                   workspace: Workspace | None = None) -> list[dict]:
-    """:func:`nested_shapes` as GeoJSON (:func:`to_geojson`), one per range in the order given.
-
-    For one or two ranges (no union needed) the simplified rings are rounded and checked once, in lon/lat:
-    the usual answer makes no shapely object at all. Rings found invalid take the way through
-    :func:`nested_shapes` (unsimplified polygons, unions, GEOS's snapping).
-    """
-    levels = sorted(set(ranges))
-    if len(levels) > 2:
-        return [to_geojson(shape, frame) for shape in nested_shapes(field, ranges, min_hole_m2, simplify_m, workspace)]
-    traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.asarray(levels, dtype=np.float64),
-                          *field.extents(), workspace)
-    by_level = {}
-    for i, level in enumerate(levels):
-        rings = Rings.from_traced(*traced[i], min_hole_m2, simplify_m, _side(i, levels))
-        if rings.empty:
-            by_level[level] = _geojson(np.zeros((0, 2)), rings.ring_off, rings.poly_off)
-            continue
-        lonlat = np.round(frame.to_lonlat(rings.points), COORD_DECIMALS)
-        bad, overlap = polygon_problems(lonlat, rings.ring_off, rings.poly_off)
-        if bad.any() or overlap:  # rare
-            by_level[level] = to_geojson(_valid_level(rings, traced[i], min_hole_m2), frame)
-        else:
-            by_level[level] = _geojson(lonlat, rings.ring_off, rings.poly_off)
-    return [by_level[r] for r in ranges]
-
-
-def _side(i: int, levels: list[float]) -> int:
-    """Simplification side of the i-th level: inwards for the shortest of several, outwards for the others."""
-    return 0 if len(levels) == 1 else (-1 if i == 0 else 1)
 
 
 def _valid_level(shape: Rings, traced: tuple, min_hole_m2: float):
@@ -344,7 +263,11 @@ def to_geojson(shape, frame: Frame) -> dict:
         xy, ring_off, poly_off = np.zeros((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
     else:
         xy, ring_off, poly_off = _oriented_rings(shape)
-    exact = frame.to_lonlat(xy)
+    return _rounded_geojson(frame.to_lonlat(xy), ring_off, poly_off)
+
+
+def _rounded_geojson(exact: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray) -> dict:
+    """:func:`_geojson` of oriented lon/lat rings rounded to ``COORD_DECIMALS``, kept valid."""
     lonlat = np.round(exact, COORD_DECIMALS)
     bad, overlap = polygon_problems(lonlat, ring_off, poly_off)
     if bad.any() or overlap:  # rounding may have put rings onto each other: GEOS judges, snaps if so (rare)
@@ -359,3 +282,129 @@ def _geojson(lonlat: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray) -> 
     lonlat = lonlat.view(Ring)
     rings = [lonlat[a:b] for a, b in pairwise(ring_off.tolist())]
     return {"type": "MultiPolygon", "coordinates": [rings[a:b] for a, b in pairwise(poly_off.tolist())]}
+
+
+def level_cells(graph, reach: Reach, frame: Frame, levels: list[float], base_cell: float, offroad_m: float,
+                max_cells: int) -> list[float]:
+    """Cell size of each (ascending) level: ``base_cell`` doubled until the level's reached nodes, padded for the
+    off-road reach, fit in ``max_cells`` cells. A function of the level alone (the nodes settled within it)."""
+    nodes, cost = np.asarray(reach.nodes), np.asarray(reach.cost)
+    order = np.argsort(cost, kind="stable")
+    x = (np.asarray(graph.node_lon)[nodes[order]] - frame.lon0) * frame.kx
+    y = (np.asarray(graph.node_lat)[nodes[order]] - frame.lat0) * frame.ky
+    count = np.searchsorted(cost[order], levels, side="right")
+    cells = []
+    for n in count.tolist():
+        w = h = 0.0
+        if n > 0:
+            w = max(float(x[:n].max()), 0.0) - min(float(x[:n].min()), 0.0)
+            h = max(float(y[:n].max()), 0.0) - min(float(y[:n].min()), 0.0)
+        cell = base_cell
+        while (w / cell + 4 * offroad_m / cell + 8) * (h / cell + 4 * offroad_m / cell + 8) > max_cells:
+            cell *= 2.0
+        cells.append(cell)
+    return cells
+
+
+def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], base_cell: float, offroad_m: float,
+                     max_cells: int, workspace: Workspace | None = None):
+    """``(field, levels)`` per cell size: the catchment cost field (:func:`catchment_field`) of the ascending
+    ``levels`` that share that cell. A field lives in ``workspace`` until the thread draws the next one."""
+    index = search_index(graph)
+    weight = index.edge_weight[reach.weight]
+    starts = np.array(reach.starts, dtype=np.float64).reshape(-1, 3)
+    items = reach_items(reach.nodes, reach.cost, index.indptr, index.adj_edge, index.edge_rev, weight,
+                        index.edge_scratch(), starts[:, 0].astype(np.int32), starts[:, 1].copy(), starts[:, 2].copy())
+    geometry = np.asarray(graph.edge_geom_off), np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
+    cells = level_cells(graph, reach, frame, levels, base_cell, offroad_m, max_cells)
+    for cell in sorted(set(cells)):
+        group = [lv for lv, c in zip(levels, cells, strict=True) if c == cell]
+        limit = group[-1]
+        while True:  # the grid: the reached roads, padded for the off-road reach of the roads near them
+            xmin, ymin, xmax, ymax = reached_extent(*items, weight, *geometry, frame.lon0, frame.lat0, limit, cell)
+            pad = 2 * int(offroad_m // cell) + 3
+            jx0, jy0 = int(np.floor(xmin / cell)) - pad, int(np.floor(ymin / cell)) - pad
+            nx, ny = int(np.ceil(xmax / cell)) + pad - jx0 + 1, int(np.ceil(ymax / cell)) + pad - jy0 + 1
+            if nx * ny <= 4 * max_cells:
+                break
+            cell *= 2.0  # a long road reached part-way far beyond the nodes (rare): bound the work anyway
+        x0, y0 = jx0 * cell, jy0 * cell
+        bbox = (frame.lon0 + x0 / frame.kx, frame.lat0 + y0 / frame.ky, frame.lon0 + (x0 + nx * cell) / frame.kx,
+                frame.lat0 + (y0 + ny * cell) / frame.ky)
+        claims = _claims(graph, items[0], bbox)
+        z, row_lo, row_hi = catchment_field(*items, weight, *geometry, index.edge_rev, snapping_edges(graph), claims,
+                                            frame.lon0, frame.lat0, limit, cell, offroad_m, jx0, jy0, nx, ny,
+                                            workspace)
+        yield CostField(z, x0, y0, cell, row_lo, row_hi), group
+
+
+def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
+    """The roads in ``bbox`` (edge ids, the lower one of a two-way road) that claim the places nearest them: the
+    roads a router snaps to (:func:`snapping_edges`), except the reached ones (``item_edge``), which the field
+    draws itself."""
+    edges = graph.snapper.edges_in(*bbox)
+    rev = np.asarray(graph.edge_rev)
+    drawn = np.zeros(len(rev), dtype=bool)
+    drawn[item_edge] = True
+    twins = rev[item_edge]
+    drawn[twins[twins >= 0]] = True
+    return np.ascontiguousarray(edges[snapping_edges(graph)[edges].view(bool) & ~drawn[edges]], dtype=np.int32)
+
+
+_SNAPPING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def snapping_edges(graph) -> np.ndarray:
+    """Per edge (uint8), whether a router snaps places to its road: the road is in the largest strongly connected
+    component (as :class:`lds.graph.snap.Snapper` prefers). A parking lot, an estate or a one-way spur cut off from
+    the network serves nothing: the places by it are routed to from a joined road."""
+    flags = _SNAPPING.get(graph)
+    if flags is None:
+        rev = np.asarray(graph.edge_rev)
+        in_largest = graph.snapper.in_largest
+        flags = _SNAPPING[graph] = (in_largest | ((rev >= 0) & in_largest[np.maximum(rev, 0)])).astype(np.uint8)
+    return flags
+
+
+def catchment_geojson(graph, reach: Reach, frame: Frame, ranges: list[float], base_cell: float, offroad_m: float,
+                      max_cells: int, min_hole_m2: float, simplify_m: float,
+                      workspace: Workspace | None = None) -> list[dict]:
+    """One GeoJSON MultiPolygon per range (in the order given), each the catchment area of that range, simplified
+    outwards, valid, and containing every shorter range's."""
+    levels = sorted(set(ranges))
+    shapes: dict[float, Rings | shapely.MultiPolygon] = {}
+    for field, group in catchment_fields(graph, reach, frame, levels, base_cell, offroad_m, max_cells, workspace):
+        traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.asarray(group, dtype=np.float64),
+                              *field.extents(), workspace, True)
+        for level, rings in zip(group, traced, strict=True):
+            # A coarser cell draws coarser steps: simplified at least to the cell size (as few points as the
+            # drawing's detail needs; still a function of the level alone).
+            tolerance = max(simplify_m, field.cell) if simplify_m > 0 else 0.0
+            shapes[level] = _valid_level(Rings.from_traced(*rings, min_hole_m2, tolerance, 1), rings, min_hole_m2)
+    by_level, previous = {}, None
+    for level in levels:  # nested as written: the check and the union are made on the rounded coordinates
+        geojson = to_geojson(shapes[level], frame)
+        if previous is not None:
+            geojson = _nested(geojson, previous)
+        by_level[level] = previous = geojson
+    return [by_level[r] for r in ranges]
+
+
+def _as_shapely(geojson: dict) -> shapely.MultiPolygon:
+    """The shapely MultiPolygon of one of our GeoJSON MultiPolygons (rings as numpy arrays)."""
+    polygons = [shapely.Polygon(rings[0], rings[1:]) for rings in geojson["coordinates"]]
+    return shapely.MultiPolygon(polygons) if polygons else shapely.MultiPolygon()
+
+
+def _nested(outer: dict, inner: dict) -> dict:
+    """``outer`` (rounded GeoJSON) united with ``inner`` where ``inner`` sticks out of it (by its outward
+    simplification, or drawn on a finer cell); ``outer`` itself when nothing wider than the rounding does."""
+    inner_shape = _as_shapely(inner)
+    whole = _as_shapely(outer)
+    shapely.prepare(whole)
+    corners = np.concatenate([ring for rings in inner["coordinates"] for ring in rings] or [np.zeros((0, 2))])
+    if shapely.intersects_xy(whole, corners[:, 0], corners[:, 1]).all():  # the usual case is a corner out: unite
+        stray = shapely.difference(inner_shape, whole)  # every corner in: an edge may still cut across a bay
+        if stray.is_empty or shapely.buffer(stray, -0.5 * 10.0**-COORD_DECIMALS).is_empty:
+            return outer
+    return _rounded_geojson(*_oriented_rings(as_multipolygon(shapely.union(whole, inner_shape))))

@@ -1,7 +1,7 @@
-"""Isolines (isochrones and isodistances): the road area reachable from a point within each range.
+"""Isolines (isochrones and isodistances): the area a trip reaches from a point within each range.
 
 One bounded search from the snapped origin serves every range of a request; the drawing
-(:mod:`lds.isoline_shape`) turns the reached road pieces into nested polygons.
+(:mod:`lds.isoline_shape`) turns the reached roads into nested catchment polygons.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lds.errors import BadRequest
-from lds.graph.search import WEIGHTS, bounded_search
-from lds.isoline_shape import WORKSPACE, Frame, cost_field, nested_geojson
+from lds.graph.search import WEIGHTS, Reach, bounded_search
+from lds.graph.snap import Snap
+from lds.isoline_shape import WORKSPACE, Frame, catchment_geojson
 
 SNAP_DECIMALS = 6
 MIN_CELL_M = 0.5  # guards against a zero or negative isoline_cell_m
@@ -43,24 +44,30 @@ class Isoline:
         }
 
 
-def isolines(graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str, settings) -> list[Isoline]:
-    """One :class:`Isoline` per range (in the order given), each containing every shorter one.
-
-    ``range_type`` is ``time`` (seconds, edge travel times) or ``distance`` (metres, edge lengths).
-    Raises OutOfCoverage when the origin is farther than ``snap_radius_m`` from the mode's roads.
-    """
+def isoline_search(graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str,
+                   settings) -> tuple[list[float], Snap, Reach]:
+    """The one search every drawing of a request's isolines starts from (polygons here, H3 cells in
+    :mod:`lds.h3_isolines`): the ranges as floats, the snapped origin and the search stopped at the largest range.
+    Raises OutOfCoverage when the origin is farther than ``snap_radius_m`` from the mode's roads."""
     if range_type not in WEIGHTS:
         raise BadRequest(f"unknown range_type {range_type!r}; expected one of: {', '.join(WEIGHTS)}")
     ranges = [float(r) for r in ranges]
     if not ranges or min(ranges) <= 0:
         raise BadRequest("range must list one or more positive numbers")
     snap = graph.snapper.snap(origin[0], origin[1], settings.snap_radius_m)
-    reach = bounded_search(graph, snap, max(ranges), range_type)
+    return ranges, snap, bounded_search(graph, snap, max(ranges), range_type)
+
+
+def isolines(graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str, settings) -> list[Isoline]:
+    """One :class:`Isoline` per range (in the order given), each containing every shorter one.
+
+    ``range_type`` is ``time`` (seconds, edge travel times) or ``distance`` (metres, edge lengths).
+    Raises OutOfCoverage when the origin is farther than ``snap_radius_m`` from the mode's roads.
+    """
+    ranges, snap, reach = isoline_search(graph, origin, ranges, range_type, settings)
     frame = Frame(snap.lon, snap.lat)
-    buffer_m = max(0.0, settings.isoline_buffer_m)
-    cell_m = max(MIN_CELL_M, min(settings.isoline_cell_m, buffer_m or settings.isoline_cell_m))
-    field = cost_field(graph, reach, frame, cell_m, buffer_m, max(MIN_CELLS, settings.isoline_max_cells), WORKSPACE)
-    geoms = nested_geojson(field, ranges, settings.isoline_resolution_m ** 2, settings.isoline_simplify_m, frame,
-                           WORKSPACE)
+    geoms = catchment_geojson(graph, reach, frame, ranges, max(MIN_CELL_M, settings.isoline_cell_m),
+                              max(0.0, settings.isoline_offroad_m), max(MIN_CELLS, settings.isoline_max_cells),
+                              settings.isoline_resolution_m ** 2, settings.isoline_simplify_m, WORKSPACE)
     return [Isoline(r, range_type, graph.mode, geom, (snap.lon, snap.lat), snap.distance_m)
             for r, geom in zip(ranges, geoms, strict=True)]

@@ -233,6 +233,14 @@ def isoline_ranges(value: Any, range_type: str, settings: Any) -> list[float]:
     return number_list("range", value, low=1, high=high, most=settings.max_ranges, setting=setting)
 
 
+def h3_resolution(value: Any, settings: Any) -> int:
+    """An H3 resolution from 0 to ``h3_isoline_max_resolution`` (default ``h3_isoline_resolution``)."""
+    if missing(value):
+        return min(settings.h3_isoline_resolution, settings.h3_isoline_max_resolution)
+    return integer("resolution", value, low=0, high=settings.h3_isoline_max_resolution,
+                   setting="h3_isoline_max_resolution")
+
+
 RANGE_TYPES = ("time", "distance")
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from lds.errors import BadRequest, NotFound, OutOfCoverage
 from lds.graph.snap import Snap
+from lds.graph.snap_filters import snap_with
 from lds.routing_steps import leg_steps
 
 LonLat = tuple[float, float]
@@ -97,47 +98,53 @@ def _role(i: int, n: int) -> str:
     return "origin" if i == 0 else "destination" if i == n - 1 else f"waypoint {i}"
 
 
-def snap_points(graph, points: Sequence[LonLat], radius_m: float) -> list[Waypoint]:
-    """Snap every input point, naming the offending one when it is out of coverage."""
+def snap_points(graph, points: Sequence[LonLat], radius_m: float, snapping: dict | None = None) -> list[Waypoint]:
+    """Snap every input point (under its ``snapping`` bearing or approach, when given: lds/graph/snap_filters.py),
+    naming the offending one when it is out of coverage."""
+    bearings = (snapping or {}).get("bearings") or [None] * len(points)
+    approaches = (snapping or {}).get("approaches") or [None] * len(points)
     out = []
     for i, (lon, lat) in enumerate(points):
         role = _role(i, len(points))
         try:
-            snap = graph.snapper.snap(float(lon), float(lat), radius_m)
+            snap = snap_with(graph, float(lon), float(lat), radius_m, bearings[i], approaches[i])
         except OutOfCoverage as exc:
             raise OutOfCoverage(f"{role}: {exc.message}") from None
         out.append(Waypoint(role, snap, graph.names[int(graph.router.views["edge_name"][snap.edge])]))
     return out
 
 
-def route(graph, points: Sequence[LonLat], settings) -> Route:
+def route(graph, points: Sequence[LonLat], settings, snapping: dict | None = None) -> Route:
     """Fastest route visiting ``points`` (lon, lat) in order on ``graph``.
 
     Raises OutOfCoverage (422) when a point is farther than ``settings.snap_radius_m`` from the mode's roads and
     NotFound (404) when two consecutive points are not connected.
     """
-    from lds.graph._guidance import cut_path
-
     if len(points) < 2:
         raise BadRequest("a route needs an origin and a destination")
-    waypoints = snap_points(graph, points, settings.snap_radius_m)
-    router = graph.router
-    v = router.views
+    waypoints = snap_points(graph, points, settings.snap_radius_m, snapping)
     legs = []
     for i in range(len(waypoints) - 1):
         a, b = waypoints[i], waypoints[i + 1]
-        path = router.leg(a.snap, b.snap)
+        path = graph.router.leg(a.snap, b.snap)
         if path is None:
             raise NotFound(f"no {graph.mode} route from {a.role} to {b.role}: they lie on parts of the road "
                            f"network that are not connected (one-way streets, restrictions or a gap in the data)")
-        coords, seg_len, seg_time, start_idx = cut_path(
-            path.edges, path.first_frac, path.last_frac, v["edge_geom_off"], v["geom_lon"], v["geom_lat"],
-            v["edge_length"], v["edge_time"],
-            a.snap.lon, a.snap.lat, b.snap.lon, b.snap.lat)
-        duration = float(seg_time.sum() + path.turn_s.sum())
-        leg = Leg(a, b, float(seg_len.sum()), duration, path.weight_s, coords)
-        last = i == len(waypoints) - 2
-        leg.steps = leg_steps(router.views, graph.names, path, seg_len, seg_time, coords, start_idx,
-                              None if last else i + 1)
-        legs.append(leg)
+        legs.append(build_leg(graph, a, b, path, None if i == len(waypoints) - 2 else i + 1))
     return Route(graph.mode, waypoints, legs)
+
+
+def build_leg(graph, a: Waypoint, b: Waypoint, path, waypoint_index: int | None) -> Leg:
+    """The leg along ``path`` (a :class:`lds.graph.router.LegPath`) from ``a`` to ``b``: geometry cut at the snapped
+    points, length, duration with turns, and steps (``waypoint_index`` names an intermediate arrival)."""
+    from lds.graph._guidance import cut_path
+
+    v = graph.router.views
+    coords, seg_len, seg_time, start_idx = cut_path(
+        path.edges, path.first_frac, path.last_frac, v["edge_geom_off"], v["geom_lon"], v["geom_lat"],
+        v["edge_length"], v["edge_time"],
+        a.snap.lon, a.snap.lat, b.snap.lon, b.snap.lat)
+    duration = float(seg_time.sum() + path.turn_s.sum())
+    leg = Leg(a, b, float(seg_len.sum()), duration, path.weight_s, coords)
+    leg.steps = leg_steps(v, graph.names, path, seg_len, seg_time, coords, start_idx, waypoint_index)
+    return leg

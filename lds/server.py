@@ -20,6 +20,11 @@ Choices, and why:
   (containers), as gunicorn's docs advise.
 - no gunicorn access log: the app writes one JSON line per request itself (lds.api.metrics) and
   never logs query strings, which may carry ``access_token``; gunicorn's own lines are JSON too.
+- new data without downtime: SIGHUP to the master (or the master itself, every ``data_check_s``, when the data
+  dir's ``current`` pointer moved: lds.versions) loads the new version into its app, then gunicorn's own reload
+  forks new workers from it and stops the old ones gracefully, so requests in flight finish on the old data and
+  no worker ever answers from two versions (:func:`on_reload`, :class:`DataArbiter`; a plain ``gunicorn -c
+  gunicorn.conf.py`` switches on SIGHUP only).
 - Prometheus multiprocess mode: PROMETHEUS_MULTIPROC_DIR is set (and emptied) before the app is
   imported; each worker writes its own files and ``/metrics`` sums them; ``child_exit`` marks dead
   workers so their gauges disappear.
@@ -27,20 +32,27 @@ Choices, and why:
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import signal
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from lds import fastjson
 from lds.errors import error_body
 from lds.logs import JsonFormatter
 from lds.settings import Settings
 from lds.worker_admission import AdmittingWorker
+
+log = logging.getLogger("lds")
 
 
 def default_workers() -> int:
@@ -78,6 +90,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "control_socket_disable": True,  # gunicorn >= 25 control socket: unused, and one path per user clashes
         "child_exit": child_exit,
         "post_worker_init": post_worker_init,
+        "on_reload": on_reload,
     }
 
 
@@ -151,6 +164,69 @@ class GunicornServer(BaseApplication):
         from lds.app import create_app
 
         return create_app(self.settings, lds=self.lds)
+
+    def run(self) -> None:
+        try:
+            DataArbiter(self).run()
+        except RuntimeError as exc:
+            sys.stderr.write(f"\nError: {exc}\n")
+            sys.exit(1)
+
+
+def on_reload(arbiter: Any) -> None:
+    """gunicorn hook (master, on SIGHUP, before it forks the new workers): the data dir's current version into
+    the preloaded app when it is not the one served; a version that fails to load is logged, the old one kept."""
+    if arbiter.cfg.preload_app and load_current(arbiter.app.wsgi()) and hasattr(arbiter.app, "lds"):
+        arbiter.app.lds = None  # GunicornServer's reference: the old version must not stay loaded in the master
+
+
+def load_current(app: Any) -> bool:
+    """Swap the data dir's current version into ``app`` (idle: the master's) if it is not the one served (True)."""
+    from lds.core import LDS
+    from lds.data_follow import innermost, swap_app
+    from lds.versions import current_name
+
+    core = innermost(app.extensions["lds"])[2]
+    if not core.data.outdated():
+        return False
+    target = current_name(core.data.root)
+    try:
+        new = LDS(core.settings, data_dir=core.data.root)
+        new.warm()
+    except Exception:  # keep serving the old version
+        log.exception("data version %s cannot be loaded: still serving %s", target, core.data_version)
+        return False
+    swap_app(app.extensions, new)
+    log.warning(
+        "serving data version %s (was %s), loaded in %.3f s", new.data_version, core.data_version, new.load_seconds
+    )
+    return True
+
+
+class DataArbiter(Arbiter):
+    """gunicorn's master, which also sends itself SIGHUP when the data dir's ``current`` pointer moves (checked
+    every ``data_check_s`` seconds, a readlink, on its own loop: no thread in the process that forks)."""
+
+    def __init__(self, app: GunicornServer):
+        super().__init__(app)
+        self._checked = time.monotonic()
+        self._signalled: str | None = None
+
+    def manage_workers(self) -> None:
+        super().manage_workers()
+        every = self.app.settings.data_check_s
+        if every <= 0 or time.monotonic() - self._checked < every:
+            return
+        self._checked = time.monotonic()
+        from lds.data_follow import innermost
+        from lds.versions import current_name
+
+        data = innermost(self.app.wsgi().extensions["lds"])[2].data
+        target = current_name(data.root) if data.root is not None else None
+        if data.outdated() and target != self._signalled:
+            self._signalled = target
+            self.log.info("data dir %s now points at %s: reloading", data.root, target)
+            os.kill(self.pid, signal.SIGHUP)
 
 
 def serve(settings: Settings, **options: Any) -> None:

@@ -4,8 +4,11 @@ Prints per-query latency (p50/p95, in-process calls that return GeoJSON on both 
 walk 10 min, and the correctness of lds's polygons judged by Valhalla's own travel times: road points are sampled
 around each origin, timed by Valhalla's ``sources_to_targets`` (same mode), and the points clearly inside or
 outside a range (farther than 20 % from it for car, 10 % for walk) count as right when the polygon puts them on
-the same side. The IoU against Valhalla's polygon is reported for information only (Valhalla draws smoothed rings
-without holes). Asserts nothing.
+the same side. Building centroids (ways tagged ``building=*`` of the extract, sampled around each origin) are scored
+the same way: the truth is Valhalla's travel time to the routable edge the building stands on (its matrix snaps the
+centroid there), buildings within 10 % of a range are skipped; this is what an isoline is used for (how many
+buildings, people or shops lie within 10 minutes). The share right is given for lds's polygons and Valhalla's own,
+with the IoU between the two and both answers' payload bytes. Asserts nothing.
 
     .venv-bench/bin/python scripts/bench_isolines.py --pbf ../shared/data/heidelberg-ors-2024-09.osm.pbf
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -40,6 +44,21 @@ TOLERANCE = {"car": 0.20, "walk": 0.10}  # "clearly" inside/outside: OSRM and Va
 REGION_GROWTH = 1.3  # points are drawn in the bbox of both polygons grown by this factor
 SAME_START_M = 5.0  # origins the two engines snap farther apart than this start from different roads
 SAMPLES_PER_ORIGIN = 300
+BUILDING_TOLERANCE = 0.10
+
+
+def read_buildings(pbf: str) -> np.ndarray:
+    """(n, 2) lon/lat centroids (mean of the nodes) of the extract's ways tagged ``building=*``."""
+    import osmium
+
+    out = []
+    fp = osmium.FileProcessor(pbf, osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(
+        osmium.filter.EntityFilter(osmium.osm.WAY)).with_filter(osmium.filter.KeyFilter("building"))
+    for way in fp:
+        nodes = [n for n in way.nodes if n.location.valid()]
+        if len(nodes) >= 3:
+            out.append((sum(n.location.lon for n in nodes) / len(nodes), sum(n.location.lat for n in nodes) / len(nodes)))
+    return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 
 
 def _pct(values: Sequence[float], q: float) -> float | None:
@@ -118,11 +137,13 @@ def _timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
 
 
 def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, check: int = 50,
-        samples: int = SAMPLES_PER_ORIGIN, seed: int = 0, cases=CASES, log: Callable[[str], None] = print) -> dict:
+        samples: int = SAMPLES_PER_ORIGIN, seed: int = 0, cases=CASES, log: Callable[[str], None] = print,
+        buildings: np.ndarray | None = None) -> dict:
     """Latency and correctness of lds isolines from ``origins`` (lon, lat), against Valhalla when given.
 
     ``peers`` is a ``ValhallaPeer``, a dict holding one under ``"valhalla"``, or None (lds alone). Correctness
-    is measured on the first ``check`` origins. Returns one dict per mode with every figure printed.
+    is measured on the first ``check`` origins, on road points and, when ``buildings`` (lon/lat centroids) are
+    given, on buildings. Returns one dict per mode with every figure printed.
     """
     valhalla = peers.get("valhalla") if isinstance(peers, dict) else peers
     rng = np.random.default_rng(seed)
@@ -134,6 +155,11 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
         sampler = RoadSampler(lds_core.graph(mode))
         ours_ms, peer_ms, errors, peer_errors = [], [], 0, 0
         answer_bytes = []  # the answer as the API writes it (lds.fastjson), outside the timing
+        peer_bytes = []
+        b_right = {r: [0, 0] for r in ranges}  # buildings: lds, Valhalla's polygon (origins both snap alike)
+        b_peer_right = {r: [0, 0] for r in ranges}
+        b_right_all = {r: [0, 0] for r in ranges}  # lds over every checked origin
+        b_self = {r: [0, 0] for r in ranges}  # lds against its own travel times (the drawing alone)
         right = {r: [0, 0] for r in ranges}  # range -> [right, counted], origins both engines snap alike
         right_all = {r: [0, 0] for r in ranges}  # the same over every checked origin
         peer_right = {r: [0, 0] for r in ranges}
@@ -158,6 +184,7 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
                 try:
                     ms, raw = _timed(valhalla.isochrone_raw, lon, lat, [r / 60 for r in ranges], mode)
                     peer_ms.append(ms)
+                    peer_bytes.append(len(json.dumps(raw, separators=(",", ":"))))
                     by_contour = {round(float(f["properties"]["contour"]) * 60): shape(f["geometry"])
                                   for f in raw["features"]}
                     theirs = [by_contour.get(r) for r in ranges]
@@ -191,6 +218,11 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
                 value = _iou(mine, peer)
                 if value is not None:
                     iou[r].append(value)
+            if buildings is not None and len(buildings):
+                tallies = (b_right_all, b_right if same_start else None, b_peer_right if same_start else None)
+                points = _score_buildings(valhalla, (lon, lat), mode, ranges, our_geoms, theirs, buildings, region,
+                                          samples, rng, tallies)
+                _score_self(lds_core.graph(mode), (lon, lat), ranges, our_geoms, points, b_self)
         entry = {
             "ranges_s": list(ranges),
             "queries": len(ours_ms),
@@ -214,9 +246,77 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
                 "points_unreached_by_valhalla": unreached,
             })
             entry["classified_share"] = _share([sum(v[k] for v in right.values()) for k in (0, 1)])
+            entry["valhalla_answer_bytes_p50"] = int(np.median(peer_bytes)) if peer_bytes else None
+            if buildings is not None:
+                entry["buildings"] = {str(r): {"lds": _share(b_right[r]), "valhalla": _share(b_peer_right[r]),
+                                               "counted": b_right[r][1], "lds_all_origins": _share(b_right_all[r]),
+                                               "lds_own_times": _share(b_self[r])}
+                                      for r in ranges}
         report[mode] = entry
         _print_entry(mode, entry, log)
     return report
+
+
+def _score_self(graph, origin, ranges, our_geoms, points, tally) -> None:
+    """Tally the buildings lds's polygons put on the side lds's own travel time to their nearest road does (the
+    drawing judged alone, without the engines' different speeds and networks), skipping the 10 % band."""
+    from lds.graph.search import bounded_search, search_index
+
+    if points is None or not len(points):
+        return
+    snap = graph.snapper.snap(origin[0], origin[1], 200.0)
+    reach = bounded_search(graph, snap, 2 * max(ranges), "time")
+    node_cost = np.full(graph.n_nodes, np.inf)
+    node_cost[reach.nodes] = reach.cost
+    w = np.asarray(search_index(graph).edge_weight["time"], dtype=float)
+    src, rev = np.asarray(graph.edge_src), np.asarray(graph.edge_rev)
+    times = np.full(len(points), np.nan)
+    for k, (lon, lat) in enumerate(points.tolist()):
+        with contextlib.suppress(LdsError):
+            at = graph.snapper.snap(lon, lat, 500.0)
+            t = node_cost[src[at.edge]] + at.fraction * w[at.edge]
+            twin = rev[at.edge]
+            if twin >= 0:
+                t = min(t, node_cost[src[twin]] + (1 - at.fraction) * w[twin])
+            for e, f0 in ((snap.edge, snap.fraction), (rev[snap.edge], 1 - snap.fraction)):
+                if e == at.edge and at.fraction >= f0:  # on the origin's own road, ahead of it
+                    t = min(t, (at.fraction - f0) * w[e])
+            times[k] = t
+    _tally(ranges, our_geoms, points, times, tally)
+
+
+def _tally(ranges, geoms, points, times, tally) -> None:
+    """Add to ``tally[r]`` the points ``geoms`` (one per range) put on the side ``times`` do, out of those
+    farther than BUILDING_TOLERANCE from the range."""
+    ok = ~np.isnan(times)
+    for r, geom in zip(ranges, geoms, strict=True):
+        if geom is None:
+            continue
+        inside_truth = ok & (times <= r * (1 - BUILDING_TOLERANCE))
+        outside_truth = ok & (times > r * (1 + BUILDING_TOLERANCE))
+        inside = shapely.contains_xy(geom, points[:, 0], points[:, 1])
+        tally[r][0] += int(((inside & inside_truth) | (~inside & outside_truth)).sum())
+        tally[r][1] += int((inside_truth | outside_truth).sum())
+
+
+def _score_buildings(valhalla, origin, mode, ranges, our_geoms, theirs, buildings, region, samples, rng,
+                     tallies) -> np.ndarray | None:
+    """Tally the buildings in ``region`` (up to ``samples`` of them) each polygon puts on the side Valhalla's travel
+    time to their road does, skipping those within BUILDING_TOLERANCE of a range. ``tallies`` are per range
+    ``[right, counted]`` dicts: lds over every origin, lds and Valhalla's polygon (None: not tallied)."""
+    minx, miny, maxx, maxy = region
+    near = np.flatnonzero((buildings[:, 0] >= minx) & (buildings[:, 0] <= maxx) & (buildings[:, 1] >= miny)
+                          & (buildings[:, 1] <= maxy))
+    if len(near) == 0:
+        return None
+    points = buildings[rng.choice(near, size=min(samples, len(near)), replace=False)]
+    times, _ = valhalla.sources_to_targets(origin, [tuple(p) for p in points.tolist()], mode)
+    times = np.array(times, dtype=float)
+    right_all, right, peer_right = tallies
+    for geoms, tally in ((our_geoms, right_all), (our_geoms, right), (theirs, peer_right)):
+        if tally is not None:
+            _tally(ranges, geoms, points, times, tally)
+    return points
 
 
 def _print_entry(mode: str, e: dict, log: Callable[[str], None]) -> None:
@@ -234,6 +334,13 @@ def _print_entry(mode: str, e: dict, log: Callable[[str], None]) -> None:
             f" | IoU vs valhalla {e['iou_mean']}")
         log(f"  ({e['origins_snapped_apart']} checked origins snapped > {SAME_START_M:g} m apart by the two engines"
             f" are left out above; with them: {e['classified_all_origins']})")
+        log(f"  answer bytes p50: lds {e['lds_answer_bytes_p50']}, valhalla {e['valhalla_answer_bytes_p50']}")
+    if e.get("buildings"):
+        parts = [f"{int(r) // 60} min lds {v['lds']} valhalla {v['valhalla']} of {v['counted']}"
+                 f" (lds, every origin: {v['lds_all_origins']}; against lds's own times: {v['lds_own_times']})"
+            for r, v in e["buildings"].items()]
+        log(f"  buildings classified right (tol {BUILDING_TOLERANCE:.0%}, origins both engines snap alike):"
+            f" {', '.join(parts)}")
 
 
 def random_origins(lds_core, n: int, seed: int) -> list[tuple[float, float]]:
@@ -262,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
 
     data = Path(args.data or REPO / "graph_data" / extract_name(args.pbf))
     build(args.pbf, data, if_changed=True, quiet=True)
-    lds_core = LDS(Settings.from_env(env={}, data_dir=str(data), cache_enabled=False), data)
+    tuning = {k: v for k, v in os.environ.items() if k.startswith("LDS_ISOLINE_")}  # e.g. LDS_ISOLINE_OFFROAD_M
+    lds_core = LDS(Settings.from_env(env=tuning, data_dir=str(data), cache_enabled=False), data)
     origins = random_origins(lds_core, args.n, args.seed)
     peer = None
     if not args.no_peer:
@@ -271,7 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         peer = ValhallaPeer(args.pbf)
     checked = min(args.check, args.n)
     print(f"extract {Path(args.pbf).name}: {len(origins)} origins (seed {args.seed}), correctness on {checked}")
-    report = run(lds_core, origins, peer, check=args.check, samples=args.samples, seed=args.seed)
+    buildings = read_buildings(args.pbf) if peer is not None else None
+    if buildings is not None:
+        print(f"{len(buildings)} buildings in the extract")
+    report = run(lds_core, origins, peer, check=args.check, samples=args.samples, seed=args.seed,
+                 buildings=buildings if buildings is not None and len(buildings) else None)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
     return 0

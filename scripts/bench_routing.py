@@ -339,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
             log(f"isolines skipped: scripts/bench_isolines.py not importable ({exc})")
         else:
             origins = [a for a, _ in pairs[: args.iso_n]]
+            buildings = bench_isolines.read_buildings(args.pbf) if peers.get("valhalla") is not None else None
             report["isolines"] = bench_isolines.run(core, origins, {"valhalla": peers.get("valhalla")},
-                                                    check=args.iso_check, seed=args.seed, log=log)
+                                                    check=args.iso_check, seed=args.seed, log=log,
+                                                    buildings=buildings if buildings is not None and len(buildings)
+                                                    else None)
     if args.scaling:
         report["scaling"] = run_scaling(args, log)
         print_table(report["scaling"], log)

@@ -112,7 +112,10 @@ class Connection:
         while (line := self.reader.readline()) not in (b"\r\n", b"\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
-        if "content-length" in headers:
+        status = int(first.split()[1])
+        if status in (204, 304) or 100 <= status < 200:  # no body, whatever the headers say (RFC 9112 6.3)
+            body = b""
+        elif "content-length" in headers:
             body = self.reader.read(int(headers["content-length"]))
         elif headers.get("transfer-encoding", "").lower() == "chunked":
             body = self._chunked()
@@ -122,7 +125,7 @@ class Connection:
         elapsed = time.perf_counter() - t0
         if headers.get("connection", "").lower() == "close":
             self.close()
-        return elapsed, int(first.split()[1]), headers, body
+        return elapsed, status, headers, body
 
     def _chunked(self) -> bytes:
         parts = []

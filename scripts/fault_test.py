@@ -4,7 +4,7 @@
     .venv/bin/python scripts/fault_test.py --data graph_data/monaco-2020-07 --items 100000
 
 Everything runs on this machine: its own redis-server on a free port, `lds serve` (gunicorn) and
-`lds worker` processes. Three scenarios, each printing its figures (nothing is asserted):
+`lds worker` processes. Four scenarios, each printing its figures (nothing is asserted):
 
 1. **Redis stopped mid-load, then started again**: mixed traffic for ``--load-seconds``; Redis is
    killed at 1/4 and restarted at 1/2. Prints failed requests (target 0) and a per-second timeline
@@ -15,6 +15,11 @@ Everything runs on this machine: its own redis-server on a free port, `lds serve
 3. **Service restarted during a job**: (a) with Redis: service and workers all SIGKILLed mid-job
    and started again; (b) without Redis (in-process jobs): the service SIGKILLed and restarted.
    Prints whether and how the job resumed (progress kept, finished, entries checked).
+4. **New data under load**: the extract is rebuilt twice into a copy of the served data dir during
+   mixed traffic; the server switches by itself the first time (``LDS_DATA_CHECK_S``) and on SIGHUP
+   the second. Prints failed requests (target 0), how long each switch took, the answers per data
+   version (``X-LDS-Data-Version``), and answers from an older version after a newer one on the same
+   connection (target 0: no worker answers from two versions).
 
 The job phases run with the answer cache off (``LDS_CACHE_ENABLED=false``) so that every address
 is really geocoded: a small extract repeats its few hundred addresses, which would otherwise be hits.
@@ -57,6 +62,29 @@ def data_dir_for(args) -> str:
     return str(out)
 
 
+def mixed_paths(data: str, mix: str, seed: int) -> list[str]:
+    """60 request paths of each endpoint of ``mix`` (comma-separated) drawn from the data, shuffled."""
+    requests = sample_requests(data, 60)
+    paths = [p for kind, urls in requests.items() if kind in mix.split(",") for p in urls]
+    random.Random(seed).shuffle(paths)
+    return paths
+
+
+def load_during(server: Server, paths: list[str], length: float, chaos, title: str):
+    """Mixed load for ``length`` seconds over 16 connections while ``chaos()`` runs in a thread; prints the summary
+    and a timeline, returns the LoadResult."""
+    thread = threading.Thread(target=chaos)
+    thread.start()
+    result = run_load(server.port, paths, connections=16, seconds=length)
+    thread.join()
+    summary = result.summary()
+    summary.pop("endpoints")
+    dump(title, summary)
+    for row in result.timeline(step=max(1.0, length / 20)):
+        print("   ", row)
+    return result
+
+
 # --- 1. Redis outage under load ------------------------------------------------------------------------
 def redis_outage(data: str, tmp: Path, args) -> None:
     redis = PrivateRedis()
@@ -65,9 +93,7 @@ def redis_outage(data: str, tmp: Path, args) -> None:
     env = {"LDS_REDIS_URL": redis.url, "LDS_LOG_LEVEL": "info", "LDS_CACHE_LOCAL_FRONT_ENTRIES": "0",
            "LDS_RESPONSE_MEMO_BYTES": "0"}
     server = Server(data, env, workers=args.workers, log_path=str(tmp / "outage-server.log"))
-    requests = sample_requests(data, 60)
-    paths = [p for kind, urls in requests.items() if kind in args.mix.split(",") for p in urls]
-    random.Random(3).shuffle(paths)
+    paths = mixed_paths(data, args.mix, seed=3)
     try:
         server.start()
         run_load(server.port, paths, connections=8, total=len(paths))  # fill the cache
@@ -82,20 +108,91 @@ def redis_outage(data: str, tmp: Path, args) -> None:
             redis.start()
             print(f"  t={length / 2:.0f}s redis-server started again (empty)", flush=True)
 
-        chaos = threading.Thread(target=outage)
-        chaos.start()
-        result = run_load(server.port, paths, connections=16, seconds=length)
-        chaos.join()
-        summary = result.summary()
-        summary.pop("endpoints")
-        dump("1. redis outage under load", summary)
-        for row in result.timeline(step=max(1.0, length / 20)):
-            print("   ", row)
+        result = load_during(server, paths, length, outage, "1. redis outage under load")
         for line in (tmp / "outage-server.log").read_text().splitlines():
             if line.startswith("{") and '"lds.cache"' in line:
                 doc = json.loads(line)
                 print(f"  server log {doc['ts']}: {doc['msg']}")
         print(f"  RESULT failed requests: {len(result.failures)} of {result.count}", flush=True)
+        for f in result.failures[:5]:
+            print("    failure:", f)
+    finally:
+        server.stop()
+        redis.stop()
+
+
+# --- 4. new data under load -----------------------------------------------------------------------------
+def served_version(server: Server) -> str | None:
+    status, doc = http_json("GET", server.base + "/v3/lds/status", timeout=30)
+    return doc.get("data_version") if status == 200 else None
+
+
+def version_mixes(result, order: list[str]) -> dict:
+    """Per connection, answers from an older version after one from a newer (a worker answering from two
+    versions, or a connection moved back): the count, plus answers naming no or an unknown version."""
+    rank = {v: i for i, v in enumerate(order)}
+    last: dict[int, int] = {}
+    back = unknown = 0
+    for _, conn, version in sorted(result.versions):
+        if version not in rank:
+            unknown += 1
+            continue
+        back += rank[version] < last.get(conn, -1)
+        last[conn] = max(last.get(conn, -1), rank[version])
+    return {"went_back": back, "unknown_version": unknown, "without_version": result.count - len(result.versions)}
+
+
+def data_swap(data: str, tmp: Path, args) -> None:
+    """The extract rebuilt twice into the served dir under mixed load: the server picks the first version up by
+    itself (LDS_DATA_CHECK_S=1), the second on SIGHUP to its master."""
+    import os
+
+    from lds.build.pipeline import build
+    from lds.dataset import DataDir
+
+    source = DataDir.open(data).meta["source"]["path"]
+    root = tmp / "swap" / Path(data).name
+    build(source, root, quiet=True)  # a flat dir of its own, as every existing deployment has
+    order = [DataDir.open(root).data_version]
+    redis = PrivateRedis()
+    redis.start()
+    env = {"LDS_REDIS_URL": redis.url, "LDS_DATA_CHECK_S": "1", "LDS_LOG_LEVEL": "warning"}
+    server = Server(str(root), env, workers=args.workers, log_path=str(tmp / "swap-server.log"))
+    paths = mixed_paths(str(root), args.mix, seed=5)
+    switches, served_at = [], []
+    try:
+        server.start()
+        run_load(server.port, paths, connections=8, total=len(paths))  # fill the cache
+        length = max(args.load_seconds, 30.0)
+        t0 = time.perf_counter()
+
+        def swaps() -> None:
+            for how in ("by itself", "SIGHUP"):
+                time.sleep(length / 5)
+                started = time.perf_counter()
+                order.append(build(source, root, quiet=True)["data_version"])
+                flipped = time.perf_counter()
+                if how == "SIGHUP":
+                    os.kill(server.proc.pid, signal.SIGHUP)
+                while served_version(server) != order[-1]:
+                    time.sleep(0.05)
+                served_at.append(time.perf_counter())
+                switches.append({"how": how, "t_build_s": round(started - t0, 1), "build_s": round(flipped - started, 1),
+                                 "flip_to_served_s": round(time.perf_counter() - flipped, 2), "version": order[-1]})
+                print(f"  t={flipped - t0:.1f}s pointer flipped to {order[-1]}, served {how} "
+                      f"{switches[-1]['flip_to_served_s']} s later", flush=True)
+
+        result = load_during(server, paths, length, swaps, "4. data swap under load")
+        settled = served_at[-1] + 5  # the old workers have drained their kept-alive connections (2 s) by then
+        late = {v for t, _, v in result.versions if t > settled}
+        per_version = {v: sum(1 for _, _, x in result.versions if x == v) for v in order}
+        mixes = version_mixes(result, order)
+        dump("   answers per data version", per_version)
+        dump("   switches", switches)
+        dump("   version checks", {**mixes, "versions_after_settling": sorted(late)})
+        print(f"  RESULT failed requests: {len(result.failures)} of {result.count}; answers from an older version "
+              f"after a newer on one connection: {mixes['went_back']}; answers naming no known version: "
+              f"{mixes['unknown_version'] + mixes['without_version']}", flush=True)
         for f in result.failures[:5]:
             print("    failure:", f)
     finally:
@@ -258,17 +355,19 @@ def main() -> None:
     ap.add_argument("--restart-items", type=int, default=30_000, help="addresses in the restart jobs")
     ap.add_argument("--lease", type=int, default=10, help="LDS_JOB_LEASE_S of the workers")
     ap.add_argument("--mix", default="geocode,reverse,route,isolines", help="endpoints in the outage load")
-    ap.add_argument("--only", choices=("outage", "kill", "restart"), action="append")
+    ap.add_argument("--only", choices=("outage", "kill", "restart", "swap"), action="append")
     args = ap.parse_args()
     if not (args.data or args.pbf):
         ap.error("give --data or --pbf")
     data = data_dir_for(args)
-    only = set(args.only or ("outage", "kill", "restart"))
+    only = set(args.only or ("outage", "kill", "restart", "swap"))
     tmp = Path(tempfile.mkdtemp(prefix="lds-fault-"))
     print(f"logs in {tmp}", flush=True)
     try:
         if "outage" in only:
             redis_outage(data, tmp, args)
+        if "swap" in only:
+            data_swap(data, tmp, args)
         if only & {"kill", "restart"}:
             items, answers = make_batch(data, max(args.items, args.restart_items))
             if "kill" in only:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -149,6 +150,7 @@ class LoadResult:
     cache: dict[str, int] = field(default_factory=dict)
     by_endpoint: dict[str, list[float]] = field(default_factory=dict)
     events: list[tuple[float, int, str]] = field(default_factory=list)  # (time, status or 0, cache header)
+    versions: list[tuple[float, int, str]] = field(default_factory=list)  # (time, connection no., X-LDS-Data-Version)
     cpu: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -194,9 +196,13 @@ def percentiles(values: list[float]) -> dict:
     return {"n": len(lat), "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99)}
 
 
+_CONNECTIONS = itertools.count()  # a number per TCP connection opened, for LoadResult.versions
+
+
 async def _one_connection(port: int, paths: list[str], next_index, result: LoadResult, stop_at: float,
                           extra: str = "") -> None:
     reader = writer = None
+    conn = -1
     while True:
         i = next_index()
         if i is None or time.perf_counter() > stop_at:
@@ -207,6 +213,7 @@ async def _one_connection(port: int, paths: list[str], next_index, result: LoadR
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                conn = next(_CONNECTIONS)
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -233,6 +240,8 @@ async def _one_connection(port: int, paths: list[str], next_index, result: LoadR
             result.failures.append(f"{path}: HTTP {status}")
         cache = headers.get("x-lds-cache")
         result.events.append((time.perf_counter(), status, cache or ""))
+        if "x-lds-data-version" in headers:
+            result.versions.append((time.perf_counter(), conn, headers["x-lds-data-version"]))
         if cache:
             result.cache[cache] = result.cache.get(cache, 0) + 1
     if writer is not None:
@@ -283,7 +292,7 @@ function request()
 end
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
-  local c = headers["X-LDS-Cache"]
+  local c = headers["X-LDS-Cache"] or headers["x-lds-cache"]  -- HAProxy sends header names in lower case
   if c then cache[c] = (cache[c] or 0) + 1 end
 end
 function done(summary, latency, requests)

@@ -20,4 +20,8 @@ pg_major="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -1)"
 if [ -n "$pg_major" ] && [ ! -f "/usr/share/postgresql/$pg_major/extension/postgis.control" ]; then
   apt-get update -qq && apt-get install -y -qq "postgresql-$pg_major-postgis-3"
 fi
+# HAProxy, the load balancer of the replica tests (tests/deploy/test_replicas.py) and `scripts/load_test.py --replicas`
+command -v haproxy >/dev/null || { apt-get update -qq && apt-get install -y -qq haproxy; }
+# Chromium, the browser of the demo page's test (tests/demo/test_demo_browser.py, driven by npm playwright-core)
+[ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq chromium; }
 redis-cli -h 127.0.0.1 ping >/dev/null && pg_isready -h 127.0.0.1 -p 5432

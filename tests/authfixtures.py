@@ -1,8 +1,8 @@
 """Fixtures for auth and state-store tests on the real services: a throwaway PostgreSQL database per
 session, a Redis key prefix per session (keys deleted at the end), and apps with auth ENABLED.
 
-Test modules star-import it (``from authfixtures import *``); no conftest.py below tests/, because
-helpers' modules do ``from conftest import test_settings`` and a second conftest module would shadow it.
+Test modules star-import it (``from authfixtures import *``); ``test_settings`` comes from isolated_settings
+(``from conftest import`` would get whichever of the several conftest modules pytest imported last).
 """
 
 from __future__ import annotations

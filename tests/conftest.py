@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-from lds.settings import Settings
+from isolated_settings import test_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,13 +43,6 @@ def monaco_dir(monaco_pbf: Path, tmp_path_factory) -> Path:
     return out
 
 
-def test_settings(data_dir: Path, tmp_path: Path | None = None, **overrides) -> Settings:
-    """Settings isolated from the developer's environment: auth off, state in a temp dir."""
-    values = {"data_dir": str(data_dir), "auth": False, "cache_enabled": False, **overrides}
-    return Settings.from_env(env={}, **values)
-
-
-test_settings.__test__ = False  # a helper, not a test
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,14 @@ def test_serving_modules_import_without_the_build_side(monaco_dir, tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
 
 
+def test_the_preloaded_app_leaves_duckdb_and_pyarrow_to_the_workers(monaco_dir, tmp_path):
+    # gunicorn's master builds the app (lds.wsgi), then forks: with DuckDB and pyarrow both imported before the
+    # fork, workers aborted at exit ("terminate called without an active exception"); they load them themselves
+    done = _run("import lds.wsgi\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'duckdb', 'pyarrow'}))",
+                LDS_DATA_DIR=str(monaco_dir), LDS_STATE_DIR=str(tmp_path / "var"))
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]
+
+
 def test_routing_and_isolines_need_no_scipy():
     done = _run("import lds.routing, lds.graph.router, lds.isolines\nprint(sorted(m for m in sys.modules if m.startswith('scipy')))")
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr[-2000:]

@@ -1,4 +1,5 @@
-"""Drawing isolines on synthetic roads: partial edges, corridor width, holes, one-sided simplification, GeoJSON."""
+"""Drawing isolines on synthetic roads: catchment areas (filled blocks, holes, nearest road), partial edges, holes,
+one-sided simplification, GeoJSON."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from lds.isoline_shape import (
     COORD_DECIMALS,
     CostField,
     Frame,
+    Rings,
     Workspace,
+    _nested,
     as_multipolygon,
-    contour_polygons,
-    nested_geojson,
-    nested_shapes,
-    rasterize,
+    catchment_field,
+    reached_extent,
     simplify_rings,
     to_geojson,
     trace_levels,
@@ -40,63 +41,8 @@ def roads(*polylines_m):
     return np.asarray(off, dtype=np.int64), np.asarray(lon), np.asarray(lat)
 
 
-def field(items, weights, geometry, limit, cell=10.0, buffer_m=20.0, max_cells=1_000_000) -> CostField:
-    edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
-        zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
-    z, x0, y0, used, row_lo, row_hi = rasterize(edge, f0, c0, cb, wb, np.asarray(weights, dtype=np.float32), *geometry,
-                                LON0, LAT0, float(limit), cell, buffer_m, max_cells)
-    return CostField(z, x0, y0, used, row_lo, row_hi)
-
-
-def test_partial_edge_is_cut_at_the_remaining_budget():
-    geometry = roads([(0, 0), (1000, 0)])  # 1 km east, 100 s end to end
-    f = field([(0, 0.0, 0.0, np.inf, 0.0)], [100.0], geometry, limit=50)
-    for level, reach_m in ((50, 500), (25, 250)):
-        poly = shapely.union_all(contour_polygons(f, level, 0.0))
-        minx, miny, maxx, maxy = poly.bounds
-        assert maxx == pytest.approx(reach_m + 20, abs=10)  # cut where the budget ends (+ the corridor's cap)
-        assert minx == pytest.approx(-20, abs=10)  # the corridor's half-width behind the start
-        assert maxy == pytest.approx(20, abs=6) and miny == pytest.approx(-20, abs=6)
-
-
-def test_edge_entered_from_both_ends_leaves_the_unreached_middle_out():
-    geometry = roads([(0, 0), (1000, 0)])
-    f = field([(0, 0.0, 0.0, 0.0, 100.0)], [100.0], geometry, limit=30)
-    polys = contour_polygons(f, 30, 0.0)
-    assert len(polys) == 2
-    assert not shapely.union_all(polys).contains(shapely.Point(500, 0))
-    assert shapely.union_all(polys).contains(shapely.Point(950, 0))
-
-
-def test_start_part_way_along_an_edge():
-    geometry = roads([(0, 0), (1000, 0)])
-    f = field([(0, 0.5, 0.0, np.inf, 0.0)], [100.0], geometry, limit=20)
-    minx, _, maxx, _ = shapely.union_all(contour_polygons(f, 20, 0.0)).bounds
-    assert minx == pytest.approx(500 - 20, abs=10) and maxx == pytest.approx(700 + 20, abs=10)
-
-
 def block_roads(side_m: float, x0: float = 0.0):
     return [(x0, 0), (x0 + side_m, 0), (x0 + side_m, side_m), (x0, side_m), (x0, 0)]
-
-
-def test_large_unreached_areas_stay_holes_small_ones_are_filled():
-    geometry = roads(block_roads(600), block_roads(100, x0=800))
-    items = [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 0.0, np.inf, 0.0)]
-    f = field(items, [1.0, 1.0], geometry, limit=10)
-    polys = contour_polygons(f, 10, min_hole_m2=200.0**2)
-    holes = shapely.get_num_interior_rings(polys)
-    assert sorted(holes.tolist()) == [0, 1]
-    kept = shapely.get_interior_ring(polys[np.argmax(holes)], 0)
-    assert shapely.area(shapely.Polygon(kept)) == pytest.approx((600 - 40) ** 2, rel=0.1)
-    every_hole = contour_polygons(f, 10, min_hole_m2=0.0)
-    assert sorted(shapely.get_num_interior_rings(every_hole).tolist()) == [1, 1]
-
-
-def test_grid_is_coarsened_to_max_cells():
-    geometry = roads([(0, 0), (20_000, 20_000)])
-    f = field([(0, 0.0, 0.0, np.inf, 0.0)], [100.0], geometry, limit=100, max_cells=10_000)
-    assert f.z.size <= 11_000
-    assert f.cell > 100
 
 
 def test_trace_rings_orientation_and_area():
@@ -136,19 +82,6 @@ def test_one_sided_simplification(seed):
     assert original.buffer(1e-7).covers(shapely.Polygon(shrunk))
 
 
-def test_nested_shapes_contain_each_other_and_keep_request_order():
-    geometry = roads([(0, 0), (3000, 0)], [(1500, -1500), (1500, 1500)], block_roads(900, x0=200))
-    items = [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 30.0, np.inf, 0.0), (2, 0.0, 0.0, np.inf, 0.0)]
-    f = field(items, [300.0, 300.0, 360.0], geometry, limit=300)
-    ranges = [300, 60, 180, 120]
-    shapes = [as_multipolygon(s) for s in nested_shapes(f, ranges, 200.0**2, 10.0)]
-    by_range = dict(zip(ranges, shapes, strict=True))
-    assert all(s.is_valid and not s.is_empty for s in shapes)
-    for small, large in ((60, 120), (120, 180), (180, 300)):
-        assert by_range[large].buffer(1e-6).covers(by_range[small])  # exact up to the union's float noding
-        assert by_range[large].area > by_range[small].area
-
-
 def test_geojson_orientation_rounding_and_validity():
     shell = [(0, 0), (100, 0), (100, 100), (0, 100), (0, 0)]  # counter-clockwise
     hole = [(10, 10), (20, 10), (20, 20), (10, 20), (10, 10)]  # counter-clockwise: must be flipped
@@ -165,43 +98,6 @@ def test_geojson_orientation_rounding_and_validity():
         assert round(x, COORD_DECIMALS) == x and round(y, COORD_DECIMALS) == y
     assert ring[0].tolist() == ring[-1].tolist()
     assert to_geojson(shapely.MultiPolygon(), Frame(LON0, LAT0)) == {"type": "MultiPolygon", "coordinates": []}
-
-
-def test_geojson_straight_from_traced_rings_matches_shapely_path():
-    geometry = roads(block_roads(600), [(0, 300), (900, 300)])
-    f = field([(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 0.0, np.inf, 0.0)], [1.0, 1.0], geometry, limit=10)
-    (rings,) = nested_shapes(f, [10], 100.0**2, 10.0)
-    direct = shape(to_geojson(rings, Frame(LON0, LAT0)))
-    via_shapely = shape(to_geojson(as_multipolygon(rings), Frame(LON0, LAT0)))
-    assert direct.is_valid and direct.equals(via_shapely)
-    assert all(p.exterior.is_ccw and not any(h.is_ccw for h in p.interiors) for p in direct.geoms)
-    assert sum(len(p.interiors) for p in direct.geoms) == 2
-
-
-def test_workspace_buffers_give_the_same_drawing_as_fresh_arrays():
-    """Reused per-thread buffers (left dirty by a larger drawing in between) change nothing."""
-    small = roads(block_roads(300), [(0, 150), (500, 150)])
-    large = roads([(0, 0), (3000, 0)], [(1500, -1500), (1500, 1500)], block_roads(900, x0=200))
-    work = Workspace()
-
-    def draw(geometry, items, weights, limit, workspace):
-        edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
-            zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
-        z, x0, y0, cell, lo, hi = rasterize(edge, f0, c0, cb, wb, np.asarray(weights, dtype=np.float32), *geometry,
-                                            LON0, LAT0, float(limit), 10.0, 20.0, 1_000_000, workspace)
-        traced = trace_levels(z, x0, y0, cell, np.array([limit / 2, limit]), lo, hi, workspace)
-        return z.copy(), traced
-
-    small_args = (small, [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 5.0, np.inf, 0.0)], [100.0, 50.0], 60)
-    large_args = (large, [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 30.0, np.inf, 0.0), (2, 0.0, 0.0, np.inf, 0.0)],
-                  [300.0, 300.0, 360.0], 300)
-    fresh = draw(*small_args, None)
-    draw(*large_args, work)
-    reused = draw(*small_args, work)
-    assert np.array_equal(fresh[0], reused[0])
-    for (xy_a, off_a, area_a), (xy_b, off_b, area_b) in zip(fresh[1], reused[1], strict=True):
-        assert np.array_equal(xy_a, xy_b) and np.array_equal(off_a, off_b) and np.array_equal(area_a, area_b)
-    assert (work.buffer("seen", np.uint8, 10) == 0).all()  # left clean for the next drawing
 
 
 def test_tracing_refuses_a_grid_whose_border_is_inside():
@@ -228,14 +124,158 @@ def test_rings_closer_than_the_rounding_stay_valid():
             assert np.array_equal(ring, np.round(ring, COORD_DECIMALS))
 
 
-def test_geojson_of_two_ranges_matches_the_shapes_drawn_in_metres():
+# --- catchment areas (the isolines the API draws) ---------------------------------------------------------------
+
+
+def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=80.0, levels=None):
+    """Polygons (metres) of ``catchment_field`` at each level (default: ``limit``), unsimplified, every hole kept."""
+    edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
+        zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
+    weights = np.asarray(weights, dtype=np.float32)
+    xmin, ymin, xmax, ymax = reached_extent(edge, f0, c0, cb, wb, weights, *geometry, LON0, LAT0, float(limit), cell)
+    pad = 2 * int(offroad_m // cell) + 3
+    jx0, jy0 = int(np.floor(xmin / cell)) - pad, int(np.floor(ymin / cell)) - pad
+    nx, ny = int(np.ceil(xmax / cell)) + pad - jx0 + 1, int(np.ceil(ymax / cell)) + pad - jy0 + 1
+    no_twins = np.full(len(geometry[0]) - 1, -1, dtype=np.int32)
+    snaps = np.ones(len(no_twins), dtype=np.uint8)
+    z, lo, hi = catchment_field(edge, f0, c0, cb, wb, weights, *geometry, no_twins, snaps,
+                                np.asarray(claims, dtype=np.int32), LON0, LAT0, float(limit), cell, offroad_m, jx0, jy0,
+                                nx, ny)
+    f = CostField(z, jx0 * cell, jy0 * cell, cell, lo, hi)
+    return f, [shapely.union_all(Rings.from_traced(*t, 0.0).polygons()) for t in traced_levels(f, levels or [limit])]
+
+
+def traced_levels(f: CostField, levels) -> list:
+    """The rings of the field's cells at each level, contoured half-way between cells as the API does."""
+    return trace_levels(f.z, f.x0, f.y0, f.cell, np.asarray(levels, dtype=float), *f.extents(), None, True)
+
+
+def test_a_block_between_reached_streets_is_inside_a_wide_empty_area_is_not():
+    """A 120 m block whose streets are reached is filled; the middle of a 600 m square (a lake, a park without
+    paths) lies farther than the off-road distance from every road and stays out, as a hole."""
+    geometry = roads(block_roads(120), block_roads(600, x0=300))
+    _, (area,) = catchment([(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 0.0, np.inf, 0.0)], [1.0, 1.0], geometry, limit=10)
+    assert area.is_valid
+    assert area.contains(shapely.Point(60, 60))  # the block's middle, 60 m from its streets
+    assert not area.contains(shapely.Point(600, 300))  # the lake's middle, 300 m from any road
+    assert area.contains(shapely.Point(360, 300))  # 60 m off the lake's shore road
+    assert sum(len(p.interiors) for p in getattr(area, "geoms", [area])) == 1  # the lake is a hole
+    assert not area.contains(shapely.Point(-100, 60))  # beyond the off-road distance outside the blocks
+
+
+def test_a_place_nearer_an_unreached_road_belongs_to_it():
+    """Two parallel streets 100 m apart, only the first reached: the places nearer the second stay out."""
+    geometry = roads([(0, 0), (500, 0)], [(0, 100), (500, 100)])
+    _, (area,) = catchment([(0, 0.0, 0.0, np.inf, 0.0)], [50.0], geometry, limit=100, claims=[1])
+    assert area.contains(shapely.Point(250, 40)) and area.contains(shapely.Point(250, -70))
+    assert not area.contains(shapely.Point(250, 60))  # 40 m from the unreached street, 60 m from the reached one
+    _, (unclaimed,) = catchment([(0, 0.0, 0.0, np.inf, 0.0)], [50.0], geometry, limit=100)
+    assert unclaimed.contains(shapely.Point(250, 60))  # without the second street, the first one serves it
+
+
+def test_partial_edge_ends_where_the_budget_does_in_the_catchment():
+    """The places beside the unreached rest of a road belong to that rest: the area ends across the road where
+    the budget does, and reaches the off-road distance around the reached part."""
+    geometry = roads([(0, 0), (1000, 0)])  # 100 s end to end
+    _, (area,) = catchment([(0, 0.0, 0.0, np.inf, 0.0)], [100.0], geometry, limit=50, offroad_m=50.0)
+    minx, miny, maxx, maxy = area.bounds
+    assert maxx == pytest.approx(500, abs=10) and minx == pytest.approx(-50, abs=10)
+    assert maxy == pytest.approx(50, abs=6) and miny == pytest.approx(-50, abs=6)
+
+
+def test_catchment_field_below_the_search_limit_does_not_depend_on_it():
+    """The field sampled at fixed positions: every level up to the smaller limit is the same cells either way."""
     geometry = roads([(0, 0), (3000, 0)], [(1500, -1500), (1500, 1500)], block_roads(900, x0=200))
     items = [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 30.0, np.inf, 0.0), (2, 0.0, 0.0, np.inf, 0.0)]
-    f = field(items, [300.0, 300.0, 360.0], geometry, limit=300)
+    weights = [300.0, 300.0, 360.0]
+    _, small = catchment(items, weights, geometry, limit=120, levels=[60, 120])
+    _, large = catchment(items, weights, geometry, limit=300, levels=[60, 120, 300])
+    for a, b in zip(small, large[:2], strict=True):
+        assert a.equals(b)
+    assert large[2].area > large[1].area > large[0].area > 0
+    assert large[1].covers(large[0]) and large[2].covers(large[1])
+
+
+def test_edge_entered_from_both_ends_leaves_the_unreached_middle_out():
+    geometry = roads([(0, 0), (1000, 0)])
+    _, (area,) = catchment([(0, 0.0, 0.0, 0.0, 100.0)], [100.0], geometry, limit=30)
+    assert len(getattr(area, "geoms", [area])) == 2
+    assert not area.contains(shapely.Point(500, 0)) and not area.contains(shapely.Point(500, 40))
+    assert area.contains(shapely.Point(950, 0)) and area.contains(shapely.Point(50, 0))
+
+
+def test_start_part_way_along_an_edge():
+    geometry = roads([(0, 0), (1000, 0)])
+    _, (area,) = catchment([(0, 0.5, 0.0, np.inf, 0.0)], [100.0], geometry, limit=20)
+    minx, _, maxx, _ = area.bounds
+    assert minx == pytest.approx(500, abs=10) and maxx == pytest.approx(700, abs=10)
+
+
+def test_large_unreached_areas_stay_holes_small_ones_are_filled():
+    """A 300 m block keeps a 140 m hole (farther than 80 m from its streets), filled under the resolution; a
+    600 m one keeps its hole."""
+    geometry = roads(block_roads(600), block_roads(300, x0=800))
+    items = [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 0.0, np.inf, 0.0)]
+    f, (area,) = catchment(items, [1.0, 1.0], geometry, limit=10)
+    assert sum(len(p.interiors) for p in getattr(area, "geoms", [area])) == 2
+    (level,) = traced_levels(f, [10.0])
+    polys = Rings.from_traced(*level, min_hole_m2=200.0**2).polygons()
+    kept = [shapely.Polygon(h) for p in polys for h in shapely.get_parts(shapely.get_interior_ring(p, 0))
+            if shapely.get_num_interior_rings(p)]
+    assert len(kept) == 1 and shapely.area(kept[0]) == pytest.approx((600 - 160) ** 2, rel=0.1)
+
+
+def test_geojson_straight_from_traced_rings_matches_shapely_path():
+    geometry = roads(block_roads(600), [(0, 300), (900, 300)])
+    items = [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 0.0, np.inf, 0.0)]
+    f, _ = catchment(items, [1.0, 1.0], geometry, limit=10, offroad_m=40.0)
+    (level,) = traced_levels(f, [10.0])
+    rings = Rings.from_traced(*level, 100.0**2, 10.0, 1)
+    direct = shape(to_geojson(rings, Frame(LON0, LAT0)))
+    via_shapely = shape(to_geojson(as_multipolygon(rings), Frame(LON0, LAT0)))
+    assert direct.is_valid and direct.equals(via_shapely)
+    assert all(p.exterior.is_ccw and not any(h.is_ccw for h in p.interiors) for p in direct.geoms)
+    assert sum(len(p.interiors) for p in direct.geoms) == 2
+
+
+def test_workspace_buffers_give_the_same_drawing_as_fresh_arrays():
+    """Reused per-thread buffers (left dirty by a larger drawing in between) change nothing."""
+    small = roads(block_roads(300), [(0, 150), (500, 150)])
+    large = roads([(0, 0), (3000, 0)], [(1500, -1500), (1500, 1500)], block_roads(900, x0=200))
+    work = Workspace()
+
+    def draw(geometry, items, weights, limit, workspace):
+        edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
+            zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
+        weights = np.asarray(weights, dtype=np.float32)
+        xmin, ymin, xmax, ymax = reached_extent(edge, f0, c0, cb, wb, weights, *geometry, LON0, LAT0, float(limit), 10.0)
+        jx0, jy0 = int(xmin // 10) - 30, int(ymin // 10) - 30
+        nx, ny = int(xmax // 10) + 30 - jx0, int(ymax // 10) + 30 - jy0
+        no_twins = np.full(len(geometry[0]) - 1, -1, dtype=np.int32)
+        z, lo, hi = catchment_field(edge, f0, c0, cb, wb, weights, *geometry, no_twins, np.ones(len(no_twins), np.uint8),
+                                    np.zeros(0, dtype=np.int32), LON0, LAT0, float(limit), 10.0, 80.0, jx0, jy0, nx, ny,
+                                    workspace)
+        traced = trace_levels(z, jx0 * 10.0, jy0 * 10.0, 10.0, np.array([limit / 2, limit]), lo, hi, workspace, True)
+        return z.copy(), traced
+
+    small_args = (small, [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 5.0, np.inf, 0.0)], [100.0, 50.0], 60)
+    large_args = (large, [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 30.0, np.inf, 0.0), (2, 0.0, 0.0, np.inf, 0.0)],
+                  [300.0, 300.0, 360.0], 300)
+    fresh = draw(*small_args, None)
+    draw(*large_args, work)
+    reused = draw(*small_args, work)
+    assert np.array_equal(fresh[0], reused[0])
+    for (xy_a, off_a, area_a), (xy_b, off_b, area_b) in zip(fresh[1], reused[1], strict=True):
+        assert np.array_equal(xy_a, xy_b) and np.array_equal(off_a, off_b) and np.array_equal(area_a, area_b)
+    assert (work.buffer("seen", np.uint8, 10) == 0).all()  # left clean for the next drawing
+
+
+def test_a_shorter_range_sticking_out_is_united_into_the_longer_one():
     frame = Frame(LON0, LAT0)
-    ranges = [300, 120]
-    direct = nested_geojson(f, ranges, 200.0**2, 10.0, frame)
-    via_shapes = [to_geojson(s, frame) for s in nested_shapes(f, ranges, 200.0**2, 10.0)]
-    for a, b in zip(direct, via_shapes, strict=True):
-        assert shape(a).is_valid and shape(a).equals(shape(b))
-    assert shape(direct[0]).buffer(10.0 ** -COORD_DECIMALS).covers(shape(direct[1]))
+    outer = to_geojson(shapely.MultiPolygon([shapely.box(0, 0, 500, 500)]), frame)
+    inside = to_geojson(shapely.MultiPolygon([shapely.box(100, 100, 300, 300)]), frame)
+    sticking = to_geojson(shapely.MultiPolygon([shapely.box(400, 100, 520, 300)]), frame)
+    assert _nested(outer, inside) is outer  # covered: the longer range's polygon as drawn
+    united = shape(_nested(outer, sticking))
+    assert united.is_valid and united.covers(shape(sticking)) and united.covers(shape(outer))
+    assert united.area == pytest.approx(shape(outer).area + shape(sticking).difference(shape(outer)).area, rel=1e-6)

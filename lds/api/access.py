@@ -82,6 +82,9 @@ def _is_automatic_preflight() -> bool:
 def _authenticate() -> None:
     if not (request.path == "/v3" or request.path.startswith("/v3/")) or _is_automatic_preflight():
         return
+    proxy = current_app.extensions.get("lds_proxy")
+    if proxy is not None and proxy.passes_caller_token(request):  # the caller's upstream token: judged upstream
+        return
     g.lds_principal = authorize(current_app.extensions["lds_access"], request.path, request_token(),
                                 request.headers.get("Referer") or request.headers.get("Origin"))
 

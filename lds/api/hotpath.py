@@ -18,7 +18,7 @@ On top, a per-process memo of whole responses (``response_memo_bytes``, with the
 bytes of successful single answers, keyed by path and query string (in the client's order, without
 ``access_token``), for ``response_memo_ttl_s``: a repeat skips parsing, the core and serialising, but is
 still authorised, charged, counted and logged, with ``X-LDS-Cache: hit``. The memo is per process, so the
-loaded data version is implicit.
+loaded data version is implicit (a data swap clears it).
 """
 
 from __future__ import annotations
@@ -107,6 +107,12 @@ class ResponseMemo:
             self._data.move_to_end(key)
             return entry[1], entry[2]
 
+    def clear(self) -> None:
+        """Forget every response (new data was swapped in: lds.data_follow.swap_app)."""
+        with self._lock:
+            self._data.clear()
+            self.bytes = 0
+
     def put(self, key: str, body: bytes, headers: list[tuple[str, str]]) -> None:
         size = len(body) + len(key)
         if size > self.max_bytes // 8:  # a few huge answers must not flush everything else
@@ -173,6 +179,7 @@ class FastPath:
         if reply.cache is not None:
             headers.append(("X-LDS-Cache", reply.cache))
         headers.append(("X-Request-ID", request_id))
+        headers.append(("X-LDS-Data-Version", self.lds.data_version))  # as lds.api.service adds to Flask's
         if self.cors is not None:
             headers.extend(self.cors.headers(environ.get("HTTP_ORIGIN")))
         start_response(_STATUS.get(reply.status) or status_line(reply.status), headers)
@@ -222,7 +229,7 @@ class FastPath:
             with self.admission.heavy() if heavy else nullcontext():
                 body = fastjson.dumps(run(service, lds, values, charge)) + b"\n"
             cache = outcome.label
-            if key is not None and cache is not None and outcome.hits + outcome.misses == 1:
+            if key is not None and cache is not None and outcome.hits + outcome.misses == 1 and not outcome.upstream:
                 self.memo.put(key, body, JSON_HEADERS)
             reply = Reply(200, body, _cache_headers(outcome), cache)
         except LdsError as exc:

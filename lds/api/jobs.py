@@ -19,9 +19,10 @@ from lds import params as v
 from lds.api.access import charge, current_principal, refund_to
 from lds.api.params import request_params
 from lds.auth.quota import period_of
-from lds.errors import PayloadTooLarge
+from lds.errors import NotFound, PayloadTooLarge
 from lds.jobs import JobRecord, JobService
 from lds.jobs.kinds import get_kind
+from lds.jobs.tasks import find_task
 from lds.settings import Settings
 
 bp = Blueprint("jobs", __name__)
@@ -42,7 +43,7 @@ def current_jobs() -> JobService:
     return current_app.extensions["lds_jobs"]
 
 
-def _owner_filter() -> str | None:
+def owner_filter() -> str | None:
     """Whose jobs this caller may see: its own token's, or all (admin, or auth disabled)."""
     principal = current_principal()
     if principal is None or principal.is_admin:
@@ -50,7 +51,7 @@ def _owner_filter() -> str | None:
     return principal.id
 
 
-def _iso(ts: float | None) -> str | None:
+def iso_time(ts: float | None) -> str | None:
     if ts is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
@@ -76,9 +77,9 @@ def job_document(rec: JobRecord, jobs: JobService) -> dict[str, Any]:
         "kind": rec.kind,
         "status": rec.status,
         "progress": {"done": rec.done, "total": rec.total},
-        "createdAt": _iso(rec.created_at),
-        "startedAt": _iso(rec.started_at),
-        "endedAt": _iso(rec.ended_at),
+        "createdAt": iso_time(rec.created_at),
+        "startedAt": iso_time(rec.started_at),
+        "endedAt": iso_time(rec.ended_at),
         "elapsedSeconds": round(end - rec.created_at, 3),
         "runSeconds": round(end - rec.started_at, 3) if rec.started_at is not None else None,
         "dataVersion": rec.data_version,
@@ -95,13 +96,14 @@ def accept_job(kind: str, items: list, params: dict[str, Any] | None = None) -> 
     """Queue ``items`` as a job of ``kind`` and answer 202 ``{"jobId", "status": "pending"}``.
 
     Blueprints call this after validating the request. It refuses jobs over ``job_max_items`` (413),
-    then charges one quota unit per item (429 before any work when that would exceed the quota).
+    then charges the kind's quota units per item, one by default (429 before any work when that would exceed
+    the quota).
     """
     jobs = current_jobs()
     job_kind = get_kind(kind)
     if len(items) > jobs.settings.job_max_items:
         raise PayloadTooLarge(f"too many items for one job: {len(items)} (job_max_items is {jobs.settings.job_max_items})")
-    charge(job_kind.service, len(items))
+    charge(job_kind.service, job_kind.units(params, len(items)))
     principal = current_principal()
     lds = current_app.extensions["lds"]
     rec = jobs.submit(kind, items, params, owner=principal.id if principal is not None else None,
@@ -112,16 +114,24 @@ def accept_job(kind: str, items: list, params: dict[str, Any] | None = None) -> 
     return response
 
 
+def _batch_job(jobs: JobService, job_id: str) -> JobRecord:
+    """The caller's batch job ``job_id``; tasks (SQL jobs, imports) have their own routes and are 404 here."""
+    rec = jobs.get(job_id, owner_filter())
+    if find_task(rec.kind) is not None:
+        raise NotFound(f"no job {job_id!r} (unknown, expired, or not yours)")
+    return rec
+
+
 @bp.get("/v3/lds/jobs/<job_id>")
 def job(job_id: str):
     jobs = current_jobs()
-    return jsonify(job_document(jobs.get(job_id, _owner_filter()), jobs))
+    return jsonify(job_document(_batch_job(jobs, job_id), jobs))
 
 
 @bp.get("/v3/lds/jobs/<job_id>/results")
 def job_results(job_id: str):
     jobs = current_jobs()
-    rec = jobs.get(job_id, _owner_filter())
+    rec = _batch_job(jobs, job_id)
     page = v.integer("page", request_params().get("page") or 1, low=1)
     return jsonify({"jobId": rec.id, "page": page, "results": jobs.results_page(rec, page),
                     "next": _next_url(rec, page, jobs)})
@@ -131,7 +141,9 @@ def job_results(job_id: str):
 def cancel_job(job_id: str):
     """Cancel; the job's owner gets back the quota units of the entries not done (charged up front by accept_job)."""
     jobs = current_jobs()
-    rec = jobs.cancel(job_id, _owner_filter())
-    refund_to(rec.owner, get_kind(rec.kind).service, rec.total - rec.done,
+    _batch_job(jobs, job_id)
+    rec = jobs.cancel(job_id, owner_filter())
+    kind = get_kind(rec.kind)
+    refund_to(rec.owner, kind.service, kind.units(rec.params, rec.total - rec.done),
               period_of(datetime.fromtimestamp(rec.created_at, UTC)))
     return jsonify(job_document(rec, jobs))

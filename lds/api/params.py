@@ -34,6 +34,15 @@ def request_json(missing: Any = None) -> Any:
     mimetype = request.mimetype
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
         raise LdsError(f"request body must be JSON (Content-Type: application/json), got {mimetype!r}", 415)
+    data = read_body(chunked)
+    if not data:
+        return missing
+    return inputs.decode_json(data, current_app.extensions["lds_settings"].max_json_depth)
+
+
+def read_body(chunked: bool) -> bytes:
+    """The request body's bytes, up to the request's ``max_content_length`` (413 beyond, chunked bodies too);
+    400 when the server cannot read it. Also the proxy's reader (lds.api.proxy)."""
     try:
         data = request.get_data(cache=True)
     except HTTPException:
@@ -43,9 +52,7 @@ def request_json(missing: Any = None) -> Any:
     limit = request.max_content_length
     if chunked and limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
         raise RequestEntityTooLarge()  # werkzeug stops reading a stream without a length at the limit, silently
-    if not data:
-        return missing
-    return inputs.decode_json(data, current_app.extensions["lds_settings"].max_json_depth)
+    return data
 
 
 def request_object() -> dict[str, Any]:

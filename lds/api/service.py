@@ -20,6 +20,13 @@ HIDDEN = "(hidden: admin only)"
 _PATH_SETTINGS = frozenset(s.name for s in SETTINGS if s.path)
 
 
+@bp.after_app_request
+def data_version_header(response):
+    """Every answer says which data version made it (one per worker process: lds.server swaps whole workers)."""
+    response.headers["X-LDS-Data-Version"] = current_lds().data_version
+    return response
+
+
 @bp.get("/health")
 def health():
     return jsonify({"status": "ok", "version": __version__})

@@ -172,6 +172,10 @@ def _check_grants(allowed_apis: list[str], grants: list[dict[str, str]]) -> None
         raise BadRequest(f"a token for the {' and '.join(needing)} API needs at least one grant")
 
 
+class UnknownToken(Unauthorized):
+    """A token this installation never issued (revoked and expired ones are its own: plain Unauthorized)."""
+
+
 _MAX_TRUSTED = 100_000  # trusted lookups kept per process before the table starts over
 
 
@@ -210,7 +214,7 @@ class TokenStore:
         with self.store.read() as conn:
             row = conn.execute(self._by_hash, {"digest": digest}).first()
         if row is None or not same_hash(row.token_hash, digest):
-            raise Unauthorized("Invalid token")
+            raise UnknownToken("Invalid token")
         if row.revoked_at is not None:
             raise Unauthorized("Token revoked")
         if row.expiration_date is not None and row.expiration_date <= utcnow():

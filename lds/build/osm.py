@@ -7,6 +7,7 @@ are kept as NaN so the graph builder can split ways there instead of joining dis
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,11 +80,13 @@ def read_roads(path: str | Path, progress=None) -> Roads:
         .with_filter(osmium.filter.KeyFilter("highway", "restriction", "restriction:motorcar", "restriction:motor_vehicle",
                                              *_NODE_TRIGGER_KEYS))
     )
-    way_ids: list[int] = []
-    lengths: list[int] = []
-    refs: list[int] = []
-    lons: list[float] = []
-    lats: list[float] = []
+    # Typed arrays, not lists: a country has tens of millions of way node refs, and a list would keep a Python
+    # int/float object (32 bytes) per value besides its 8-byte pointer.
+    way_ids = array("q")
+    lengths = array("q")
+    refs = array("q")
+    lons = array("d")
+    lats = array("d")
     tags: list[dict[str, str]] = []
     signals: list[int] = []
     blocked: dict[str, list[int]] = {mode: [] for mode in NODE_BLOCKED}  # judged while reading: only ids are kept
@@ -122,14 +125,15 @@ def read_roads(path: str | Path, progress=None) -> Roads:
             if r is not None:
                 restrictions.append(r)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    lon = np.asarray(lons, dtype=np.float64)
-    lat = np.asarray(lats, dtype=np.float64)
+    np.cumsum(np.frombuffer(lengths, dtype=np.int64), out=offsets[1:])
+    lon = np.frombuffer(lons, dtype=np.float64) if len(lons) else np.zeros(0)
+    lat = np.frombuffer(lats, dtype=np.float64) if len(lats) else np.zeros(0)
     bbox = None
     if np.isfinite(lon).any():
         bbox = [float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))]
     roads = Roads(
-        way_ids=np.asarray(way_ids, dtype=np.int64), offsets=offsets, refs=np.asarray(refs, dtype=np.int64),
+        way_ids=np.frombuffer(way_ids, dtype=np.int64) if len(way_ids) else np.zeros(0, np.int64), offsets=offsets,
+        refs=np.frombuffer(refs, dtype=np.int64) if len(refs) else np.zeros(0, np.int64),
         lon=lon, lat=lat, tags=tags, signals=np.unique(np.asarray(signals, dtype=np.int64)),
         blocked={mode: np.unique(np.asarray(ids, dtype=np.int64)) for mode, ids in blocked.items()},
         restrictions=restrictions, bbox=bbox,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lds.build.osm import Roads
-from lds.build.profiles import PROFILES, highway_class
+from lds.build.profiles import PROFILES, Usage, highway_class
 from lds.formats import FLAG_BRIDGE, FLAG_RESTRICTED, FLAG_ROUNDABOUT, FLAG_TOLL, FLAG_TUNNEL
 from lds.geo import haversine_m
 
@@ -31,6 +31,7 @@ class ModeGraph:
     mode: str
     arrays: dict[str, np.ndarray]
     names: list[str]
+    usages: dict[int, Usage] = field(default_factory=dict)  # way index -> how this mode may use it (lds.build.tables)
 
 
 def _valid_runs(valid: np.ndarray, a: int, b: int) -> list[tuple[int, int]]:
@@ -60,6 +61,15 @@ def _via_at_way_ends(roads: Roads, ways: np.ndarray, via: np.ndarray) -> np.ndar
     found &= roads.way_ids[i] == ways
     first, last = roads.refs[roads.offsets[i]], roads.refs[roads.offsets[i + 1] - 1]
     return found & ((first == via) | (last == via))
+
+
+def cumulative_length(roads: Roads) -> np.ndarray:
+    """Metres along the vertex arrays up to each vertex: ``cum[e] - cum[s]`` is the length of vertices s..e of
+    one way (steps across way ends and missing nodes count too, but never inside a run)."""
+    lon0, lat0 = np.nan_to_num(roads.lon), np.nan_to_num(roads.lat)
+    step = np.zeros(len(lon0))
+    step[:-1] = haversine_m(lon0[:-1], lat0[:-1], lon0[1:], lat0[1:])
+    return np.concatenate(([0.0], np.cumsum(step)))
 
 
 def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
@@ -119,10 +129,7 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
         node_refs = np.union1d(np.setdiff1d(node_refs, blocked), copies)
 
     # Per-vertex prefix sums give segment lengths and signal counts without a Python loop.
-    lon0, lat0 = np.nan_to_num(roads.lon), np.nan_to_num(roads.lat)
-    step = np.zeros(len(lon0))
-    step[:-1] = haversine_m(lon0[:-1], lat0[:-1], lon0[1:], lat0[1:])
-    cum = np.concatenate(([0.0], np.cumsum(step)))
+    cum = cumulative_length(roads)
     length = cum[seg_e_a] - cum[seg_s_a]
     sig = np.isin(roads.refs, roads.signals).astype(np.int64)
     sig_cum = np.concatenate(([0], np.cumsum(sig)))
@@ -230,7 +237,7 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
             "restr_to_way": r[ok, 2], "restr_only": r[ok, 3].astype(bool),
         })
     arrays["largest_scc"] = np.array([int(np.argmax(sizes))], dtype=np.int32)
-    return ModeGraph(mode, arrays, names)
+    return ModeGraph(mode, arrays, names, usages)
 
 
 def write_graph(graph: ModeGraph, out: Path) -> dict:

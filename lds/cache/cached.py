@@ -26,6 +26,7 @@ class CacheOutcome:
 
     hits: int = 0
     misses: int = 0
+    upstream: int = 0  # answers the upstream gave (lds.proxy.fallback): never kept in the response memo
 
     @property
     def label(self) -> str | None:
@@ -100,10 +101,20 @@ class CachedLDS:
         return self.cached(self._services.ROUTING,
                            {"origin": origin, "destination": destination, "waypoints": waypoints, "mode": mode})
 
+    def matrix(self, origins: Sequence[Sequence[float]], destinations: Sequence[Sequence[float]] | None = None,
+               mode: str = "car", annotations: Sequence[str] | None = None) -> dict:
+        return self.cached(self._services.MATRIX, {"origins": origins, "destinations": destinations, "mode": mode,
+                                                   "annotations": annotations})
+
     def isolines(self, origin: Sequence[float], ranges: Sequence[float], range_type: str = "time",
                  mode: str = "car") -> list[dict]:
         return self.cached(self._services.ISOLINES,
                            {"origin": origin, "ranges": ranges, "range_type": range_type, "mode": mode})
+
+    def isolines_h3(self, origin: Sequence[float], ranges: Sequence[float], range_type: str = "time",
+                    mode: str = "car", resolution: int | None = None) -> list[dict]:
+        return self.cached(self._services.ISOLINES_H3, {"origin": origin, "ranges": ranges, "range_type": range_type,
+                                                        "mode": mode, "resolution": resolution})
 
     def geocode(self, address: str, country: str | None = None, limit: int | None = None) -> list[dict]:
         return self.cached(self._services.GEOCODE, {"address": address, "country": country, "limit": limit})

@@ -25,6 +25,7 @@ from lds.errors import BadRequest, Conflict, Forbidden, NotFound
 from lds.settings import Settings
 from lds.state.models import Connection, Token, _iso, utcnow
 from lds.state.store import StateStore
+from lds.versions import served_path
 from lds.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger("lds.connections")
@@ -242,7 +243,8 @@ class Connections:
     def warehouse(self, ref: str) -> tuple[dict[str, Any], Warehouse]:
         """The connection's record and its open warehouse in this process (opened on first use)."""
         if ref == BUILTIN:
-            return self.builtin(), self.warehouses.get(BUILTIN, "builtin", BUILTIN, lambda: None)
+            served = served_path(self.settings.data_dir).name if self.settings.data_dir else ""  # lds.* follow a swap
+            return self.builtin(), self.warehouses.get(BUILTIN, f"builtin:{served}", BUILTIN, lambda: None)
         try:
             with self.store.session() as session:
                 row = self._find(session, ref)

@@ -22,6 +22,7 @@ import shapely
 from lds.formats import FLAG_INFERRED, FLAG_INTERPOLATED, KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
 from lds.geo import ecef
 from lds.geocoding import interpolation
+from lds.geocoding.buildings import save_buildings
 from lds.geocoding.fill import address_localities, fill_countries, fill_from_street, most_common
 from lds.geocoding.housenumbers import main_number
 from lds.geocoding.localities import PLACE_RANK, SUBURB_PLACES, Localities, context_names, display_name
@@ -281,6 +282,10 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
 
     addr_flags = np.array([(FLAG_INTERPOLATED if addresses[i].get("interpolated") else 0)
                            | (FLAG_INFERRED if addresses[i].get("street_inferred") else 0) for i in order], dtype=np.uint8)
+    # OSM object of each address ("n123", "w45": an interpolated number's is its interpolation way), for lds.addresses
+    osm = [addresses[i].get("osm") or "" for i in order]
+    addr_osm_type = np.array([ord(o[0]) if o[1:].isdigit() else 0 for o in osm], dtype=np.uint8)
+    addr_osm_id = np.array([int(o[1:]) if o[1:].isdigit() else 0 for o in osm], dtype=np.int64)
 
     # --- write
     tmp = out_dir.with_name(out_dir.name + ".tmp")
@@ -291,6 +296,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
         "addr_entity": addr_group[order_arr].astype(np.int32) if n_addr else np.zeros(0, np.int32),
         "addr_hn": col("hn"), "addr_postcode": col("postcode"), "addr_city": col("city"), "addr_suburb": col("suburb"),
         "addr_state": col("state"), "addr_country": col("country"), "addr_flags": addr_flags,
+        "addr_osm_type": addr_osm_type, "addr_osm_id": addr_osm_id,
         "ent_kind": np.array(ent["kind"], dtype=np.int8), "ent_lat": np.array(ent["lat"]), "ent_lon": np.array(ent["lon"]),
         "ent_importance": np.array(ent["importance"], dtype=np.float32), "ent_addr_off": ent_addr_off,
         **voc.arrays(),
@@ -305,6 +311,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     save_strings(tmp, "vocab", list(voc.vocab))
     save_strings(tmp, "surface", voc.surface_keys)
     _save_area_geoms(tmp, locs)
+    save_buildings(tmp, [addresses[i].get("outline") for i in order])  # reverse at building level
     i18n = _i18n(groups, ex, countries)
     (tmp / "i18n.json").write_text(json.dumps(i18n, ensure_ascii=False))
     all_lat = np.concatenate([a_lat, np.array(ent["lat"])])

@@ -278,6 +278,8 @@ def read_extract(path: Path, progress: Progress) -> Extract:
             point = _way_point(pts, closed)
             if point is not None:
                 _point_object(ex, osm, None, tags, point[1], point[0], is_area=rec is not None)
+                if closed and has_addr and "building" in tags and osm in ex.address_by_osm:  # lds.geocoding.buildings
+                    ex.addresses[ex.address_by_osm[osm]]["outline"] = pts
     progress("geocoder", f"pass 2: {len(ex.addresses)} addresses, {len(ex.streets)} named highway ways, "
              f"{len(ex.places)} places, {len(ex.pois)} POIs, {ex.missing_refs} missing node refs")
 
@@ -295,6 +297,8 @@ def read_extract(path: Path, progress: Progress) -> Extract:
         if geom is not None:
             p = geom.point_on_surface() if not geom.contains(geom.centroid) else geom.centroid
             _point_object(ex, rec["osm"], None, rec["tags"], p.y, p.x)
+            if "building" in rec["tags"] and rec["osm"] in ex.address_by_osm:
+                ex.addresses[ex.address_by_osm[rec["osm"]]]["outline"] = geom
     for a in rels.associated:
         for mtype, ref in a["houses"]:
             i = ex.address_by_osm.get(f"{mtype}{ref}")

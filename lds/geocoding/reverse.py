@@ -15,6 +15,7 @@ import shapely
 from lds.errors import OutOfCoverage
 from lds.geo import chord_to_arc, distance_m, ecef
 from lds.geocoding import format as fmt
+from lds.geocoding.buildings import in_building
 from lds.geocoding.index import AddressIndex
 
 INTERPOLATED_PENALTY_M = 5.0  # a real address point wins over an interpolated one up to this much farther
@@ -82,7 +83,8 @@ def reverse(index: AddressIndex, lat: float, lon: float, language: str | None = 
     lang = _language(language)
     if not index.covers(lat, lon, s.reverse_street_radius_m):
         raise OutOfCoverage(f"({lat:.6f}, {lon:.6f}) is outside the loaded data (bbox {index.bbox})", 422)
-    hit = nearest_address(index, lat, lon, s.reverse_address_radius_m)
+    # the building the point lies in (lds.geocoding.buildings) before the nearest address point, the house next door
+    hit = in_building(index, lat, lon, nearest_address(index, lat, lon, s.reverse_address_radius_m))
     if hit is not None:
         j, d = hit
         e = int(index.addr_entity[j])

@@ -18,6 +18,11 @@ from libcpp.vector cimport vector
 cnp.import_array()
 
 
+cdef object _array(vector[int32_t]& v):
+    cdef Py_ssize_t n = v.size()
+    return np.asarray(<int32_t[:n]>v.data()).copy() if n else np.zeros(0, np.int32)
+
+
 # --- contraction ------------------------------------------------------------------------------------------------
 
 cdef class _Contractor:
@@ -33,7 +38,7 @@ cdef class _Contractor:
     cdef int settle_limit
     cdef bint update_neighbours
     cdef public int64_t n_prio, n_settled, report_every
-    cdef public int64_t core_degree, core_size, soft_core_degree, soft_core_nodes
+    cdef public int64_t core_degree, core_size, soft_core_degree, soft_core_nodes, ordered_nodes
     # the current contraction's scratch
     cdef vector[int32_t] sc_tail, sc_head, sc_w, sc_c1, sc_c2
 
@@ -48,6 +53,7 @@ cdef class _Contractor:
         self.core_size = 0
         self.soft_core_degree = 0
         self.soft_core_nodes = 0
+        self.ordered_nodes = 0
         self.out_adj.resize(n)
         self.in_adj.resize(n)
         self.dist.resize(n, 0)
@@ -207,14 +213,51 @@ cdef class _Contractor:
                 lst.pop_back()
                 return
 
-    def run(self, progress=None):
-        """Contract every node; return the hierarchy as arrays (see lds.graph.prepare for their meaning)."""
+    cdef void _contract_node(self, int32_t m, vector[int32_t]& f_node, vector[int32_t]& f_arc,
+                             vector[int32_t]& b_node, vector[int32_t]& b_arc, vector[int32_t]& nbrs):
+        """Contract ``m`` with the shortcuts in the scratch: add them, move m's arcs to the hierarchy's lists and
+        leave m's neighbours in ``nbrs``."""
+        cdef size_t j
+        cdef int32_t a, x
+        for j in range(self.sc_tail.size()):
+            if self.sc_tail[j] == self.sc_head[j]:
+                self._loop(self.sc_tail[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j])
+            else:
+                self._add_arc(self.sc_tail[j], self.sc_head[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j],
+                              self.a_hops[self.sc_c1[j]] + self.a_hops[self.sc_c2[j]], -1)
+        self.done[m] = 1
+        nbrs.clear()
+        for j in range(self.out_adj[m].size()):
+            a = self.out_adj[m][j]
+            x = self.a_head[a]
+            f_node.push_back(m)
+            f_arc.push_back(a)
+            self._remove(self.in_adj[x], a)
+            self.depth[x] = max(self.depth[x], self.depth[m] + 1)
+            nbrs.push_back(x)
+        for j in range(self.in_adj[m].size()):
+            a = self.in_adj[m][j]
+            x = self.a_tail[a]
+            b_node.push_back(m)
+            b_arc.push_back(a)
+            self._remove(self.out_adj[x], a)
+            self.depth[x] = max(self.depth[x], self.depth[m] + 1)
+            nbrs.push_back(x)
+        vector[int32_t]().swap(self.out_adj[m])
+        vector[int32_t]().swap(self.in_adj[m])
+
+    def run(self, progress=None, core_order=None):
+        """Contract every node; return the hierarchy as arrays (see lds.graph.prepare for their meaning).
+
+        When contraction by priority stops early (the core limits), ``core_order(nodes, tails, heads)`` — given
+        the nodes left and the arcs between them — may return the order in which to contract those too (a nested
+        dissection: separators last); without it they stay a core."""
         cdef priority_queue[pair[double, int32_t]] queue
         cdef pair[double, int32_t] top
-        cdef int32_t m, a, x, i
+        cdef int32_t m, x, i
         cdef size_t j
         cdef double prio
-        cdef int64_t order = 0, degree
+        cdef int64_t order = 0, degree, k
         cdef vector[int32_t] rank
         cdef vector[int32_t] f_node, f_arc, b_node, b_arc
         cdef vector[double] cur_prio
@@ -240,36 +283,9 @@ cdef class _Contractor:
                 cur_prio[m] = prio
                 queue.push(pair[double, int32_t](-prio, m))
                 continue
-            for j in range(self.sc_tail.size()):
-                if self.sc_tail[j] == self.sc_head[j]:
-                    self._loop(self.sc_tail[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j])
-                else:
-                    self._add_arc(self.sc_tail[j], self.sc_head[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j],
-                                  self.a_hops[self.sc_c1[j]] + self.a_hops[self.sc_c2[j]], -1)
+            self._contract_node(m, f_node, f_arc, b_node, b_arc, nbrs)
             rank[m] = <int32_t>order
             order += 1
-            self.done[m] = 1
-            for j in range(self.out_adj[m].size()):
-                a = self.out_adj[m][j]
-                x = self.a_head[a]
-                f_node.push_back(m)
-                f_arc.push_back(a)
-                self._remove(self.in_adj[x], a)
-                self.depth[x] = max(self.depth[x], self.depth[m] + 1)
-            for j in range(self.in_adj[m].size()):
-                a = self.in_adj[m][j]
-                x = self.a_tail[a]
-                b_node.push_back(m)
-                b_arc.push_back(a)
-                self._remove(self.out_adj[x], a)
-                self.depth[x] = max(self.depth[x], self.depth[m] + 1)
-            nbrs.clear()
-            for j in range(self.out_adj[m].size()):
-                nbrs.push_back(self.a_head[self.out_adj[m][j]])
-            for j in range(self.in_adj[m].size()):
-                nbrs.push_back(self.a_tail[self.in_adj[m][j]])
-            vector[int32_t]().swap(self.out_adj[m])
-            vector[int32_t]().swap(self.in_adj[m])
             if self.update_neighbours:
                 for j in range(nbrs.size()):
                     x = nbrs[j]
@@ -281,6 +297,15 @@ cdef class _Contractor:
                         queue.push(pair[double, int32_t](-prio, x))
             if progress is not None and order % self.report_every == 0:
                 progress(order, self.n)
+        if core_order is not None and order < self.n:
+            self.ordered_nodes = self.n - order
+            for m in core_order(*self._left()):
+                self._shortcuts(m)
+                self._contract_node(m, f_node, f_arc, b_node, b_arc, nbrs)
+                rank[m] = <int32_t>order
+                order += 1
+                if progress is not None and order % self.report_every == 0:
+                    progress(order, self.n)
         # The core (uncontracted nodes, when contraction stopped early) keeps every arc between its nodes in
         # both lists, so the query runs a plain bidirectional Dijkstra once both searches are inside it.
         self.core_size = 0
@@ -297,6 +322,20 @@ cdef class _Contractor:
                 b_node.push_back(m)
                 b_arc.push_back(self.in_adj[m][j])
         return self._export(rank, f_node, f_arc, b_node, b_arc)
+
+    cdef tuple _left(self):
+        """The nodes not contracted yet and the arcs between them (tails, heads)."""
+        cdef vector[int32_t] nodes, tails, heads
+        cdef int32_t m
+        cdef size_t j
+        for m in range(self.n):
+            if self.done[m]:
+                continue
+            nodes.push_back(m)
+            for j in range(self.out_adj[m].size()):
+                tails.push_back(m)
+                heads.push_back(self.a_head[self.out_adj[m][j]])
+        return _array(nodes), _array(tails), _array(heads)
 
     cdef dict _export(self, vector[int32_t]& rank, vector[int32_t]& f_node, vector[int32_t]& f_arc,
                       vector[int32_t]& b_node, vector[int32_t]& b_arc):
@@ -349,22 +388,25 @@ cdef class _Contractor:
 def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
              const int32_t[::1] label, int settle_limit=500, bint update_neighbours=True, progress=None,
              int64_t report_every=0, int64_t core_degree=0, int64_t soft_core_degree=0,
-             double soft_core_share=0.0):
+             double soft_core_share=0.0, core_order=None):
     """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
     priority, re-evaluated for the neighbours of each contracted node and lazily when popped.
 
     With ``core_degree`` > 0 contraction stops once the cheapest node left has more arcs than that; with
     ``soft_core_degree`` > 0 it already stops at that many arcs while more than ``soft_core_share`` of the nodes
-    are left. The nodes left form a core searched by plain bidirectional Dijkstra (what OSRM's core factor
-    does), which bounds the build on networks whose hierarchy densifies (grids with turn costs)."""
+    are left. ``core_order(nodes, tails, heads)`` then orders the nodes left (a nested dissection,
+    lds.graph.dissection) and they are contracted in that order too; without it they form a core searched by
+    plain bidirectional Dijkstra (what OSRM's core factor does). Either bounds the build on networks whose
+    hierarchy densifies (grids with turn costs)."""
     c = _Contractor(n, tail, head, weight, label, settle_limit, update_neighbours)
     if report_every:
         c.report_every = report_every
     c.core_degree = core_degree
     c.soft_core_degree = soft_core_degree
     c.soft_core_nodes = <int64_t>(soft_core_share * n)
-    out = c.run(progress)
+    out = c.run(progress, core_order)
     out["_stats"] = (c.n_prio, c.n_settled)
+    out["ordered_nodes"] = np.array([c.ordered_nodes], dtype=np.int64)
     out["core_size"] = np.array([c.core_size], dtype=np.int64)
     return out
 

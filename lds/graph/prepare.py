@@ -39,6 +39,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lds.formats import CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
+from lds.graph.dissection import nested_dissection, positions
 from lds.graph.snap import build_grid
 
 # OSRM car.lua turn model (process_turn) and guidance lookahead.
@@ -48,16 +49,20 @@ CAR_UTURN_PENALTY_S = 20.0  # properties.u_turn_penalty
 BEARING_LOOKAHEAD_M = 10.0  # OSRM's coordinate extractor looks ~10 m along a road for its perceived bearing
 # Witness searches stop after this many settled nodes: fewer = faster build, a few more shortcuts.
 WITNESS_SETTLE_LIMIT = 50
-# Contraction stops once the cheapest node left has more than CORE_DEGREE arcs, or more than CORE_SOFT_DEGREE
-# while over CORE_SOFT_SHARE of the nodes are still left; the rest is a core searched by plain bidirectional
-# Dijkstra. Real networks only get dense at the top of the hierarchy: Heidelberg and Monaco contract completely,
-# Copenhagen's last 6.5 % pass 30 arcs (a core there would double query times). Grid-like networks with turn
-# costs densify while half the graph is left: a 100x100 street grid took 157 s to build with the hard limit
-# alone and 4.6 s with the soft one, at the same 5 ms per query; 60x60 39 s -> 1.5 s (1.0 -> 1.6 ms); 200x200
-# builds in 17 s (28 ms per query) instead of hours.
+# Contraction by node priority stops once the cheapest node left has more than CORE_DEGREE arcs, or more than
+# CORE_SOFT_DEGREE while over CORE_SOFT_SHARE of the nodes are still left (the hierarchy is densifying: grid-like
+# networks with turn costs). With NESTED_DISSECTION the nodes left are then contracted in a nested dissection
+# order (lds.graph.dissection), so the whole graph contracts; without it they stay a core searched by plain
+# bidirectional Dijkstra. Real networks only get dense at the top: Monaco contracts by priority alone. A 100x100
+# street grid (car, jittered speeds; scripts/bench_grid_ch.py) used to leave half its nodes as a core (4.8 s
+# build, 3.7 ms per query); switching to dissection once the cheapest node has over 10 arcs contracts it fully in
+# 8.3 s with 0.44 ms queries (a later switch, at 30 arcs, was slower to build and query: a greedy order's core
+# dissects badly); 300x300: 51 s / 71 ms -> 332 s / 5.8 ms. On the 20k-node synthetic country
+# (scripts/synth_country.py) car queries went 1.56 -> 0.23 ms, walk 0.46 -> 0.09 ms.
 CORE_DEGREE = 100
-CORE_SOFT_DEGREE = 30
-CORE_SOFT_SHARE = 0.10
+CORE_SOFT_DEGREE = 10
+CORE_SOFT_SHARE = 0.30
+NESTED_DISSECTION = True
 # Modes with turn costs get the edge-based hierarchy; the others the node-based one.
 EDGE_BASED_MODES = frozenset({"car"})
 
@@ -160,8 +165,17 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
         if progress:
             progress(f"{mode} ch", f"{done}/{total} contracted")
 
+    core_order = None
+    if NESTED_DISSECTION:
+        x, y = positions(arrays, edge_based)
+
+        def core_order(nodes: np.ndarray, tails: np.ndarray, heads: np.ndarray) -> np.ndarray:
+            if progress:
+                progress(f"{mode} ch", f"{len(nodes)} nodes left dense: nested dissection order")
+            return nested_dissection(nodes, tails, heads, x, y)
+
     ch = _ch.contract(n, tail, head, weight, label, WITNESS_SETTLE_LIMIT, True, report, 100_000, CORE_DEGREE,
-                      CORE_SOFT_DEGREE, CORE_SOFT_SHARE)
+                      CORE_SOFT_DEGREE, CORE_SOFT_SHARE, core_order)
     t2 = time.perf_counter()
     out = {f"ch_{k}": v for k, v in ch.items() if not k.startswith("_")}
     out.update(build_grid(arrays, _largest_component(tg, n) if edge_based else None))
@@ -179,7 +193,8 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
         "format": CH_FORMAT, "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n,
         "turns": len(tg["from"]) if edge_based else None,
         "shortcuts": int(len(ch["arc_c1"]) - np.count_nonzero(ch["arc_c1"] < 0)),
-        "arcs": len(ch["arc_c1"]), "core_nodes": int(ch["core_size"][0]), "turn_seconds": round(t1 - t0, 3),
+        "arcs": len(ch["arc_c1"]), "core_nodes": int(ch["core_size"][0]),
+        "dissection_nodes": int(ch["ordered_nodes"][0]), "turn_seconds": round(t1 - t0, 3),
         "contract_seconds": round(t2 - t1, 3),
         "restricted_entry_penalty_s": RESTRICTED_ENTRY_PENALTY_S, "turn_costs": edge_based,
     }
@@ -188,3 +203,13 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
         progress(f"{mode} ch", f"{stats['kind']}-based, {n} nodes, {stats['arcs']} arcs ({stats['shortcuts']} "
                                f"shortcuts) in {t2 - t0:.1f} s")
     return stats
+
+
+def ch_query(graph: Any) -> Any:
+    """A bare hierarchy query (``lds.graph._ch.CHQuery``) over the arrays of a loaded graph, for checks and
+    benchmarks that route between hierarchy nodes directly."""
+    from lds.graph._ch import CHQuery
+
+    g = graph
+    return CHQuery(g.ch_fwd_off, g.ch_fwd_head, g.ch_fwd_w, g.ch_bwd_off, g.ch_bwd_tail, g.ch_bwd_w, g.ch_arc_head,
+                   g.ch_arc_label, g.ch_arc_c1, g.ch_arc_c2, g.ch_loop_w, g.ch_loop_c1, g.ch_loop_c2)

@@ -97,6 +97,9 @@ class Router:
             for k in range(int(off[node]), int(off[node + 1])):
                 edges.append(int(adj[k]))
                 fracs.append(0.0 if leave else 1.0)
+        if snap.allowed is not None:  # bearings or approaches: only these directions of travel at the point
+            kept = [(edge, frac) for edge, frac in zip(edges, fracs) if edge in snap.allowed]
+            edges, fracs = [x[0] for x in kept], [x[1] for x in kept]
         nodes, costs = [], []
         for edge, frac in zip(edges, fracs):
             w = float(self.edge_w[edge])
@@ -123,14 +126,46 @@ class Router:
                         cost = (tf - sf) * float(self.edge_w[se])
                         if direct is None or cost < direct[0]:
                             direct = (cost, se, sf, tf)
-        with self._lock:
-            found = self._query.route(np.asarray(s_nodes, np.int32), np.asarray(s_costs, np.float64),
-                                      np.asarray(t_nodes, np.int32), np.asarray(t_costs, np.float64))
+        found = self.query(s_nodes, s_costs, t_nodes, t_costs)
         if direct is not None and (found is None or direct[0] <= found[0]):
             cost, edge, sf, tf = direct
             return LegPath(np.array([edge], np.int32), sf, tf, cost / 1000.0, np.zeros(0))
         if found is None:
             return None
+        return self._leg_path(found, s_edges, s_fracs, s_nodes, s_costs, t_edges, t_fracs, t_nodes, t_costs)
+
+    def query(self, s_nodes, s_costs, t_nodes, t_costs) -> tuple | None:
+        """The hierarchy query between start labels: ``(weight_ms, first, last, labels, arc_w)`` or None."""
+        with self._lock:
+            return self._query.route(np.asarray(s_nodes, np.int32), np.asarray(s_costs, np.float64),
+                                     np.asarray(t_nodes, np.int32), np.asarray(t_costs, np.float64))
+
+    def ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float]]:
+        """The hierarchy nodes a search from (``source``) or to a snapped point starts at, with their costs (ms)."""
+        return self._ends(snap, source)[2:]
+
+    def via(self, a: Snap, b: Snap, node: int) -> tuple[LegPath, np.ndarray, np.ndarray, int] | None:
+        """Cheapest path from ``a`` to ``b`` through hierarchy node ``node`` (a road edge when edge-based, a
+        road node otherwise): the two halves meet at the end of that edge, or at that node.
+
+        Returns the path, the hierarchy nodes along it with their cost (ms) from the first, and the index of
+        ``node`` among them; or None when either half has no route.
+        """
+        s_edges, s_fracs, s_nodes, s_costs = self._ends(a, True)
+        t_edges, t_fracs, t_nodes, t_costs = self._ends(b, False)
+        first = self.query(s_nodes, s_costs, [node], [0.0])
+        second = self.query([node], [0.0], t_nodes, t_costs) if first is not None else None
+        if second is None:
+            return None
+        labels = np.concatenate([first[3], second[3]]).astype(np.int32)
+        arc_w = np.concatenate([first[4], second[4]])
+        joined = (first[0] + second[0], first[1], second[2], labels, arc_w)
+        path = self._leg_path(joined, s_edges, s_fracs, s_nodes, s_costs, t_edges, t_fracs, t_nodes, t_costs)
+        chain = np.concatenate([[first[1]], labels if self.edge_based else self.dst[labels]]).astype(np.int32)
+        cost = np.concatenate([[0.0], np.cumsum(arc_w, dtype=np.float64)])
+        return path, chain, cost, len(first[3])
+
+    def _leg_path(self, found, s_edges, s_fracs, s_nodes, s_costs, t_edges, t_fracs, t_nodes, t_costs) -> LegPath:
         weight, first, last, labels, arc_w = found
         if self.edge_based:
             edges = np.concatenate([[first], labels]).astype(np.int32)

@@ -33,6 +33,7 @@ class Snap:
     lat: float
     distance_m: float
     query: tuple[float, float]
+    allowed: tuple[int, ...] | None = None  # directed edges a route may leave or reach it by (None: both ways)
 
 
 def build_grid(arrays, in_largest: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -114,6 +115,20 @@ class Snapper:
         self._geom = (np.ascontiguousarray(graph.geom_lon, dtype=np.float64),
                       np.ascontiguousarray(graph.geom_lat, dtype=np.float64))
         self.in_largest = np.asarray(grid["snap_in_largest"]).astype(bool)
+
+    def edges_in(self, lon_min: float, lat_min: float, lon_max: float, lat_max: float) -> np.ndarray:
+        """Every edge with a segment in the grid cells the box touches (one edge of each twin pair, each once): a
+        superset of the roads in the box."""
+        from lds.graph.search import expand_ranges
+
+        keys, cell_off, cell_seg, seg_edge = self._args[:4]
+        ix = np.arange(math.floor((lon_min + 180.0) / self._dlon), math.floor((lon_max + 180.0) / self._dlon) + 1,
+                       dtype=np.int64)
+        iy0, iy1 = math.floor((lat_min + 90.0) / self._dlat), math.floor((lat_max + 90.0) / self._dlat)
+        lo = np.searchsorted(keys, (ix << 32) | iy0)
+        hi = np.searchsorted(keys, (ix << 32) | iy1, side="right")
+        cells = expand_ranges(lo, hi - lo)
+        return np.unique(seg_edge[cell_seg[expand_ranges(cell_off[cells], cell_off[cells + 1] - cell_off[cells])]])
 
     def snap(self, lon: float, lat: float, radius_m: float) -> Snap:
         """The nearest edge within ``radius_m``, preferring the largest component; else OutOfCoverage."""

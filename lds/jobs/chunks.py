@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lds.data_follow import at_version
 from lds.jobs.kinds import get_kind
 
 
@@ -20,6 +21,7 @@ def run_chunk(store: Any, lds: Any, job_id: str, n: int) -> bool:
     if items is None:  # the job ended between the two reads
         return False
     store.mark_running(job_id)
+    lds = at_version(lds, rec.data_version)  # a job finishes on the data it started with (lds.data_follow)
     results = get_kind(rec.kind).run(lds, rec.params, items)
     if len(results) != len(items):
         raise RuntimeError(f"job {job_id} chunk {n}: {len(results)} results for {len(items)} items")

@@ -7,7 +7,9 @@ several gunicorn workers of one machine can read and advance the same jobs witho
     jobs/<id>/in/<n>        packed items of chunk n (removed when the job ends)
     jobs/<id>/out/<n>       packed results of chunk n
     jobs/<id>/started       time the first chunk started
-    jobs/<id>/final.json    status, ended_at, error: created exactly once (success, failure or cancelled)
+    jobs/<id>/final.json    status, ended_at, error (and a task's result): created exactly once
+    jobs/<id>/logs          a task's log lines, one JSON string per line (appended with O_APPEND)
+    jobs/<id>/attempts      how many times a task was started (written by the lease holder only)
     jobs/<id>/lease         flock()ed by the process running the job; the kernel releases it if that
                             process dies, so another process (or the restarted service) resumes the job
 """
@@ -22,7 +24,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lds.jobs.model import CANCELLED, FAILURE, PENDING, RUNNING, SUCCESS, JobRecord, chunk_len, pack, split, unpack
+from lds.jobs.model import (
+    CANCELLED,
+    FAILURE,
+    MAX_LOG_LINES,
+    PENDING,
+    RUNNING,
+    SUCCESS,
+    JobRecord,
+    chunk_len,
+    log_line,
+    pack,
+    split,
+    unpack,
+)
 
 
 class FileJobStore:
@@ -78,10 +93,46 @@ class FileJobStore:
             return rec.status
         return rec.status if self._finalise(job_id, status, error) else self.load(job_id).status
 
-    def _finalise(self, job_id: str, status: str, error: str | None) -> bool:
+    def complete(self, job_id: str, result: dict[str, Any]) -> bool:
+        """End an unfinished task as a success with ``result``; False when it had already ended."""
+        return self._finalise(job_id, SUCCESS, None, result)
+
+    def append_log(self, job_id: str, message: str) -> None:
+        line = (json.dumps(log_line(message)) + "\n").encode()
+        fd = os.open(self._dir(job_id) / "logs", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)  # one write of a short line: whole lines even with several writers
+        finally:
+            os.close(fd)
+
+    def begin_attempt(self, job_id: str) -> int:
+        """Count one more start of the task (the caller holds its lease); returns the count."""
+        path = self._dir(job_id) / "attempts"
+        n = int(_read(path) or 0) + 1
+        tmp = path.with_name(f".attempts-{os.getpid()}")
+        tmp.write_text(str(n))
+        os.replace(tmp, path)
+        return n
+
+    def status(self, job_id: str) -> str | None:
+        """The job's status alone (cheap: what a running task polls to see a cancel)."""
+        try:
+            d = self._dir(job_id)
+        except KeyError:
+            return None
+        final = _read(d / "final.json")
+        if final:
+            return json.loads(final)["status"]
+        if not (d / "job.json").exists():
+            return None
+        return RUNNING if (d / "started").exists() else PENDING
+
+    def _finalise(self, job_id: str, status: str, error: str | None, result: dict[str, Any] | None = None) -> bool:
         d = self._dir(job_id)
-        made = _create_once(d / "final.json", json.dumps({"status": status, "ended_at": time.time(),
-                                                           "error": error}).encode())
+        final = {"status": status, "ended_at": time.time(), "error": error}
+        if result is not None:
+            final["result"] = result
+        made = _create_once(d / "final.json", json.dumps(final).encode())
         if made:
             shutil.rmtree(d / "in", ignore_errors=True)
         return made
@@ -102,9 +153,16 @@ class FileJobStore:
         if final:
             f = json.loads(final)
             rec.status, rec.ended_at, rec.error = f["status"], f["ended_at"], f["error"]
+            rec.result = f.get("result")
         else:
             rec.status = RUNNING if rec.started_at else PENDING
+        logs = _read(d / "logs")
+        if logs:
+            rec.logs = [json.loads(line) for line in logs.splitlines()[-MAX_LOG_LINES:] if line]
         return rec
+
+    def load_many(self, job_ids: list[str]) -> list[JobRecord | None]:
+        return [self.load(job_id) for job_id in job_ids]
 
     def chunk_input(self, job_id: str, n: int) -> list | None:
         blob = _read_bytes(self._dir(job_id) / "in" / str(n))
@@ -130,6 +188,10 @@ class FileJobStore:
 
     def job_ids(self) -> list[str]:
         return [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+
+    def active_ids(self) -> list[str]:
+        """Ids of jobs that have not ended."""
+        return [i for i in self.job_ids() if not (self.root / i / "final.json").exists()]
 
     def stats(self) -> dict[str, Any]:
         active, finished = 0, {}

@@ -19,6 +19,11 @@ class JobKind:
     name: str
     service: str  # quota service the items count against
     run: Callable[[Any, dict[str, Any], list], list[dict]]  # (lds, params, items) -> entries in input order
+    units_per_item: Callable[[dict[str, Any]], int] = lambda params: 1  # (params) -> quota units of one item
+
+    def units(self, params: dict[str, Any] | None, items: int) -> int:
+        """Quota units of ``items`` items of a job with ``params`` (charged up front, refunded when cancelled)."""
+        return items * self.units_per_item(params or {})
 
 
 KINDS: dict[str, JobKind] = {}
@@ -37,12 +42,13 @@ def get_kind(name: str) -> JobKind:
 
 
 def _service_kind(service: Any) -> JobKind:
-    job, method = service.job, service.core
+    job = service.job
+    method = job.core or service.core
 
     def run(lds: Any, params: dict[str, Any], items: list) -> list[dict]:
         return getattr(lds, method)(items, **params)
 
-    return JobKind(job.kind, service.quota, run)
+    return JobKind(job.kind, service.quota, run, job.units_per_item or (lambda params: 1))
 
 
 def _register_services() -> None:

@@ -4,8 +4,8 @@ Jobs live in a :class:`~lds.jobs.file_store.FileJobStore`; each process keeps a 
 (``job_local_threads``). A job is run by whichever process holds the ``flock`` on its lease file,
 chunk after chunk in order; if that process dies the kernel drops the lock, and the periodic scan
 of any live process on the machine (or of the restarted service) takes the job over and carries
-on from its first missing chunk. Threads and locks are created lazily per process, so the runner
-survives gunicorn's fork after preload.
+on from its first missing chunk (a task, :mod:`lds.jobs.tasks`, is failed or run again per its kind).
+Threads and locks are created lazily per process, so the runner survives gunicorn's fork after preload.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from lds.jobs.chunks import run_chunk
 from lds.jobs.file_store import FileJobStore
 from lds.jobs.model import FAILURE, JobRecord
+from lds.jobs.tasks import find_task, run_task
 
 log = logging.getLogger("lds.jobs")
 
@@ -27,8 +28,10 @@ log = logging.getLogger("lds.jobs")
 class LocalRunner:
     """Thread pool + lease scan over a file job store."""
 
-    def __init__(self, store: FileJobStore, lds: Any, threads: int, scan_s: float, retries: int):
+    def __init__(self, store: FileJobStore, lds: Any, threads: int, scan_s: float, retries: int,
+                 settings: Any = None):
         self.store = store
+        self.settings = settings
         self.lds = lds
         self.threads = max(1, threads)
         self.scan_s = scan_s
@@ -103,6 +106,9 @@ class LocalRunner:
     def _run_leased(self, job_id: str) -> None:
         rec = self.store.load(job_id)
         if rec is None:
+            return
+        if find_task(rec.kind) is not None:  # one long task: no heavy slot (it would hold one for its whole run)
+            run_task(self.store, self.settings, self.lds, job_id)
             return
         done = self.store.done_chunks(job_id)
         for n in range(rec.chunks):

@@ -13,6 +13,16 @@ from lds import fastjson
 PENDING, RUNNING, SUCCESS, FAILURE, CANCELLED = "pending", "running", "success", "failure", "cancelled"
 STATUSES = (PENDING, RUNNING, SUCCESS, FAILURE, CANCELLED)
 FINAL = frozenset((SUCCESS, FAILURE, CANCELLED))
+MAX_LOG_LINES = 1000  # a job keeps its last this many log lines
+MAX_LOG_CHARS = 2000  # longer log lines are cut
+
+
+def log_line(message: str) -> str:
+    """A log message as stored: a UTC timestamp, then the text (cut to MAX_LOG_CHARS)."""
+    text = str(message)
+    if len(text) > MAX_LOG_CHARS:
+        text = text[: MAX_LOG_CHARS - 3] + "..."
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime()) + text
 
 
 @dataclass
@@ -32,6 +42,8 @@ class JobRecord:
     error: str | None = None
     owner: str | None = None
     data_version: str | None = None
+    result: dict[str, Any] | None = None  # what a task (lds.jobs.tasks) returned, once it succeeded
+    logs: list[str] = field(default_factory=list)  # a task's log lines, oldest first (the last MAX_LOG_LINES)
 
     @property
     def chunks(self) -> int:
@@ -44,7 +56,7 @@ class JobRecord:
     def static_fields(self) -> dict[str, Any]:
         """The fields fixed at submission (the mutable ones live beside them in each store)."""
         d = asdict(self)
-        for name in ("status", "done", "started_at", "ended_at", "error"):
+        for name in ("status", "done", "started_at", "ended_at", "error", "result", "logs"):
             d.pop(name)
         return d
 

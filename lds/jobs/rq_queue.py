@@ -7,6 +7,8 @@ lease of ``job_lease_s``. A worker that dies (SIGKILL, lost machine) stops heart
 registry maintenance of any live worker (every ``job_lease_s``) finds the expired entry in RQ's
 StartedJobRegistry and re-enqueues the chunk (RQ's abandoned-job handling, which honours the
 retry budget). Storing results is idempotent per chunk, so a chunk run twice is counted once.
+A task (:mod:`lds.jobs.tasks`) is one RQ job (``<job id>-0``) run by :func:`task_entry`; it is retried
+after a worker's death only if its kind says so, else RQ's abandoned-job callback fails it.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from typing import Any
 
 from redis import Redis, RedisError
 from rq import Callback, Queue, Retry, SimpleWorker
+from rq.exceptions import AbandonedJobError
+from rq.timeouts import JobTimeoutException
 from rq.worker import WorkerStatus
 
 from lds.jobs.chunks import run_chunk
 from lds.jobs.model import FAILURE, JobRecord
 from lds.jobs.redis_store import RedisJobStore
+from lds.jobs.tasks import WORKER_DIED, find_task, run_task
 
 log = logging.getLogger("lds.jobs")
 
@@ -59,6 +64,31 @@ def chunk_failed(job, connection: Redis, exc_type, exc_value, tb) -> None:
     store.finish(job_id, FAILURE, f"chunk {n} failed after {job.meta['retries']} retries: {reason}")
 
 
+def task_entry(job_id: str) -> bool:
+    """The RQ entry point of a task (runs inside `lds worker`)."""
+    try:
+        lds, store, settings = _CONTEXT["lds"], _CONTEXT["store"], _CONTEXT["settings"]
+    except KeyError:
+        raise RuntimeError("lds tasks run only inside `lds worker`") from None
+    return run_task(store, settings, lds, job_id)
+
+
+def task_failed(job, connection: Redis, exc_type, exc_value, tb) -> None:
+    """RQ failure callback of a task: its worker died (abandoned) or it outran the RQ timeout."""
+    if job.should_retry:
+        return  # run again: run_task counts the attempts
+    (job_id,) = job.args
+    if exc_type is AbandonedJobError:
+        reason = WORKER_DIED
+    elif exc_type is not None and issubclass(exc_type, JobTimeoutException):
+        reason = f"the task ran longer than {job.timeout} s (job_task_timeout_s) and was stopped"
+    else:
+        reason = f"{exc_type.__name__}: {exc_value}" if str(exc_value) else exc_type.__name__
+    store = RedisJobStore(connection, job.meta["prefix"], job.meta["result_ttl_s"])
+    if store.finish(job_id, FAILURE, reason) not in ("success", "failure", "cancelled", None):
+        log.error("job %s failed: %s", job_id, reason)
+
+
 class RqQueue:
     """Enqueues the chunks of Redis-backed jobs; used by the API process."""
 
@@ -73,6 +103,14 @@ class RqQueue:
     def enqueue(self, rec: JobRecord) -> None:
         s = self.settings
         meta = {"prefix": s.redis_prefix, "result_ttl_s": s.job_result_ttl_s, "retries": s.job_chunk_retries}
+        task = find_task(rec.kind)
+        if task is not None:
+            retry = Retry(max=s.job_chunk_retries) if task.on_worker_death == "retry" else None
+            self.queue.enqueue_call(task_entry, args=(rec.id,), job_id=rq_job_id(rec.id, 0),
+                                    timeout=s.job_task_timeout_s, result_ttl=0, failure_ttl=s.job_result_ttl_s,
+                                    retry=retry, on_failure=Callback(task_failed), meta=meta,
+                                    description=f"{rec.kind} task {rec.id}")
+            return
         datas = [
             Queue.prepare_data(
                 chunk_task, args=(rec.id, n), job_id=rq_job_id(rec.id, n), timeout=s.job_chunk_timeout_s,
@@ -112,6 +150,15 @@ class LdsWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         return self.lease_s
+
+    def subscribe(self) -> None:
+        """RQ's command channel, with a listener that wakes every second (RQ's waits 60 s): stopping the
+        worker joins that thread, which otherwise can hold a short burst run or a shutdown for a minute."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)
 
     def execute_job(self, job, queue) -> None:
         stop = threading.Event()

@@ -16,6 +16,7 @@ from lds import metrics
 from lds.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unavailable
 from lds.jobs.kinds import get_kind
 from lds.jobs.model import CANCELLED, JobRecord, new_job
+from lds.jobs.tasks import get_task
 from lds.settings import Settings
 
 
@@ -46,7 +47,7 @@ class JobService:
 
         store = FileJobStore(Path(settings.state_dir) / "jobs", settings.job_result_ttl_s)
         runner = LocalRunner(store, lds, settings.job_local_threads, scan_s=max(1.0, settings.job_lease_s / 3),
-                             retries=settings.job_chunk_retries)
+                             retries=settings.job_chunk_retries, settings=settings)
         return cls(settings, store, runner)
 
     def start(self) -> None:
@@ -69,6 +70,37 @@ class JobService:
         metrics.JOBS_SUBMITTED.labels(kind).inc()
         metrics.JOB_ITEMS_SUBMITTED.labels(kind).inc(len(items))
         return rec
+
+    def submit_task(self, kind: str, params: dict[str, Any], owner: str | None = None) -> JobRecord:
+        """Queue one task of ``kind`` (:mod:`lds.jobs.tasks`) with JSON-able ``params``; it starts ``pending``."""
+        get_task(kind)
+        if not isinstance(params, dict):
+            raise BadRequest("task params must be an object")
+        rec = new_job(kind, 1, 1, params, owner, None)
+        with _backend_errors():
+            self.runner.start()
+            self.store.create(rec, [])
+            self.runner.enqueue(rec)
+        metrics.JOBS_SUBMITTED.labels(kind).inc()
+        return rec
+
+    def active_count(self, kind: str, owner: str | None = None) -> int:
+        """Pending and running jobs of ``kind`` on the whole installation (all processes, all workers); only
+        ``owner``'s when given."""
+        with _backend_errors():
+            records = self.store.load_many(self.store.active_ids())
+            return sum(1 for rec in records if rec is not None and rec.kind == kind and not rec.finished
+                       and (owner is None or rec.owner == owner))
+
+    def list(self, owner: str | None = None, kind: str | None = None, limit: int = 1000) -> list[JobRecord]:
+        """Jobs still stored, newest first (at most ``limit``): ``owner``'s only when given, of ``kind`` when given."""
+        with _backend_errors():
+            self.runner.start()
+            records = self.store.load_many(self.store.job_ids())
+        found = [rec for rec in records if rec is not None and (owner is None or rec.owner == owner)
+                 and (kind is None or rec.kind == kind)]
+        found.sort(key=lambda r: r.created_at, reverse=True)
+        return found[:limit]
 
     def get(self, job_id: str, owner: str | None = None) -> JobRecord:
         """The job, if it exists and ``owner`` (when given) owns it; NotFound otherwise (no existence leak)."""

@@ -28,6 +28,14 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
     return _run_local(settings, lds, burst)
 
 
+def follow(lds: Any, settings: Settings, switch: Any) -> Any:
+    """Follow the data dir's current version every ``data_check_s`` (lds.data_follow): chunks already running
+    keep the core they started with, and every chunk runs on its job's recorded version anyway."""
+    from lds.data_follow import Follower
+
+    return Follower(lds, settings.data_check_s, switch).start()
+
+
 def _run_rq(settings: Settings, lds: Any, burst: bool, name: str | None) -> int:
     from rq import Queue
 
@@ -37,11 +45,13 @@ def _run_rq(settings: Settings, lds: Any, burst: bool, name: str | None) -> int:
 
     conn = redis_client(settings.redis_url, settings.job_redis_timeout_s)
     store = RedisJobStore(conn, settings.redis_prefix, settings.job_result_ttl_s)
-    rq_queue._CONTEXT.update(lds=lds, store=store)
+    rq_queue._CONTEXT.update(lds=lds, store=store, settings=settings)
     queue = Queue(rq_queue.queue_name(settings.redis_prefix), connection=conn)
     worker = rq_queue.LdsWorker([queue], connection=conn, name=name, lease_s=settings.job_lease_s)
     log.info("worker %s on queue %s (data %s)", worker.name, queue.name, lds.data_version)
+    follower = follow(lds, settings, lambda new: rq_queue._CONTEXT.update(lds=new))
     worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=False)
+    follower.stop()
     return 0
 
 
@@ -54,10 +64,12 @@ def _run_local(settings: Settings, lds: Any, burst: bool) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     runner.start()
+    follower = follow(lds, settings, lambda new: setattr(runner, "lds", new))
     log.warning("no redis_url: running the local jobs of %s (single node only)", jobs.store.root)
     while not stop.wait(1.0):
         runner.scan()
         if burst and jobs.stats()["active"] == 0:
             break
+    follower.stop()
     runner.stop()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lds import params as v
+from lds import routing_matrix as rm
 from lds.admission import batch_heavy, isolines_heavy, over_sync_chars
 from lds.cache.keys import norm_code, norm_int, norm_number, norm_point, norm_points, norm_text
 from lds.errors import BadRequest, OutOfCoverage
@@ -58,6 +59,21 @@ def _isolines_key(kw: dict[str, Any], settings: Any) -> dict[str, Any]:
             "ranges": [norm_number(r, 3) for r in kw["ranges"]], "range_type": kw["range_type"], "mode": kw["mode"]}
 
 
+def _matrix_key(kw: dict[str, Any], settings: Any) -> dict[str, Any]:
+    d = settings.cache_coord_decimals
+    destinations = kw["destinations"]
+    return {"origins": norm_points(kw["origins"], d),
+            "destinations": None if destinations is None else norm_points(destinations, d), "mode": kw["mode"],
+            "annotations": list(kw["annotations"])}
+
+
+def _matrix_cells(kw: dict[str, Any]) -> int:
+    """Cells of a matrix (all to all without destinations): its routing units, each cell a route's answer, as
+    matrix APIs bill elements."""
+    n = len(kw["origins"])
+    return n * (n if kw["destinations"] is None else len(kw["destinations"]))
+
+
 def geocode_key(kw: dict[str, Any], settings: Any) -> dict[str, Any]:
     """Also the key of each batch item, so a batch and single geocodes share answers."""
     limit = kw.get("limit")
@@ -89,6 +105,35 @@ ROUTING = Service(
     help="print a route as the API returns it",
 )
 
+def _matrix_destinations(raw: Any, lds: Any, got: dict) -> list:
+    """The destinations, or the origins themselves (all to all), within ``matrix_max_destinations``."""
+    most = lds.settings.matrix_max_destinations
+    if v.missing(raw):
+        if len(got["origins"]) > most:
+            raise BadRequest(f"an all-to-all matrix has at most {most} points (matrix_max_destinations): send "
+                             "'destinations' (a job takes more origins)")
+        return got["origins"]
+    return rm.read_points("destinations", raw, most)
+
+
+MATRIX = Service(
+    name="matrix", path="/v3/lds/routing/matrix", methods=("POST",), quota="routing", core="matrix", cache="matrix",
+    params=(
+        Param("origins", ("origins",), lambda raw, lds, got: rm.read_points("origins", raw, lds.settings.job_max_items),
+              "[[lon, lat], ...] or lon,lat;lon,lat"),
+        Param("destinations", ("destinations",), _matrix_destinations, "[[lon, lat], ...] (default: the origins)"),
+        MODE,
+        Param("annotations", ("annotations",), lambda raw, lds, got: rm.read_annotations(raw),
+              "duration and/or distance (default both)"),
+        Param("async", ("async",), lambda raw, lds, got: v.boolean("async", raw), cli="", to_core=False),
+    ),
+    format=lambda value: lds_ok([value]), cache_key=_matrix_key, units=_matrix_cells,
+    heavy=lambda kw, settings: _matrix_cells(kw) > settings.heavy_matrix_cells,
+    # more origins than matrix_max_origins (or ?async=true): a job of rows, one per origin, each charged per cell
+    job=Job(kind="matrix", items="origins", flag="async", sync_max_setting="matrix_max_origins", core="matrix_rows",
+            units_per_item=lambda params: len(params["destinations"])),
+)
+
 ISOLINES = Service(
     name="isolines", path="/v3/lds/isolines", methods=("GET", "POST"), quota="isolines", core="isolines",
     cache="isolines",
@@ -100,6 +145,22 @@ ISOLINES = Service(
               "seconds or metres, comma-separated"),
     ),
     format=lds_ok, cache_key=_isolines_key, heavy=isolines_heavy, cli="isoline", help="print isolines as the API returns them",
+)
+
+def _isolines_h3_key(kw: dict[str, Any], settings: Any) -> dict[str, Any]:
+    return {**_isolines_key(kw, settings), "resolution": kw["resolution"]}
+
+
+ISOLINES_H3 = Service(
+    name="isolines_h3", path="/v3/lds/isolines/h3", methods=("GET", "POST"), quota="isolines", core="isolines_h3",
+    cache="isolines_h3",
+    params=(
+        *ISOLINES.params,
+        Param("resolution", ("resolution",), lambda raw, lds, got: v.h3_resolution(raw, lds.settings),
+              "H3 resolution, 0 to h3_isoline_max_resolution (default h3_isoline_resolution)"),
+    ),
+    format=lds_ok, cache_key=_isolines_h3_key, heavy=isolines_heavy, cli="isoline-h3",
+    help="print H3 isolines (the cells reached within each range) as the API returns them",
 )
 
 GEOCODE = Service(
@@ -141,4 +202,4 @@ BATCH = Service(
     heavy=batch_heavy, body_list="addresses",
 )
 
-SERVICES: dict[str, Service] = {s.name: s for s in (ROUTING, ISOLINES, GEOCODE, REVERSE, BATCH)}
+SERVICES: dict[str, Service] = {s.name: s for s in (ROUTING, MATRIX, ISOLINES, ISOLINES_H3, GEOCODE, REVERSE, BATCH)}

@@ -57,6 +57,8 @@ class Job:
     flag: str  # key of the boolean parameter asking for a job
     sync_max_setting: str  # more items than this setting are always a job
     sync_too_big: Callable[[list, Any], bool] | None = None  # (items, settings) -> a job too (e.g. too many characters)
+    core: str | None = None  # core method a chunk of items calls (default: the service's), one entry per item
+    units_per_item: Callable[[dict[str, Any]], int] | None = None  # (job params) -> quota units of one item; default 1
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,12 @@ def open_warehouse(provider: str, credentials: Any, settings: Any) -> Warehouse:
     """A warehouse of ``provider`` (``carto_dw`` takes no credentials) with the limits of ``settings``."""
     if provider == "carto_dw":
         from lds.warehouse.carto_dw import CartoDW
+        from lds.warehouse.lake_catalog import shared_lake
+        from lds.warehouse.lds_tables import tables_file
 
         return CartoDW(Path(settings.state_dir) / "carto_dw", memory_limit=settings.carto_dw_memory_limit,
-                       threads=settings.carto_dw_threads, batch_rows=settings.sql_batch_rows)
+                       threads=settings.carto_dw_threads, batch_rows=settings.sql_batch_rows,
+                       tables=tables_file(settings.data_dir), lake=shared_lake(settings))
     if provider == "postgres":
         from lds.warehouse.postgres import Postgres, PostgresConfig
 

@@ -113,6 +113,15 @@ class Query(ABC):
         """Cancel the statement from any thread; its runner gets :class:`QueryCancelled`."""
         self._stop("cancel")
 
+    def affected_rows(self) -> int | None:
+        """Rows a statement without a result set wrote (PostgreSQL's INSERT, CREATE TABLE AS...), as the driver
+        reports them; None when it returns rows (DuckDB answers such statements with a ``Count`` row)."""
+        cur = self._cur
+        if cur is None or cur.description is not None:
+            return None
+        count = getattr(cur, "rowcount", -1)
+        return count if isinstance(count, int) and count >= 0 else None
+
     # --- shared machinery ---------------------------------------------------------------------------
     def _stop(self, reason: str) -> None:
         # Under the lock, so the statement cannot finish and hand its connection to another query

@@ -6,7 +6,8 @@ wait for a writer) and its data in Parquet files; any number of processes attach
 latest committed snapshot at the start of each statement. SQLite admits one committing writer at a time
 and DuckLake does not retry a locked catalog, so writing statements (``read_only=False``) are serialised
 across processes by an exclusive lock on ``write.lock``; reads take no lock. The catalog can move to
-PostgreSQL and the files to object storage when a deployment outgrows one machine.
+PostgreSQL and the files to a shared folder when a deployment outgrows one machine
+(:mod:`lds.warehouse.lake_catalog`: ``LDS_CARTO_DW_CATALOG_URL``, ``LDS_CARTO_DW_DATA_PATH``).
 
 Each process opens two in-memory DuckDB instances on first use: a reader with the lake attached
 ``READ_ONLY`` (so read-only statements cannot write, whatever their text) and, for writes, a writer.
@@ -16,22 +17,23 @@ own directory, with the configuration locked.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import sqlite3
 import threading
-import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import duckdb
 
-from lds.errors import NotFound
+from lds.errors import LdsError, NotFound
+from lds.warehouse import callers, lds_functions, lds_tables
 from lds.warehouse.base import Params, Query, Warehouse, check_params, split_path
 from lds.warehouse.duck_ext import load_extensions, sql_string
 from lds.warehouse.duck_types import duck_type
-from lds.warehouse.errors import ConnectionFailed, StatementTimeout, WarehouseError
+from lds.warehouse.errors import ConnectionFailed, WarehouseError
+from lds.warehouse.lake_catalog import FileLock as _FileLock
+from lds.warehouse.lake_catalog import SharedLake
 from lds.warehouse.values import Converter
 
 CATALOG = "carto_dw"  # the attached lake's name: tables are carto_dw.<schema>.<table>
@@ -48,10 +50,14 @@ class CartoDW(Warehouse):
 
     provider = "carto_dw"
 
-    def __init__(self, root: str | Path, *, memory_limit: str = "1GB", threads: int = 2, batch_rows: int = 5000):
+    def __init__(self, root: str | Path, *, memory_limit: str = "1GB", threads: int = 2, batch_rows: int = 5000,
+                 tables: Path | None = None, lake: SharedLake | None = None):
         self.root = Path(root).resolve()
+        self.lake = lake  # a catalog and files shared by several machines; None = this machine's own
+        self.tables_path = tables  # the LDS tables' DuckDB file (lds_tables.tables_file), attached as lds
+        self.tables_attached = False
         self.catalog_path = self.root / "catalog.sqlite"
-        self.data_path = self.root / "data"
+        self.data_path = lake.data_path if lake is not None else self.root / "data"
         self.lock_path = self.root / "write.lock"
         self.memory_limit = memory_limit
         self.threads = threads
@@ -77,23 +83,27 @@ class CartoDW(Warehouse):
 
     def resources(self, path: str = "") -> list[dict[str, str]]:
         parts = split_path(path)
+        self._database(write=False)  # opened, so tables_attached is known
+        databases = (CATALOG, lds_tables.NAME) if self.tables_attached else (CATALOG,)  # the lake, the LDS tables
         if not parts:
-            return [{"id": CATALOG, "name": CATALOG, "type": "database"}]
-        if parts[0] != CATALOG:
+            return [{"id": db, "name": db, "type": "database"} for db in databases]
+        if parts[0] not in databases:
             raise NotFound(f"no database {parts[0]!r} in carto_dw")
+        db = parts[0]
         if len(parts) == 1:
             sql = ("SELECT schema_name, 'schema' FROM duckdb_schemas() WHERE database_name = $db "
-                   "AND NOT internal AND NOT list_contains($hidden, schema_name) ORDER BY 1")
-            params: dict[str, Any] = {"db": CATALOG, "hidden": list(_HIDDEN_SCHEMAS)}
+                   "AND (NOT internal OR schema_name = 'main') AND NOT list_contains($hidden, schema_name) "
+                   "ORDER BY 1")
+            params: dict[str, Any] = {"db": db, "hidden": list(_HIDDEN_SCHEMAS)}
         elif len(parts) == 2:
             sql = ("SELECT table_name, 'table' FROM duckdb_tables() WHERE database_name = $db AND schema_name = $s "
                    "UNION ALL SELECT view_name, 'view' FROM duckdb_views() WHERE database_name = $db "
                    "AND schema_name = $s AND NOT internal ORDER BY 1")
-            params = {"db": CATALOG, "s": parts[1]}
+            params = {"db": db, "s": parts[1]}
         else:
             sql = ("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = $db "
                    "AND schema_name = $s AND table_name = $t ORDER BY column_index")
-            params = {"db": CATALOG, "s": parts[1], "t": parts[2]}
+            params = {"db": db, "s": parts[1], "t": parts[2]}
         with self.query(sql, params, timeout_s=60, read_only=True) as q:
             rows = list(q.rows())
         if not rows and len(parts) > 1 and not self._exists(parts):
@@ -108,7 +118,8 @@ class CartoDW(Warehouse):
         made afresh never repeats an old value."""
         with self.query(f"SELECT id FROM {CATALOG}.current_snapshot()", timeout_s=60, read_only=True) as q:
             snapshot = next(iter(q.rows()))[0]
-        return f"{self.catalog_path.stat().st_ino:x}-{snapshot}"
+        catalog = self.lake.identity() if self.lake is not None else f"{self.catalog_path.stat().st_ino:x}"
+        return f"{catalog}-{snapshot}-{lds_tables.identity(self.tables_path)}"
 
     def maintain(self, keep_s: float = 3600.0, timeout_s: float = 600.0) -> dict[str, int]:
         """Compact the lake: merge the small Parquet files each insert writes, expire snapshots older than
@@ -123,6 +134,12 @@ class CartoDW(Warehouse):
                 counts[name] = sum(1 for _ in q.rows())
         return counts
 
+    def write_lock(self, query: Query | None = None, timeout_s: float | None = None) -> _FileLock:
+        """The lock every write to the lake holds (this machine's ``flock``, or the shared lake's)."""
+        if self.lake is not None:
+            return self.lake.write_lock(query, timeout_s)
+        return _FileLock(self.lock_path, query, timeout_s)
+
     def close(self) -> None:
         with self._open_lock:
             self._generation += 1
@@ -133,7 +150,7 @@ class CartoDW(Warehouse):
     # --- storage -----------------------------------------------------------------------------------
     def _exists(self, parts: list[str]) -> bool:
         sql = "SELECT 1 FROM duckdb_schemas() WHERE database_name = $db AND schema_name = $s"
-        params: dict[str, Any] = {"db": CATALOG, "s": parts[1]}
+        params: dict[str, Any] = {"db": parts[0], "s": parts[1]}
         if len(parts) == 3:
             sql = ("SELECT 1 FROM duckdb_tables() WHERE database_name = $db AND schema_name = $s AND table_name = $t "
                    "UNION ALL SELECT 1 FROM duckdb_views() WHERE database_name = $db AND schema_name = $s "
@@ -151,6 +168,9 @@ class CartoDW(Warehouse):
         DuckDB reads ("database disk image is malformed", seen in testing when data_version read the
         catalog with sqlite3). The ``ready`` marker says the lake exists without opening anything.
         """
+        if self.lake is not None:
+            self.lake.ensure(lambda: self._new_database(write=True).close())
+            return
         ready = self.root / "ready"
         if ready.exists():
             return
@@ -197,13 +217,19 @@ class CartoDW(Warehouse):
         with self._open_lock:  # a DuckDB connection object is not thread-safe, its cursors are
             cur = db.cursor()
         cur.execute(f"USE {CATALOG}")
-        setattr(self._local, "w" if write else "r", (self._generation, cur))
+        slot = lds_functions.prepare_cursor(cur)
+        setattr(self._local, "w" if write else "r", (self._generation, cur, slot))
         return cur
+
+    def _slot(self, write: bool) -> str:
+        """The LDS functions' slot of this thread's cursor (:mod:`lds.warehouse.lds_functions`)."""
+        return getattr(self._local, "w" if write else "r")[2]
 
     def _drop_cursor(self, write: bool) -> None:
         held = getattr(self._local, "w" if write else "r", None)
         if held is not None:
             setattr(self._local, "w" if write else "r", None)
+            callers.forget(held[2])
             held[1].close()
 
     def _new_database(self, write: bool) -> duckdb.DuckDBPyConnection:
@@ -212,62 +238,23 @@ class CartoDW(Warehouse):
         con = duckdb.connect(":memory:", config=config)
         try:
             load_extensions(con)
-            options = f"DATA_PATH {sql_string(str(self.data_path) + '/')}" + ("" if write else ", READ_ONLY")
-            con.execute(f"ATTACH {sql_string('ducklake:sqlite:' + str(self.catalog_path))} AS {CATALOG} ({options})")
+            lds_functions.register(con)
+            if self.lake is not None:
+                self.lake.attach(con, CATALOG, write)
+            else:
+                options = f"DATA_PATH {sql_string(str(self.data_path) + '/')}" + ("" if write else ", READ_ONLY")
+                con.execute(f"ATTACH {sql_string('ducklake:sqlite:' + str(self.catalog_path))} AS {CATALOG} ({options})")
+            self.tables_attached = lds_tables.attach(con, self.tables_path)
             con.execute(f"SET temp_directory = {sql_string(str(self.root / 'tmp'))}")
             con.execute("SET TimeZone = 'UTC'")
-            con.execute(f"SET allowed_directories = [{sql_string(str(self.root) + '/')}]")
+            allowed = {str(self.root) + "/", str(self.data_path) + "/"}
+            con.execute(f"SET allowed_directories = [{', '.join(sql_string(d) for d in sorted(allowed))}]")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
         except BaseException:
             con.close()
             raise
         return con
-
-
-class _FileLock:
-    """An exclusive lock on a file, across processes and threads (each holder opens its own descriptor)."""
-
-    def __init__(self, path: Path, query: Query | None = None, timeout_s: float | None = None):
-        self.path, self.query, self.timeout_s = path, query, timeout_s
-        self.fd: int | None = None
-
-    def __enter__(self) -> Self:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.fd = fd
-                return
-            except BlockingIOError:
-                pass
-            timed_out = deadline is not None and time.monotonic() > deadline
-            if self.query is not None and self.query._stopped:
-                timed_out = self.query._stopped == "timeout"
-                if not timed_out:
-                    os.close(fd)
-                    self.query._check_stopped()
-            if timed_out:
-                os.close(fd)
-                raise StatementTimeout(f"the statement did not start: another write to carto_dw held the write lock "
-                                       f"for over {self.timeout_s:g} s")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-    def release(self) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
 
 
 def _typed(native: str) -> tuple[str, str, Converter | None]:
@@ -280,13 +267,21 @@ class _DuckQuery(Query):
         super().__init__(sql, params, **kw)
         self._dw = dw
         self._write_lock: _FileLock | None = None
+        self._calls = callers.current_calls()  # who the LDS functions in this statement answer and charge
+        self._slot: str | None = None
+        self._binding: callers.Binding | None = None
 
     def _execute(self) -> None:
+        lds_tables.check_statement(self.sql)
+        if self._dw.lake is not None:
+            self._dw.lake.check_statement(self.sql)
         self._dw._ensure_lake()
         if not self.read_only:
-            self._write_lock = _FileLock(self._dw.lock_path, self, self.timeout_s)
+            self._write_lock = self._dw.write_lock(self, self.timeout_s)
             self._write_lock.acquire()
         cur = self._dw._cursor(write=not self.read_only)
+        self._slot = self._dw._slot(write=not self.read_only)
+        self._binding = callers.bind(self._slot, self._calls, self._check_stopped)
         with self._lock:  # published under the lock _stop interrupts under
             self._cur = cur
         self._check_stopped()
@@ -306,14 +301,20 @@ class _DuckQuery(Query):
             if self._cur is not None and (not ok or _CHANGES_SESSION.search(self.sql)):
                 self._dw._drop_cursor(write=not self.read_only)  # interrupted, failed or session changed
         finally:
+            if self._slot is not None:
+                callers.unbind(self._slot)
             with self._lock:
                 self._cur = None
             if self._write_lock is not None:
                 self._write_lock.release()
                 self._write_lock = None
 
-    def _driver_error(self, exc: Exception) -> WarehouseError:
-        text = str(exc).strip() or type(exc).__name__
-        if "read-only mode" in text:
+    def _driver_error(self, exc: Exception) -> LdsError:
+        if self._binding is not None and self._binding.error is not None:
+            return self._binding.error  # an LDS function's own error (429 quota, 403, 400), not DuckDB's wrapping
+        text = lds_tables.explain(str(exc).strip() or type(exc).__name__, self._dw.tables_attached)
+        if self._dw.lake is not None:
+            text = self._dw.lake.scrub(text)
+        if "read-only mode" in text and not text.startswith("the LDS tables"):
             text = "this query may only read (read-only): " + text
         return WarehouseError(text)

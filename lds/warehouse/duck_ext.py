@@ -15,6 +15,10 @@ import duckdb
 from lds.errors import Unavailable
 
 # spatial: GEOMETRY and ST_*; sqlite_scanner: DuckLake's SQLite catalog; ducklake: the table format.
+# postgres_scanner (DuckLake's PostgreSQL catalog, lds.warehouse.lake_catalog) is loaded only for a shared lake:
+# its functions reach PostgreSQL servers whatever enable_external_access says. Its wheel is
+# duckdb-extension-postgres-scanner: the -postgres wheel's file is named postgres.duckdb_extension, and DuckDB
+# refuses it (it looks for the entry point postgres_duckdb_cpp_init).
 EXTENSIONS = ("spatial", "sqlite_scanner", "ducklake")
 
 
@@ -25,8 +29,10 @@ def extension_path(name: str) -> Path:
         raise Unavailable(f"the DuckDB extension {name!r} is not installed (pip install duckdb-extension-{name})")
     path = Path(spec.origin).parent / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
     if not path.is_file():
-        raise Unavailable(f"the DuckDB extension {name!r} is not built for duckdb {duckdb.__version__} "
-                          f"(pip install 'duckdb-extension-{name}=={duckdb.__version__}')")
+        raise Unavailable(
+            f"the DuckDB extension {name!r} is not built for duckdb {duckdb.__version__} "
+            f"(pip install 'duckdb-extension-{name}=={duckdb.__version__}')"
+        )
     return path
 
 
@@ -35,6 +41,10 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute(f"LOAD {sql_string(str(extension_path(name)))}")
+
+
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
     for name in EXTENSIONS:
-        con.execute(f"LOAD {sql_string(str(extension_path(name)))}")
+        load_extension(con, name)

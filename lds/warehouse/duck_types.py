@@ -26,6 +26,8 @@ def duck_type(native: str) -> tuple[str, v.Converter | None]:
         return "boolean", None
     if t in _TIMESTAMP:
         return "timestamp", v.TO_ISO
+    if t == "GEOMETRY_TYPE":  # the ENUM ST_GeometryType returns, not a geometry
+        return "string", v.TO_STR
     if t.startswith("GEOMETRY") or t == "WKB_BLOB":
         return "geometry", v.geojson
     if t == "JSON":

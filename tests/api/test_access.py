@@ -10,6 +10,7 @@ from authfixtures import *
 from authfixtures import ADMIN_TOKEN, auth_settings, bearer, make_token
 from sqlalchemy import update
 
+from lds.api.access import required_api
 from lds.state.models import Token
 
 MISSING = {"error": "Token not defined", "status": 401}
@@ -69,12 +70,9 @@ def test_wrong_api_token_is_403_everywhere(auth_client, auth_app):
     sql_only = make_token(auth_client, allowed_apis=["sql"], grants=[{"connection_name": "c", "source": "*"}])
     lds_only = make_token(auth_client)
     for method, path in v3_routes(auth_app):
-        if path.startswith("/v3/sql/"):  # the SQL API: an lds-only token is the wrong one there
-            r = call(auth_client, method, path, headers=bearer(lds_only))
-            assert r.get_json() == {"error": "Token not allowed to use the sql API", "status": 403}, (method, path)
-            continue
-        r = call(auth_client, method, path, headers=bearer(sql_only))
-        expected = "Token not allowed to use the lds API" if _lds(path) else "This endpoint requires the admin token"
+        api = required_api(path)  # every API route refuses a token without that API; the rest are admin only
+        r = call(auth_client, method, path, headers=bearer(lds_only if api == "sql" else sql_only))
+        expected = f"Token not allowed to use the {api} API" if api else "This endpoint requires the admin token"
         assert r.get_json() == {"error": expected, "status": 403}, (method, path)
 
 

@@ -94,7 +94,8 @@ def test_resources_browsing(auth_client, dbname):
     envelope(auth_client.get(f"/v3/connections/pg1/resources/{dbname}.nope", headers=ADMIN), 404)
     envelope(auth_client.get("/v3/connections/nope/resources", headers=ADMIN), 404)
     r = auth_client.get("/v3/connections/carto_dw/resources", headers=ADMIN)
-    assert r.status_code == 200 and [c["type"] for c in r.get_json()["children"]] == ["database"]
+    assert r.status_code == 200 and [(c["id"], c["type"]) for c in r.get_json()["children"]] == [
+        ("carto_dw", "database"), ("lds", "database")]  # the lake and the read-only LDS tables
 
 
 def test_carto_dw_cannot_be_changed_or_deleted(auth_client):

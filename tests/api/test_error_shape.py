@@ -24,6 +24,12 @@ BAD_REQUESTS = [
     ("GET", "/v3/lds/routing?origin=7.42,43.73&destination=7.43,43.74&waypoints=43.73", None, 400),
     ("GET", "/v3/lds/routing?origin=2.35,48.85&destination=7.43,43.74", None, 422),
     ("POST", "/v3/lds/routing", [1, 2], 400),
+    ("POST", "/v3/lds/routing/matrix", {}, 400),
+    ("POST", "/v3/lds/routing/matrix", {"origins": []}, 400),
+    ("POST", "/v3/lds/routing/matrix", {"origins": [[7.42, 43.73]], "annotations": ["speed"]}, 400),
+    ("POST", "/v3/lds/routing/matrix", {"origins": [[7.42, 143.73]]}, 400),
+    ("POST", "/v3/lds/routing/matrix", {"origins": "abc"}, 400),
+    ("POST", "/v3/lds/routing/matrix", {"origins": [[2.35, 48.85]], "destinations": [[7.42, 43.73]]}, 422),
     ("POST", "/v3/lds/routing", "not json", 400),
     ("GET", "/v3/lds/isolines", None, 400),
     ("GET", "/v3/lds/isolines?origin=7.42,43.73&range=abc", None, 400),
@@ -33,6 +39,13 @@ BAD_REQUESTS = [
     ("GET", "/v3/lds/isolines?origin=7.42,43.73&range=999999", None, 400),
     ("GET", "/v3/lds/isolines?origin=7.42,43.73&range=300&mode=boat", None, 400),
     ("GET", "/v3/lds/isolines?origin=2.35,48.85&range=300", None, 422),
+    ("GET", "/v3/lds/isolines/h3", None, 400),
+    ("GET", "/v3/lds/isolines/h3?origin=7.42,43.73&range=300&resolution=16", None, 400),
+    ("GET", "/v3/lds/isolines/h3?origin=7.42,43.73&range=300&resolution=9.5", None, 400),
+    ("GET", "/v3/lds/isolines/h3?origin=7.42,43.73&range=300&resolution=-1", None, 400),
+    ("GET", "/v3/lds/isolines/h3?origin=7.42,43.73&range=300,x", None, 400),
+    ("GET", "/v3/lds/isolines/h3?origin=2.35,48.85&range=300", None, 422),
+    ("POST", "/v3/lds/isolines/h3", {"origin": [7.42, 43.73], "range": [300], "resolution": True}, 400),
     ("GET", "/v3/lds/geocoding/geocode", None, 400),
     ("GET", "/v3/lds/geocoding/geocode?address=Monaco&limit=zero", None, 400),
     ("GET", "/v3/lds/geocoding/geocode?address=Monaco&limit=100000", None, 400),
@@ -64,6 +77,35 @@ BAD_REQUESTS = [
     ("GET", "/v3/sql/nope/query?q=SELECT%201", None, 404),
     ("POST", "/v3/sql/carto_dw/query", [1, 2], 400),
     ("GET", "/v3/sql/carto_dw/query?q=SELECT%201&queryParameters=%5B1", None, 400),
+    ("GET", "/v3/sql/carto_dw/query?q=SELECT%201&format=xml", None, 400),
+    ("POST", "/v3/sql/carto_dw/query", {"q": "SELECT 1", "format": "csv", "filename": "../x"}, 400),
+    ("POST", "/v3/sql/carto_dw/job", [1, 2], 400),
+    ("POST", "/v3/sql/carto_dw/job", {"q": "SELECT 1"}, 400),
+    ("GET", "/v3/sql/nope/job?query=SELECT%201", None, 404),
+    ("GET", "/v3/sql/carto_dw/job/nope", None, 404),
+    ("DELETE", "/v3/sql/carto_dw/job/nope", None, 404),
+    ("POST", "/v3/sql/jobs", None, 405),
+    ("GET", "/v3/sql/carto_dw/model/formula", None, 400),
+    ("GET", "/v3/sql/carto_dw/model/formula?source=t&params=%7B", None, 400),
+    ("POST", "/v3/sql/carto_dw/model/median", {"source": "t", "params": {}}, 400),
+    ("POST", "/v3/sql/carto_dw/model/formula", [1, 2], 400),
+    ("GET", "/v3/maps/carto_dw/table", None, 400),
+    ("GET", "/v3/maps/carto_dw/query?q=SELECT%201&queryParameters=%5B1", None, 400),
+    ("POST", "/v3/maps/carto_dw/query", [1, 2], 400),
+    ("GET", "/v3/maps/carto_dw/tileset?name=t", None, 404),
+    ("GET", "/v3/maps/carto_dw/table/99/0/0?name=t", None, 400),
+    ("GET", "/v3/maps/carto_dw/table/0/0/0?name=t&formatTiles=binary", None, 400),
+    ("GET", "/v3/maps/carto_dw/table/0/0/0?name=a;b", None, 400),
+    ("GET", "/v3/maps/carto_dw/table?src=not-packed", None, 400),
+    ("GET", "/v3/maps/carto_dw/table/zz?name=t&spatialDataType=h3&spatialDataColumn=h3", None, 400),
+    ("GET", "/v3/maps/carto_dw/table/8a1fb46622dffff?name=t&formatTiles=mvt&spatialDataType=h3", None, 400),
+    ("GET", "/v3/maps/carto_dw/table?name=t&spatialDataType=quadbin&aggregationResLevel=99", None, 400),
+    ("POST", "/v3/imports", "not json", 400),
+    ("POST", "/v3/imports", {"connection": "carto_dw", "url": "http://127.0.0.1/x.csv", "destination": "a.b"}, 400),
+    ("PUT", "/v3/imports", None, 405),
+    ("GET", "/v3/imports/nope", None, 404),
+    ("POST", "/v3/imports/nope/cancel", None, 404),
+    ("POST", "/v3/imports/preview", [1, 2], 400),
     ("POST", "/v3/lds/stats", None, 405),
     ("POST", "/v3/lds/status", None, 405),
 ]
@@ -205,3 +247,27 @@ def test_hostile_query_strings_on_every_route(hostile_app, hostile_token, case):
                         headers=_headers_for(path, hostile_token))
         assert "UTF-8" in _assert_envelope(r, 400), (method, path)
     assert _used(client, hostile_token) == before
+
+
+# --- the proxy's catch-all route (/v3/<path:rest>, only with upstream_api_url; tests/proxy has the rest) -------
+PROXY_BAD_REQUESTS = [  # (method, url, body bytes, status): refused here, or the upstream (down) a 502
+    ("GET", "/v3/a/%2e%2e/%2e%2e/admin", None, 400),
+    ("GET", "/v3/workspace?q=caf%E9", None, 400),
+    ("POST", "/v3/workspace", b"x" * (BODY_LIMIT + 1), 413),
+    ("POST", "/v3/workspace", b'{"address": "\\udcff"}', 502),  # bodies are the upstream's to judge
+    ("GET", "/v3/lds/geocoding/batch", None, 405),  # served here with POST only
+    ("DELETE", "/v3/workspace/x", None, 502),
+]
+
+
+@pytest.mark.parametrize("method,url,body,status", PROXY_BAD_REQUESTS)
+def test_the_proxy_route_answers_bad_input_in_the_envelope(lds_core, tmp_path, method, url, body, status):
+    import socket
+
+    from lds.app import create_app
+
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        down = f"http://127.0.0.1:{sock.getsockname()[1]}"  # closed below: nothing listens there
+    settings = auth_settings(lds_core.data.path, tmp_path, upstream_api_url=down, upstream_max_body_bytes=BODY_LIMIT)
+    r = create_app(settings, lds=lds_core).test_client().open(url, method=method, data=body, headers=bearer("carto"))
+    _assert_envelope(r, status)

@@ -32,6 +32,7 @@ REQUESTS = [
     ("/v3/lds/isolines?origin=7.4197,43.7311&range=300&mode=walk", "full", {}),
     ("/v3/lds/isolines?origin=7.4197,43.7311&range=300;600&range_type=distance&mode=walk", "full", {}),
     ("/v3/lds/isolines?origin=7.4197,43.7311&range=300&range_type=distance&range=999999&mode=walk", "full", {}),
+    ("/v3/lds/isolines/h3?origin=7.4197,43.7311&range=300,600&mode=walk&resolution=10", "full", {}),
     ("/v3/lds/geocoding/geocode?address=14+All%C3%A9e+Lazare+Sauvaigo&limit=1", "full", {}),
     ("/v3/lds/geocoding/geocode?q=Boulevard%20des%20Moulins&country=mc", "full", {}),
     ("/v3/lds/geocoding/geocode?address=Boulevard+des+Moulins&country=dk", "full", {}),  # no result: 200 entry
@@ -135,7 +136,7 @@ def test_the_fast_path_serves_every_declared_get():
 
     routes = get_routes(SERVICES.values())
     assert set(routes) == FAST_PATHS
-    assert "/v3/lds/geocoding/batch" not in routes and len(routes) == 4
+    assert "/v3/lds/geocoding/batch" not in routes and len(routes) == 5
 
 
 @pytest.mark.parametrize("query", [

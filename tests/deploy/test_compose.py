@@ -37,10 +37,10 @@ def test_compose_has_service_worker_and_redis_wired_together():
         assert env["LDS_DATA_DIR"] == "/data/lds"
         assert any(v.split(":")[1] == "/data" for v in svc["volumes"])  # the shared data volume
         assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
-    assert worker["depends_on"]["lds"]["condition"] == "service_healthy"  # the service builds the data first
+        assert svc["depends_on"]["prepare"]["condition"] == "service_completed_successfully"  # data built once first
     assert worker["deploy"]["replicas"] >= 2
     assert "redis-cli" in redis["healthcheck"]["test"] and "--appendonly" in redis["command"]
-    assert all(p.startswith("127.0.0.1:") for p in lds["ports"])  # published on loopback only
+    assert "ports" not in lds  # replicas are reached through the balancer (tests/deploy/test_replicas_manifests.py)
     for name in ("lds-data", "redis-data"):
         assert name in compose()["volumes"]
 
@@ -49,7 +49,7 @@ def test_dockerfile_is_slim_non_root_with_healthcheck():
     steps = dockerfile()
     froms = [arg for op, arg in steps if op == "FROM"]
     assert froms and all("-slim" in f for f in froms)
-    runtime = steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM"):]
+    runtime = steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM") :]
     users = [arg for op, arg in runtime if op == "USER"]
     assert users and users[-1] not in ("root", "0")
     health = [arg for op, arg in runtime if op == "HEALTHCHECK"]

@@ -216,6 +216,7 @@ def cored(request, roads_dir, tmp_path_factory, monkeypatch_module):
     out = tmp_path_factory.mktemp(f"core-{mode}") / mode
     shutil.copytree(roads_dir / "graph" / mode, out)
     monkeypatch_module.setattr(prepare, "CORE_DEGREE", 6)
+    monkeypatch_module.setattr(prepare, "NESTED_DISSECTION", False)
     stats = prepare.prepare_routing(out, mode)
     assert stats["core_nodes"] > 100  # a real core, not a few leftovers
     return RoadGraph.load(out, mode)

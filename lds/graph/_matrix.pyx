@@ -1,0 +1,219 @@
+# distutils: language = c++
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Many-to-many shortest paths on the contraction hierarchy: the bucket algorithm (Knopp et al. 2007, what
+OSRM's ``/table`` runs). One upward backward search per target leaves ``(target, cost)`` entries in a bucket at
+every node it settles; one upward forward search per source then scans the buckets of the nodes it settles,
+so n x m costs take n + m small searches instead of n x m point-to-point queries.
+
+Labels carry the routing weight (ms, what the searches minimise) plus the duration (s) and distance (m) of
+the path that weight was found along, so each cell reports what a single route between the two points does.
+"""
+
+import numpy as np
+
+cimport numpy as cnp
+from libc.math cimport INFINITY
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t
+from libcpp.pair cimport pair
+from libcpp.queue cimport priority_queue
+from libcpp.vector cimport vector
+
+cnp.import_array()
+
+
+def shortcut_costs(const int32_t[::1] arc_c1, const int32_t[::1] arc_c2, double[::1] dur, double[::1] dist):
+    """Fill ``dur``/``dist`` of every shortcut with the sum of its two halves (original arcs hold their own
+    values on entry); children are resolved first, with an explicit stack (hierarchies are deep)."""
+    cdef Py_ssize_t n = arc_c1.shape[0], a, top
+    cdef vector[uint8_t] done
+    cdef vector[int32_t] stack
+    cdef int32_t c1, c2
+    done.resize(n, 0)
+    for a in range(n):
+        if arc_c1[a] < 0:
+            done[a] = 1
+    for a in range(n):
+        if done[a]:
+            continue
+        stack.push_back(<int32_t>a)
+        while not stack.empty():
+            top = stack.back()
+            c1 = arc_c1[top]
+            c2 = arc_c2[top]
+            if not done[c1]:
+                stack.push_back(c1)
+                continue
+            if not done[c2]:
+                stack.push_back(c2)
+                continue
+            dur[top] = dur[c1] + dur[c2]
+            dist[top] = dist[c1] + dist[c2]
+            done[top] = 1
+            stack.pop_back()
+
+
+cdef struct Entry:
+    int32_t target
+    uint8_t initial
+    double w
+    double dur
+    double dist
+
+
+cdef class _Search:
+    """Scratch labels of one upward search (stamped, so nothing is cleared between searches)."""
+
+    cdef vector[double] w, dur, dist
+    cdef vector[int32_t] stamp
+    cdef vector[uint8_t] initial
+    cdef int32_t cur
+
+    def __cinit__(self, Py_ssize_t n):
+        self.w.resize(n, 0)
+        self.dur.resize(n, 0)
+        self.dist.resize(n, 0)
+        self.stamp.resize(n, 0)
+        self.initial.resize(n, 0)
+        self.cur = 0
+
+
+cdef void _seed(_Search s, priority_queue[pair[double, int32_t]]& heap, const int32_t[::1] node,
+                const double[::1] w, const double[::1] dur, const double[::1] dist, int64_t lo, int64_t hi):
+    cdef int64_t k
+    cdef int32_t u
+    s.cur += 1
+    for k in range(lo, hi):
+        u = node[k]
+        if s.stamp[u] != s.cur or w[k] < s.w[u]:
+            s.stamp[u] = s.cur
+            s.w[u] = w[k]
+            s.dur[u] = dur[k]
+            s.dist[u] = dist[k]
+            s.initial[u] = 1
+            heap.push(pair[double, int32_t](-w[k], u))
+
+
+cdef inline bint _stalled(_Search s, const int64_t[::1] off, const int32_t[::1] nbr, const int32_t[::1] w,
+                          int32_t u, double d):
+    """Stall-on-demand: ``u`` is reached cheaper through a higher node (arcs of the other direction)."""
+    cdef int64_t i
+    cdef int32_t x
+    for i in range(off[u], off[u + 1]):
+        x = nbr[i]
+        if s.stamp[x] == s.cur and s.w[x] + w[i] < d:
+            return True
+    return False
+
+
+cdef inline void _relax(_Search s, priority_queue[pair[double, int32_t]]& heap, const int64_t[::1] off,
+                        const int32_t[::1] nbr, const int32_t[::1] w, const double[::1] arc_dur,
+                        const double[::1] arc_dist, int64_t arc_base, int32_t u, double d):
+    """Relax the upward arcs of ``u`` (arc ids ``arc_base + i``), carrying duration and distance along."""
+    cdef int64_t i
+    cdef int32_t x
+    cdef double nd
+    for i in range(off[u], off[u + 1]):
+        x = nbr[i]
+        nd = d + w[i]
+        if s.stamp[x] != s.cur or nd < s.w[x]:
+            s.stamp[x] = s.cur
+            s.w[x] = nd
+            s.dur[x] = s.dur[u] + arc_dur[arc_base + i]
+            s.dist[x] = s.dist[u] + arc_dist[arc_base + i]
+            s.initial[x] = 0
+            heap.push(pair[double, int32_t](-nd, x))
+
+
+cdef inline bint _settle(_Search s, priority_queue[pair[double, int32_t]]& heap, int32_t* u, double* d):
+    """Pop the next node whose label is final (skipping stale heap entries); False once the heap is empty."""
+    cdef pair[double, int32_t] top
+    while not heap.empty():
+        top = heap.top()
+        heap.pop()
+        if -top.first <= s.w[top.second]:
+            u[0] = top.second
+            d[0] = -top.first
+            return True
+    return False
+
+
+def many_to_many(const int64_t[::1] fwd_off, const int32_t[::1] fwd_head, const int32_t[::1] fwd_w,
+                 const int64_t[::1] bwd_off, const int32_t[::1] bwd_tail, const int32_t[::1] bwd_w,
+                 const double[::1] arc_dur, const double[::1] arc_dist, const int32_t[::1] loop_w,
+                 const double[::1] loop_dur, const double[::1] loop_dist,
+                 const int64_t[::1] s_off, const int32_t[::1] s_node, const double[::1] s_w,
+                 const double[::1] s_dur, const double[::1] s_dist,
+                 const int64_t[::1] t_off, const int32_t[::1] t_node, const double[::1] t_w,
+                 const double[::1] t_dur, const double[::1] t_dist):
+    """Weights (ms), durations (s) and distances (m) from every source to every target, ``inf`` where none.
+
+    Source ``i`` starts at nodes ``s_node[s_off[i]:s_off[i+1]]`` with their initial labels, target ``j`` is
+    reached at ``t_node[t_off[j]:t_off[j+1]]`` whose labels are added at the end (negative for a target
+    part-way along an edge-based node). Where both labels of a meeting are the seeds themselves and their sum
+    is negative (the target lies behind the source on the same edge), the node's cheapest loop is added.
+    """
+    cdef Py_ssize_t n = fwd_off.shape[0] - 1, ns = s_off.shape[0] - 1, nt = t_off.shape[0] - 1
+    cdef int64_t n_fwd = fwd_head.shape[0], k
+    cdef Py_ssize_t j
+    cdef _Search s = _Search(n)
+    cdef priority_queue[pair[double, int32_t]] heap
+    cdef int32_t u = 0
+    cdef double d = 0.0, c, cd, cl
+    cdef vector[int32_t] b_node
+    cdef vector[Entry] b_entry
+    cdef Entry e
+    # --- backward searches: buckets --------------------------------------------------------------------------
+    for j in range(nt):
+        _seed(s, heap, t_node, t_w, t_dur, t_dist, t_off[j], t_off[j + 1])
+        while _settle(s, heap, &u, &d):
+            e.target = <int32_t>j
+            e.initial = s.initial[u]
+            e.w = d
+            e.dur = s.dur[u]
+            e.dist = s.dist[u]
+            b_node.push_back(u)
+            b_entry.push_back(e)
+            if not _stalled(s, fwd_off, fwd_head, fwd_w, u, d):
+                _relax(s, heap, bwd_off, bwd_tail, bwd_w, arc_dur, arc_dist, n_fwd, u, d)
+    # bucket entries grouped by node (CSR)
+    cdef Py_ssize_t nb = b_node.size()
+    cdef vector[int64_t] b_off
+    cdef vector[Entry] buckets
+    b_off.resize(n + 1, 0)
+    for k in range(nb):
+        b_off[b_node[k] + 1] += 1
+    for k in range(n):
+        b_off[k + 1] += b_off[k]
+    buckets.resize(nb)
+    cdef vector[int64_t] fill = b_off
+    for k in range(nb):
+        buckets[fill[b_node[k]]] = b_entry[k]
+        fill[b_node[k]] += 1
+    vector[Entry]().swap(b_entry)
+    # --- forward searches: scan the buckets ---------------------------------------------------------------------
+    weights = np.full((ns, nt), np.inf)
+    durations = np.full((ns, nt), np.inf)
+    distances = np.full((ns, nt), np.inf)
+    cdef double[:, ::1] W = weights, D = durations, L = distances
+    cdef Py_ssize_t row
+    for row in range(ns):
+        _seed(s, heap, s_node, s_w, s_dur, s_dist, s_off[row], s_off[row + 1])
+        while _settle(s, heap, &u, &d):
+            for k in range(b_off[u], b_off[u + 1]):
+                e = buckets[k]
+                c = d + e.w
+                cd = s.dur[u] + e.dur
+                cl = s.dist[u] + e.dist
+                if c < 0:
+                    if not (s.initial[u] and e.initial) or loop_w[u] == INT32_MAX:
+                        continue
+                    c += loop_w[u]
+                    cd += loop_dur[u]
+                    cl += loop_dist[u]
+                if c < W[row, e.target]:
+                    W[row, e.target] = c
+                    D[row, e.target] = cd
+                    L[row, e.target] = cl
+            if not _stalled(s, bwd_off, bwd_tail, bwd_w, u, d):
+                _relax(s, heap, fwd_off, fwd_head, fwd_w, arc_dur, arc_dist, 0, u, d)
+    return weights, durations, distances

@@ -1,0 +1,241 @@
+"""The growth curve: `lds build` and queries on synthetic countries of growing size, beside OSRM and Valhalla.
+
+For each size (OSM nodes) it makes the country with scripts/synth_country.py (kept in --work for reuse), runs
+`lds build` in a child process under /usr/bin/time (wall time, peak resident memory), and prints per size:
+build time, peak memory, disk, start-up (load + first route), route p50/p95 over --pairs random pairs, 30-min car
+and 60-min walk isoline p50, geocode p50 over addresses of the file. With ``--peers`` and the peer tools in
+.venv-bench (scripts/setup_bench.sh) it also times ``osrm extract + contract`` (CH), ``osrm partition +
+customize`` (MLD) and Valhalla's tile build on the same file, with their peak memory. Prints figures, asserts
+nothing.
+
+    nice -n 10 .venv/bin/python scripts/bench_scale.py --sizes 1000000,5000000 --work /tmp/scale --peers
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+BENCH_VENV = REPO / ".venv-bench" / "bin"
+
+
+def timed(cmd: list[str], log: Path, **kw) -> dict[str, Any]:
+    """Run ``cmd`` under /usr/bin/time: its wall seconds and peak resident memory (MB); output to ``log``."""
+    with log.open("a") as out:
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "TIME %e %M", *cmd],
+            check=False,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kw,
+        )
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("TIME ")]
+    with log.open("a") as out:
+        out.write(proc.stderr)
+    if proc.returncode != 0 or not lines:
+        return {"error": f"exit {proc.returncode}, see {log}"}
+    _, secs, kb = lines[-1].split()
+    return {"seconds": round(float(secs), 1), "peak_mb": round(int(kb) / 1024, 1)}
+
+
+def du_mb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
+
+
+def pct(ms: list[float], q: float) -> float | None:
+    return round(float(np.percentile(ms, q)), 2) if ms else None
+
+
+def _timed_calls(fn, args_list) -> list[float]:
+    """Milliseconds of each call that answered (a point off the roads, no route: not timed; counts show it)."""
+    from lds.errors import LdsError
+
+    ms = []
+    for args in args_list:
+        t0 = time.perf_counter()
+        try:
+            fn(*args)
+        except LdsError:
+            continue
+        ms.append((time.perf_counter() - t0) * 1000)
+    return ms
+
+
+def _addresses(data: Path, n: int, seed: int) -> list[str]:
+    import pyarrow.parquet as pq
+
+    files = sorted((data).rglob("addresses*.parquet"))
+    if not files:
+        return []
+    t = pq.read_table(files[0]).to_pylist()
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(t), size=min(n, len(t)), replace=False)
+    out = []
+    for i in picks:
+        row = t[int(i)]
+        out.append(" ".join(str(row.get(k) or "") for k in ("street", "housenumber", "city")).strip())
+    return out
+
+
+def queries(data: Path, pairs: int, seed: int) -> dict[str, Any]:
+    """Start-up and query latencies of the built data, in this process."""
+    from lds.core import LDS
+    from lds.settings import Settings
+
+    state = data.parent / (data.name + ".state")
+    state.mkdir(exist_ok=True)
+    t0 = time.perf_counter()
+    core = LDS(Settings.from_env(env={}, data_dir=str(data), auth=False, cache_enabled=False, state_dir=str(state)))
+    car = core.graph("car")
+    ids = np.flatnonzero(np.asarray(car.node_scc) == car.largest_scc)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(ids, size=(pairs, 2))
+    lon, lat = np.asarray(car.node_lon), np.asarray(car.node_lat)
+    pts = [((float(lon[a]), float(lat[a])), (float(lon[b]), float(lat[b]))) for a, b in pick]
+    core.route(*pts[0], mode="car")
+    startup = time.perf_counter() - t0
+    route_ms = _timed_calls(lambda a, b: core.route(a, b, mode="car"), pts)
+    origins = [(p[0],) for p in pts[:10]]
+    car_iso = _timed_calls(lambda o: core.isolines(o, [1800], mode="car"), origins)
+    walk_iso = _timed_calls(lambda o: core.isolines(o, [3600], mode="walk"), origins)
+    addrs = _addresses(data, 200, seed)
+    geo_ms = _timed_calls(lambda a: core.geocode(a, limit=1), [(a,) for a in addrs])
+    return {
+        "startup_s": round(startup, 2),
+        "route_p50_ms": pct(route_ms, 50),
+        "route_p95_ms": pct(route_ms, 95),
+        "routes": len(route_ms),
+        "iso_car30_p50_ms": pct(car_iso, 50),
+        "iso_walk60_p50_ms": pct(walk_iso, 50),
+        "geocode_p50_ms": pct(geo_ms, 50),
+        "geocodes": len(geo_ms),
+    }
+
+
+def peers(pbf: Path, work: Path, log: Path) -> dict[str, Any]:
+    """OSRM (CH and MLD) and Valhalla preparation on the same file: seconds and peak memory of each tool."""
+    out: dict[str, Any] = {}
+    py = BENCH_VENV / "python"
+    try:
+        spec = subprocess.run(
+            [str(py), "-c", "import osrm, pathlib; print(pathlib.Path(osrm.__file__).parent)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        profile = Path(spec.stdout.strip()) / "share" / "profiles" / "car.lua"
+    except (OSError, subprocess.CalledProcessError):
+        return {"osrm": "not installed (scripts/setup_bench.sh)"}
+    for algo in ("ch", "mld"):
+        d = work / f"osrm-{algo}"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        src = d / "country.osm.pbf"
+        os.link(pbf, src) if pbf.stat().st_dev == d.stat().st_dev else shutil.copy(pbf, src)
+        base = d / "country.osrm"
+        steps = [("extract", ["extract", "-p", str(profile), str(src)])]
+        steps += (
+            [("contract", ["contract", str(base)])]
+            if algo == "ch"
+            else [("partition", ["partition", str(base)]), ("customize", ["customize", str(base)])]
+        )
+        res = {}
+        for name, args in steps:
+            res[name] = timed([str(py), "-m", "osrm", *args], log, cwd=d)
+        out[f"osrm_{algo}"] = res
+    tiles = work / "valhalla"
+    shutil.rmtree(tiles, ignore_errors=True)
+    tiles.mkdir(parents=True)
+    conf = tiles / "valhalla.json"
+    cfg = subprocess.run(
+        [
+            str(BENCH_VENV / "valhalla_build_config"),
+            "--mjolnir-tile-dir",
+            str(tiles / "tiles"),
+            "--mjolnir-concurrency",
+            "2",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    if cfg.returncode == 0:
+        conf.write_text(cfg.stdout)
+        out["valhalla_tiles"] = timed([str(BENCH_VENV / "valhalla_build_tiles"), "-c", str(conf), str(pbf)], log)
+    else:
+        out["valhalla_tiles"] = {"error": cfg.stderr.strip()[-200:]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000000,5000000", help="comma-separated OSM node counts")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/lds-scale"))
+    ap.add_argument("--pairs", type=int, default=1000)
+    ap.add_argument("--peers", action="store_true", help="also prepare OSRM and Valhalla on each file")
+    ap.add_argument("--modes", default="car,walk,bike")
+    args = ap.parse_args(argv)
+    from synth_country import write
+
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        pbf = args.work / f"country-{size}-{args.seed}.osm.pbf"
+        row: dict[str, Any] = {"nodes_target": size}
+        if not pbf.is_file():
+            t0 = time.perf_counter()
+            stats = write(pbf, size, args.seed, progress=False)
+            row["synth_s"] = round(time.perf_counter() - t0, 1)
+            row["osm_nodes"] = stats["nodes"]
+        row["pbf_mb"] = round(pbf.stat().st_size / 2**20, 1)
+        data = args.work / f"data-{size}"
+        shutil.rmtree(data, ignore_errors=True)
+        log = args.work / f"build-{size}.log"
+        build = timed(
+            [sys.executable, "-m", "lds.cli", "build", str(pbf), "--out", str(data), "--modes", args.modes],
+            log,
+            cwd=REPO,
+        )
+        row.update({f"build_{k}": v for k, v in build.items()})
+        row["disk_mb"] = du_mb(data) if data.exists() else None
+        if "error" not in build:
+            row.update(queries(data, args.pairs, args.seed))
+            for mode in ("car", "walk"):
+                ch = next(data.rglob(f"graph/{mode}/ch.json"), None)
+                if ch:
+                    st = json.loads(ch.read_text())
+                    row[f"{mode}_ch"] = {
+                        k: st.get(k) for k in ("nodes", "arcs", "core_nodes", "dissection_nodes", "contract_seconds")
+                    }
+        print(json.dumps(row), flush=True)
+        if args.peers:
+            row["peers"] = peers(pbf, args.work / f"peers-{size}", args.work / f"peers-{size}.log")
+            print(json.dumps({"nodes_target": size, "peers": row["peers"]}), flush=True)
+        rows.append(row)
+    print("\nsize      build s  peak MB  disk MB  start s  route p50  iso car30  iso walk60  geocode p50")
+    for r in rows:
+        print(
+            f"{r['nodes_target']:>9}  {r.get('build_seconds')!s:>7}  {r.get('build_peak_mb')!s:>7}  "
+            f"{r.get('disk_mb')!s:>7}  {r.get('startup_s')!s:>7}  {r.get('route_p50_ms')!s:>9}  "
+            f"{r.get('iso_car30_p50_ms')!s:>9}  {r.get('iso_walk60_p50_ms')!s:>10}  {r.get('geocode_p50_ms')!s:>11}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
