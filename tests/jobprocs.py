@@ -2,8 +2,8 @@
 
 ``worker_env`` is the environment of a worker process sharing a test's jobs; ``observer`` a job service on
 those jobs that runs none of them here; ``stop_process`` ends a worker that
-``subprocess.Popen(..., start_new_session=True)`` started; ``add_pg_connection`` adds a PostgreSQL connection
-through the Connections API; ``wait_sql_job`` polls a SQL job until it reaches a status (and log line).
+``subprocess.Popen(..., start_new_session=True)`` started; ``add_pg_connection`` (from sqlfixtures) adds a PostgreSQL
+connection through the Connections API; ``wait_sql_job`` polls a SQL job until it reaches a status (and log line).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from authfixtures import ADMIN_TOKEN, bearer
+from sqlfixtures import add_pg_connection  # noqa: F401 (re-exported for the job tests)
 
 ADMIN = bearer(ADMIN_TOKEN)
 FINAL = ("success", "failure", "cancelled")
@@ -67,16 +68,6 @@ def stop_process(proc: subprocess.Popen | None) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def add_pg_connection(client: Any, name: str, dbname: str) -> None:
-    creds = {"host": "127.0.0.1", "port": 5432, "database": dbname, "username": "postgres", "sslmode": "disable"}
-    r = client.post(
-        "/v3/connections",
-        headers=ADMIN,
-        json={"name": name, "provider_id": "postgres", "config": {"credentials": creds}},
-    )
-    assert r.status_code == 201, r.get_json()
 
 
 def wait_sql_job(

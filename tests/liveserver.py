@@ -21,6 +21,7 @@ import requests
 from authfixtures import ADMIN_TOKEN, bearer, pg_database
 
 JS_DIR = Path(__file__).resolve().parent / "js"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def free_port() -> int:
@@ -84,6 +85,20 @@ def node_or_skip() -> str:
     return node
 
 
+@contextmanager
+def browser_server(data_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """A live server for the headless-Chromium scripts (skipped without chromium or node); yields its base URL."""
+    if not CHROMIUM.exists() or shutil.which("node") is None:
+        if os.environ.get("CI"):
+            raise AssertionError("chromium and node are required in CI (scripts/services.sh, scripts/test.sh)")
+        pytest.skip("chromium (scripts/services.sh installs it) or node missing")
+    server = LiveServer(data_dir, tmp_path)
+    try:
+        yield server.base
+    finally:
+        server.stop()
+
+
 def run_node(script: str, env: dict[str, str], timeout_s: float = 120) -> Any:
     """Run ``tests/js/<script>``; it prints one JSON document on its last stdout line, which is returned."""
     node = node_or_skip()
@@ -127,8 +142,27 @@ def serve_with_warehouses(
             server.stop()
 
 
+def live_warehouses(
+    data_dir: Path, tmp_path_factory: Any, name: str, pg_setup: Sequence[str], dw_setup: str
+) -> Iterator[tuple[str, str]]:
+    """The body of a module fixture for the Node scripts: ``serve_with_warehouses`` in a tmp dir called ``name``
+    (skipped without node); yields (base URL, database name)."""
+    node_or_skip()
+    with serve_with_warehouses(data_dir, tmp_path_factory.mktemp(name), "lds_" + name, pg_setup, dw_setup) as live:
+        yield live
+
+
 def new_token(base: str, **body: Any) -> str:
     """An API access token made through the Tokens API of a live server."""
     r = requests.post(base + "/v3/tokens", json=body, headers=bearer(ADMIN_TOKEN), timeout=30)
     assert r.status_code == 201, r.text
     return r.json()["token"]
+
+
+def source_token(base: str, pg_source: str, dw_source: str | None = "carto_dw.main.*") -> str:
+    """A Maps and SQL API token granted ``pg_source`` on the connection ``pg`` and ``dw_source`` (if any) on
+    carto_dw."""
+    grants = [{"connection_name": "pg", "source": pg_source}]
+    if dw_source is not None:
+        grants.append({"connection_name": "carto_dw", "source": dw_source})
+    return new_token(base, allowed_apis=["maps", "sql"], grants=grants)

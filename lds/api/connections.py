@@ -4,16 +4,14 @@ browsing; admin token only (lds.api.access: every /v3 path outside the API prefi
 
 from __future__ import annotations
 
-import threading
-
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from lds import params as v
+from lds.api.context import lazy_extension
 from lds.api.params import request_object
 from lds.connections import Connections
 
 bp = Blueprint("connections", __name__)
-_lock = threading.Lock()
 
 
 def current_connections() -> Connections:
@@ -22,18 +20,14 @@ def current_connections() -> Connections:
 
 
 def connections_of(app: Flask) -> Connections:
-    found = app.extensions.get("lds_connections")
-    if found is None:
-        with _lock:
-            found = app.extensions.get("lds_connections")
-            if found is None:
-                from lds.state.store import StateStore
+    def make() -> Connections:
+        from lds.state.store import StateStore
 
-                settings = app.extensions["lds_settings"]
-                access = app.extensions.get("lds_access")
-                store = access.store if access is not None else StateStore.from_settings(settings)
-                found = app.extensions["lds_connections"] = Connections(store, settings)
-    return found
+        settings = app.extensions["lds_settings"]
+        access = app.extensions.get("lds_access")
+        return Connections(access.store if access is not None else StateStore.from_settings(settings), settings)
+
+    return lazy_extension(app, "lds_connections", make)
 
 
 def _force() -> bool:
@@ -73,4 +67,3 @@ def delete_connection(ref: str):
 @bp.get("/v3/connections/<ref>/resources/<path:path>")
 def connection_resources(ref: str, path: str = ""):
     return jsonify({"children": current_connections().resources(ref, path)})
-

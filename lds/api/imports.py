@@ -4,13 +4,13 @@ already required ``imports`` in the token's ``allowed_apis``; the work is in :mo
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, current_app, jsonify
 
 from lds.api.access import current_principal
 from lds.api.connections import current_connections
+from lds.api.context import lazy_extension
 from lds.api.jobs import current_jobs
 from lds.api.params import request_json, request_object
 
@@ -18,22 +18,17 @@ if TYPE_CHECKING:
     from lds.imports.service import Imports
 
 bp = Blueprint("imports", __name__)
-_lock = threading.Lock()
 
 
 def current_imports() -> Imports:
-    found = current_app.extensions.get("lds_imports")
-    if found is None:
-        with _lock:
-            found = current_app.extensions.get("lds_imports")
-            if found is None:
-                import lds.imports.job  # noqa: F401 - registers the task kind in this process
-                from lds.imports.service import Imports  # here: DuckDB and pyarrow stay out of gunicorn's master
+    return lazy_extension(current_app, "lds_imports", _make_imports)
 
-                settings = current_app.extensions["lds_settings"]
-                found = Imports(current_jobs(), current_connections(), settings)
-                current_app.extensions["lds_imports"] = found
-    return found
+
+def _make_imports() -> Imports:
+    import lds.imports.job  # noqa: F401 - registers the task kind in this process
+    from lds.imports.service import Imports  # here: DuckDB and pyarrow stay out of gunicorn's master
+
+    return Imports(current_jobs(), current_connections(), current_app.extensions["lds_settings"])
 
 
 def _owner() -> str | None:

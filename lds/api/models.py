@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from lds import fastjson
 from lds.api.access import current_principal
 from lds.api.connections import current_connections
+from lds.api.etag import REVALIDATE, conditional_get
 from lds.api.params import request_params
 from lds.errors import BadRequest
 from lds.maps.filters import decode_json_param
@@ -24,7 +25,6 @@ from lds.models import ModelContext, run_model
 from lds.sql.query import answer_etag
 
 bp = Blueprint("models", __name__)
-_CACHE_CONTROL = "private, no-cache"  # revalidated each time: the ETag moves when the warehouse's data does
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -73,18 +73,13 @@ def sql_model(connection: str, model: str):
         max_chars=settings.sql_token_max_chars,
         spatial_filters_mode=args.get("spatialFiltersMode"),
     )
-    etag = None
-    if request.method == "GET":
-        try:
-            etag = answer_etag(record, warehouse, caller, f"model:{model}", sorted(args.items()))
-        except Exception:  # noqa: BLE001 - no data version, no ETag: the model itself reports what is wrong
-            etag = None
-        if etag is not None and request.if_none_match.contains(etag):
-            response = Response(status=304, headers={"Cache-Control": _CACHE_CONTROL})
-            response.set_etag(etag)
-            return response
+    etag, unchanged = conditional_get(
+        lambda: answer_etag(record, warehouse, caller, f"model:{model}", sorted(args.items()))
+    )
+    if unchanged is not None:
+        return unchanged
     answer = run_model(model, ctx, params)
-    response = Response(fastjson.dumps(answer), mimetype="application/json", headers={"Cache-Control": _CACHE_CONTROL})
+    response = Response(fastjson.dumps(answer), mimetype="application/json", headers={"Cache-Control": REVALIDATE})
     if etag is not None:
         response.set_etag(etag)
     return response

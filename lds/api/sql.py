@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from lds.api.access import current_access, current_principal
 from lds.api.connections import current_connections
 from lds.api.context import current_lds
+from lds.api.etag import REVALIDATE, conditional_get
 from lds.api.params import request_json
 from lds.errors import BadRequest
 from lds.sql.formats import CONTENT_TYPES, attachment_name, check_format
@@ -22,7 +23,6 @@ from lds.warehouse import callers
 
 bp = Blueprint("sql", __name__)
 
-_CACHE_CONTROL = "private, no-cache"
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -64,19 +64,12 @@ def sql_query(connection: str):
     record, warehouse = current_connections().warehouse(connection)
     principal = current_principal()
     grants = None if principal is None or principal.is_admin else list(principal.grants)
-    etag = None
-    if request.method == "GET":  # revalidated each time: the ETag moves when the warehouse's data does
-        caller = [principal.id, grants] if principal is not None else None  # a changed grant changes the ETag
-        try:
-            # the LDS data version too: the LDS functions' answers change when the data is rebuilt
-            etag = answer_etag(record, warehouse, [caller, current_lds().data_version], [q, fmt, geometry_format],
-                               params)
-        except Exception:  # noqa: BLE001 - no data version, no ETag: the query itself reports what is wrong
-            etag = None
-        if etag is not None and request.if_none_match.contains(etag):
-            response = Response(status=304, headers={"Cache-Control": _CACHE_CONTROL})
-            response.set_etag(etag)
-            return response
+    caller = [principal.id, grants] if principal is not None else None  # a changed grant changes the ETag
+    # the LDS data version too: the LDS functions' answers change when the data is rebuilt
+    etag, unchanged = conditional_get(lambda: answer_etag(
+        record, warehouse, [caller, current_lds().data_version], [q, fmt, geometry_format], params))
+    if unchanged is not None:
+        return unchanged
     answer = run_query(record, warehouse, q, params, timeout_s=settings.sql_timeout_s,
                        max_rows=settings.sql_max_rows, grants=grants, max_chars=settings.sql_token_max_chars,
                        lds_calls=callers.for_caller(current_lds(), current_access(), principal),
@@ -90,5 +83,5 @@ def sql_query(connection: str):
 
     if etag is not None:
         response.set_etag(etag)
-        response.headers["Cache-Control"] = _CACHE_CONTROL
+        response.headers["Cache-Control"] = REVALIDATE
     return response

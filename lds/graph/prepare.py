@@ -53,7 +53,8 @@ WITNESS_SETTLE_LIMIT = 50
 # CORE_SOFT_DEGREE while over CORE_SOFT_SHARE of the nodes are still left (the hierarchy is densifying: grid-like
 # networks with turn costs). With NESTED_DISSECTION the nodes left are then contracted in a nested dissection
 # order (lds.graph.dissection), so the whole graph contracts; without it they stay a core searched by plain
-# bidirectional Dijkstra. Real networks only get dense at the top: Monaco contracts by priority alone. A 100x100
+# bidirectional Dijkstra. Real networks only get dense at the top: Monaco, Heidelberg and Copenhagen contract by
+# priority alone (Copenhagen gets dense with 40 % left: dissecting it there doubled query times). A 100x100
 # street grid (car, jittered speeds; scripts/bench_grid_ch.py) used to leave half its nodes as a core (4.8 s
 # build, 3.7 ms per query); switching to dissection once the cheapest node has over 10 arcs contracts it fully in
 # 8.3 s with 0.44 ms queries (a later switch, at 30 arcs, was slower to build and query: a greedy order's core
@@ -61,7 +62,7 @@ WITNESS_SETTLE_LIMIT = 50
 # (scripts/synth_country.py) car queries went 1.56 -> 0.23 ms, walk 0.46 -> 0.09 ms.
 CORE_DEGREE = 100
 CORE_SOFT_DEGREE = 10
-CORE_SOFT_SHARE = 0.30
+CORE_SOFT_SHARE = 0.50
 NESTED_DISSECTION = True
 # Modes with turn costs get the edge-based hierarchy; the others the node-based one.
 EDGE_BASED_MODES = frozenset({"car"})

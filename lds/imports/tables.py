@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 
 from lds.imports.source import GEOM, Source
-from lds.warehouse.duck_ext import extension_path, sql_string
+from lds.warehouse.duck_ext import confine, load_extension, sql_string
 
 LAT_NAMES = ("lat", "latitude", "y")
 LON_NAMES = ("lon", "lng", "long", "longitude", "x")
@@ -138,13 +138,10 @@ def _connect(path: Path, staging: Path, config: dict[str, Any]) -> duckdb.DuckDB
         },
     )
     try:
-        con.execute(f"LOAD {sql_string(str(extension_path('spatial')))}")
-        con.execute(f"SET temp_directory = {sql_string(str(staging / 'duck_tmp'))}")
-        con.execute(f"SET allowed_directories = [{sql_string(str(staging) + '/')}]")
-        con.execute(f"SET allowed_paths = [{sql_string(str(path))}]")
-        con.execute("SET enable_progress_bar = false")
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+        load_extension(con, "spatial")
+        confine(
+            con, str(staging / "duck_tmp"), [str(staging) + "/"], "SET enable_progress_bar = false", paths=[str(path)]
+        )
     except BaseException:
         con.close()
         raise

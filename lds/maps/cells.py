@@ -25,7 +25,7 @@ from lds.maps import cellpbf
 from lds.maps.cellindex import SCHEMES, Scheme, cell_bounds, footprint, is_cell
 from lds.maps.expressions import check_expression
 from lds.maps.source import ALIAS, Binder, Source, quote_ident
-from lds.maps.tilejson import _fit_zoom
+from lds.maps.tilejson import _fit_zoom, tilejson_head
 from lds.maps.tiles import LAYER, MAX_LAT, Tile
 from lds.warehouse.errors import RowLimitExceeded
 
@@ -306,14 +306,7 @@ def tilejson(
     zoom = _fit_zoom(bounds, max_zoom)
     attributes = [{"attribute": name, "type": kind} for name, kind in fields.items()]
     return {
-        "tilejson": "2.2.0",
-        "version": "1.0.0",
-        "scheme": "xyz",
-        "name": LAYER,
-        "description": "",
-        "attribution": "",
-        "minzoom": 0,
-        "maxzoom": max_zoom,
+        **tilejson_head(max_zoom),
         "minresolution": 0,
         "maxresolution": layout.max_resolution(level),
         "bounds": bounds,

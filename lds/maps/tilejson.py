@@ -125,14 +125,7 @@ def tilejson(
     if geometry:
         stats_layer["geometry"] = geometry
     return {
-        "tilejson": "2.2.0",
-        "version": "1.0.0",
-        "scheme": "xyz",
-        "name": LAYER,
-        "description": "",
-        "attribution": "",
-        "minzoom": 0,
-        "maxzoom": max_zoom,
+        **tilejson_head(max_zoom),
         "bounds": bounds,
         "center": center,
         "vector_layers": [layer],
@@ -141,6 +134,20 @@ def tilejson(
         "maxresolution": max_zoom,
         "properties_tiles": [],
         "tileResolution": resolution,
+    }
+
+
+def tilejson_head(max_zoom: int) -> dict[str, Any]:
+    """The members every TileJSON of a Maps API source (vector or spatial-index, one layer) starts with."""
+    return {
+        "tilejson": "2.2.0",
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "name": LAYER,
+        "description": "",
+        "attribution": "",
+        "minzoom": 0,
+        "maxzoom": max_zoom,
     }
 
 

@@ -29,7 +29,7 @@ import duckdb
 from lds.errors import LdsError, NotFound
 from lds.warehouse import callers, lds_functions, lds_tables
 from lds.warehouse.base import Params, Query, Warehouse, check_params, split_path
-from lds.warehouse.duck_ext import load_extensions, sql_string
+from lds.warehouse.duck_ext import confine, load_extensions, sql_string
 from lds.warehouse.duck_types import duck_type
 from lds.warehouse.errors import ConnectionFailed, WarehouseError
 from lds.warehouse.lake_catalog import FileLock as _FileLock
@@ -245,12 +245,8 @@ class CartoDW(Warehouse):
                 options = f"DATA_PATH {sql_string(str(self.data_path) + '/')}" + ("" if write else ", READ_ONLY")
                 con.execute(f"ATTACH {sql_string('ducklake:sqlite:' + str(self.catalog_path))} AS {CATALOG} ({options})")
             self.tables_attached = lds_tables.attach(con, self.tables_path)
-            con.execute(f"SET temp_directory = {sql_string(str(self.root / 'tmp'))}")
-            con.execute("SET TimeZone = 'UTC'")
             allowed = {str(self.root) + "/", str(self.data_path) + "/"}
-            con.execute(f"SET allowed_directories = [{', '.join(sql_string(d) for d in sorted(allowed))}]")
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
+            confine(con, str(self.root / "tmp"), sorted(allowed), "SET TimeZone = 'UTC'")
         except BaseException:
             con.close()
             raise

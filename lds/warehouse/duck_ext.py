@@ -8,6 +8,7 @@ with autoinstall/autoload off means nothing is ever downloaded at run time.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -48,3 +49,20 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
     for name in EXTENSIONS:
         load_extension(con, name)
+
+
+def confine(
+    con: duckdb.DuckDBPyConnection, temp_dir: str, directories: Iterable[str], *settings: str, paths: Iterable[str] = ()
+) -> None:
+    """Shut ``con`` in: it spills to ``temp_dir``, reaches files only under ``directories`` (each ending in ``/``)
+    and the files ``paths``, nothing else (no other file, no network), and no setting changes afterwards; the
+    ``settings`` statements run just before that lock."""
+    con.execute(f"SET temp_directory = {sql_string(temp_dir)}")
+    con.execute(f"SET allowed_directories = [{', '.join(sql_string(d) for d in directories)}]")
+    paths = list(paths)
+    if paths:
+        con.execute(f"SET allowed_paths = [{', '.join(sql_string(p) for p in paths)}]")
+    for statement in settings:
+        con.execute(statement)
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")

@@ -9,6 +9,7 @@ import json
 import pytest
 from authfixtures import *
 from authfixtures import ADMIN_TOKEN, auth_settings, bearer, make_token, pg_database
+from sqlfixtures import envelope, warehouse_app
 from widgetsdata import DW_SETUP, PG_SETUP
 
 ADMIN = bearer(ADMIN_TOKEN)
@@ -22,30 +23,9 @@ def dbname():
 
 @pytest.fixture(scope="module")
 def models_app(lds_core, tmp_path_factory, dbname):
-    from lds.api.connections import connections_of
-    from lds.app import create_app
-
     settings = auth_settings(lds_core.data.path, tmp_path_factory.mktemp("modelsapi"), filter_max_values=50)
-    app = create_app(settings, lds=lds_core)
-    client = app.test_client()
-    creds = {
-        "host": "127.0.0.1",
-        "port": 5432,
-        "database": dbname,
-        "username": "postgres",
-        "sslmode": "disable",
-        "schema": "shop",
-    }
-    r = client.post(
-        "/v3/connections",
-        json={"name": "pg", "provider_id": "postgres", "config": {"type": "password", "credentials": creds}},
-        headers=ADMIN,
-    )
-    assert r.status_code == 201, r.get_json()
-    r = client.post("/v3/sql/carto_dw/query", headers=ADMIN, json={"q": DW_SETUP})
-    assert r.status_code == 200, r.get_json()
-    yield app
-    connections_of(app).close()
+    with warehouse_app(lds_core, settings, dbname, DW_SETUP, schema="shop") as app:
+        yield app
 
 
 @pytest.fixture()
@@ -83,13 +63,6 @@ def sql_value(client, conn, q):
 def ok(r):
     assert r.status_code == 200, (r.status_code, r.get_data(as_text=True)[:300])
     return r.get_json()
-
-
-def envelope(r, status):
-    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:300])
-    payload = r.get_json()
-    assert set(payload) == {"error", "status"} and payload["status"] == status
-    return payload["error"]
 
 
 @pytest.mark.parametrize("conn", ["pg", "carto_dw"])

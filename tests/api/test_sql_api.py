@@ -10,6 +10,7 @@ import time
 import pytest
 from authfixtures import *
 from authfixtures import ADMIN_TOKEN, auth_settings, bearer, make_token, pg_database
+from sqlfixtures import envelope, warehouse_app
 
 ADMIN = bearer(ADMIN_TOKEN)
 MAX_ROWS = 50
@@ -34,27 +35,13 @@ def dbname():
 
 @pytest.fixture(scope="module")
 def sql_app(lds_core, tmp_path_factory, dbname):
-    from lds.api.connections import connections_of
-    from lds.app import create_app
-
     settings = auth_settings(lds_core.data.path, tmp_path_factory.mktemp("sqlapi"), sql_max_rows=MAX_ROWS,
                              sql_timeout_s=TIMEOUT_S, sql_batch_rows=7)
-    app = create_app(settings, lds=lds_core)
-    client = app.test_client()
-    creds = {"host": "127.0.0.1", "port": 5432, "database": dbname, "username": "postgres", "password": "pw",
-             "sslmode": "disable", "schema": "shop"}
-    r = client.post("/v3/connections", json={"name": "pg", "provider_id": "postgres",
-                                             "config": {"type": "password", "credentials": creds}}, headers=ADMIN)
-    assert r.status_code == 201, r.get_json()
-    r = client.post("/v3/sql/carto_dw/query", headers=ADMIN, json={
-        "q": "CREATE OR REPLACE TABLE places AS SELECT * FROM (VALUES (1, 'Monaco', ST_Point(7.42, 43.73)), "
-             "(2, 'Nice', ST_Point(7.26, 43.70))) t(id, name, geom)"})
-    assert r.status_code == 200, r.get_json()
-    r = client.post("/v3/sql/carto_dw/query", headers=ADMIN,
-                    json={"q": "CREATE OR REPLACE TABLE hidden AS SELECT 42 AS answer"})
-    assert r.status_code == 200, r.get_json()
-    yield app
-    connections_of(app).close()
+    places = ("CREATE OR REPLACE TABLE places AS SELECT * FROM (VALUES (1, 'Monaco', ST_Point(7.42, 43.73)), "
+              "(2, 'Nice', ST_Point(7.26, 43.70))) t(id, name, geom)")
+    hidden = "CREATE OR REPLACE TABLE hidden AS SELECT 42 AS answer"
+    with warehouse_app(lds_core, settings, dbname, places, hidden, password="pw", schema="shop") as app:
+        yield app
 
 
 @pytest.fixture()
@@ -67,13 +54,6 @@ def ok(r):
     payload = r.get_json()
     assert set(payload) == {"rows", "schema", "meta"}
     return payload
-
-
-def envelope(r, status):
-    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:300])
-    payload = r.get_json()
-    assert set(payload) == {"error", "status"} and payload["status"] == status
-    return payload["error"]
 
 
 def test_admin_query_types_and_geometry_on_postgres(client):

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 from authfixtures import *
 from authfixtures import auth_settings, bearer, make_token, pg_database, pg_database_url
-from jobprocs import ADMIN, add_pg_connection, wait_sql_job
+from jobprocs import ADMIN, wait_sql_job
+from sqlfixtures import warehouse_app
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +27,6 @@ def dbname():
 
 @pytest.fixture(scope="module")
 def jobs_app(lds_core, tmp_path_factory, dbname):
-    from lds.api.connections import connections_of
-    from lds.app import create_app
-
     settings = auth_settings(
         lds_core.data.path,
         tmp_path_factory.mktemp("sqljobs"),
@@ -36,11 +34,8 @@ def jobs_app(lds_core, tmp_path_factory, dbname):
         job_lease_s=3,
         sql_jobs_per_token=2,
     )
-    app = create_app(settings, lds=lds_core)
-    add_pg_connection(app.test_client(), "pg", dbname)
-    yield app
-    app.extensions["lds_jobs"].runner.stop()
-    connections_of(app).close()
+    with warehouse_app(lds_core, settings, dbname) as app:
+        yield app
 
 
 @pytest.fixture()

@@ -8,22 +8,16 @@ import json
 import pytest
 from authfixtures import *
 from authfixtures import ADMIN_TOKEN, auth_settings, bearer, make_token
+from sqlfixtures import warehouse_app
 
 ADMIN = bearer(ADMIN_TOKEN)
 
 
 @pytest.fixture(scope="module")
 def lds_sql_app(lds_core, tmp_path_factory):
-    from lds.api.connections import connections_of
-    from lds.app import create_app
-
-    app = create_app(auth_settings(lds_core.data.path, tmp_path_factory.mktemp("ldssql")), lds=lds_core)
-    r = app.test_client().post(
-        "/v3/sql/carto_dw/query", headers=ADMIN, json={"q": "CREATE OR REPLACE TABLE secret AS SELECT 42 AS answer"}
-    )
-    assert r.status_code == 200, r.get_json()
-    yield app
-    connections_of(app).close()
+    settings = auth_settings(lds_core.data.path, tmp_path_factory.mktemp("ldssql"))
+    with warehouse_app(lds_core, settings, None, "CREATE OR REPLACE TABLE secret AS SELECT 42 AS answer") as app:
+        yield app
 
 
 @pytest.fixture()

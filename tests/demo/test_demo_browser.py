@@ -6,17 +6,13 @@ own answers. Screenshots are kept in the test's tmp dir (``artifacts/``), printe
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 import requests
 from authfixtures import *
 from authfixtures import ADMIN_TOKEN, bearer
-from liveserver import LiveServer, new_token, run_node
+from liveserver import browser_server, new_token, run_node
 
-CHROMIUM = Path("/usr/bin/chromium")
 CASE = {
     "search": "Boulevard des Moulins",
     "reverse": [7.4246, 43.7384],
@@ -31,15 +27,8 @@ CASE = {
 
 @pytest.fixture(scope="module")
 def live(monaco_dir, tmp_path_factory):
-    if not CHROMIUM.exists() or shutil.which("node") is None:
-        if os.environ.get("CI"):
-            raise AssertionError("chromium and node are required in CI (scripts/services.sh, scripts/test.sh)")
-        pytest.skip("chromium (scripts/services.sh installs it) or node missing")
-    server = LiveServer(monaco_dir, tmp_path_factory.mktemp("demo"))
-    try:
-        yield server.base
-    finally:
-        server.stop()
+    with browser_server(monaco_dir, tmp_path_factory.mktemp("demo")) as base:
+        yield base
 
 
 def test_page_is_served_offline_with_its_assets(live):

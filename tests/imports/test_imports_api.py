@@ -13,7 +13,7 @@ from authfixtures import *
 from authfixtures import ADMIN_TOKEN, auth_settings, bearer, make_token, pg_database
 from importfixtures import *
 from importfixtures import big_csv, csv_bytes, gdal_bytes, zip_bytes
-from jobprocs import add_pg_connection
+from sqlfixtures import envelope, warehouse_app
 
 ADMIN = bearer(ADMIN_TOKEN)
 FINAL = ("success", "failure", "cancelled")
@@ -27,9 +27,6 @@ def pgname():
 
 @pytest.fixture(scope="module")
 def api(lds_core, tmp_path_factory, server, pgname):
-    from lds.api.connections import connections_of
-    from lds.app import create_app
-
     settings = auth_settings(
         lds_core.data.path,
         tmp_path_factory.mktemp("importapi"),
@@ -38,24 +35,13 @@ def api(lds_core, tmp_path_factory, server, pgname):
         import_max_bytes=400_000,
         job_local_threads=2,
     )
-    app = create_app(settings, lds=lds_core)
-    client = app.test_client()
-    add_pg_connection(client, "pg", pgname)
-    yield app
-    app.extensions["lds_jobs"].runner.stop()
-    connections_of(app).close()
+    with warehouse_app(lds_core, settings, pgname) as app:
+        yield app
 
 
 @pytest.fixture()
 def client(api):
     return api.test_client()
-
-
-def envelope(r, status):
-    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:400])
-    body = r.get_json()
-    assert set(body) == {"error", "status"} and body["status"] == status
-    return body["error"]
 
 
 def submit(client, headers=ADMIN, **body):

@@ -3,27 +3,18 @@
 // made through the UI. Input: LDS_BASE, LDS_TOKEN, LDS_ARTIFACTS (screenshot dir), LDS_CASE (JSON: search text,
 // route points, isoline origin). Output: one JSON line of what the page drew and listed, which the pytest
 // wrapper (tests/demo/test_demo_browser.py) compares with the API's own answers.
-import {chromium} from 'playwright-core';
+import {SOFTWARE_WEBGL, launch, watch} from './browser.mjs';
 
 const base = process.env.LDS_BASE;
 const token = process.env.LDS_TOKEN;
 const artifacts = process.env.LDS_ARTIFACTS;
 const c = JSON.parse(process.env.LDS_CASE);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--disable-default-apps', '--no-first-run', '--disable-dev-shm-usage',
-         '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],  // WebGL in software: no GPU here
-});
+const browser = await launch(SOFTWARE_WEBGL);
 const out = {console: [], requests: []};
 const page = await browser.newPage({viewport: {width: 1280, height: 800}});
 try {
-  page.on('console', (m) => { if (m.type() === 'error') out.console.push(m.text()); });
-  page.on('pageerror', (e) => out.console.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => { if (/^(http|ws)s?:/.test(r.url())) out.requests.push(new URL(r.url()).host); });
-  page.setDefaultTimeout(60_000);
+  watch(page, out.console, out.requests);
 
   await page.goto(`${base}/`);
   await page.waitForFunction(() => window.ldsDemo && window.ldsDemo.state.ready);

@@ -2,23 +2,15 @@
 // the page loads with no request leaving the server, lists the operations of /openapi.json, takes a token through
 // "Authorize" and runs "Try it out" on reverse geocoding with the document's own example values.
 // Input: LDS_BASE, LDS_TOKEN, LDS_ARTIFACTS (screenshot dir). Output: one JSON line of what the page showed.
-import {chromium} from 'playwright-core';
+import {launch, watch} from './browser.mjs';
 
 const base = process.env.LDS_BASE;
 const artifacts = process.env.LDS_ARTIFACTS;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--disable-default-apps', '--no-first-run', '--disable-dev-shm-usage'],
-});
+const browser = await launch();
 const out = {console: [], hosts: []};
 const page = await browser.newPage({viewport: {width: 1280, height: 1000}});
 try {
-  page.on('console', (m) => { if (m.type() === 'error') out.console.push(m.text()); });
-  page.on('pageerror', (e) => out.console.push(`pageerror: ${e.message}`));
-  page.on('request', (r) => { if (/^(http|ws)s?:/.test(r.url())) out.hosts.push(new URL(r.url()).host); });
-  page.setDefaultTimeout(60_000);
+  watch(page, out.console, out.hosts);
 
   await page.goto(`${base}/docs`);
   await page.waitForSelector('.opblock');

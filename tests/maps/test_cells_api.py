@@ -11,6 +11,8 @@ import pytest
 from authfixtures import *
 from authfixtures import ADMIN_TOKEN, auth_settings, bearer, make_token, pg_database
 from celldata import DW_SETUP, PG_SETUP, ROWS, expected, parent_of
+from sqlfixtures import envelope, warehouse_app
+from sqlfixtures import status_is as ok
 from test_cells import _decode_binary
 
 ADMIN = bearer(ADMIN_TOKEN)
@@ -19,35 +21,14 @@ AGG = "sum(pop) AS pop, count(*) AS n"
 
 @pytest.fixture(scope="module")
 def cells_app(lds_core, tmp_path_factory):
-    from lds.api.connections import connections_of
-    from lds.app import create_app
-
-    with pg_database("lds_cells_api", *PG_SETUP) as dbname:
-        app = create_app(auth_settings(lds_core.data.path, tmp_path_factory.mktemp("cells_api")), lds=lds_core)
-        client = app.test_client()
-        creds = {"host": "127.0.0.1", "port": 5432, "database": dbname, "username": "postgres", "sslmode": "disable"}
-        body = {"name": "pg", "provider_id": "postgres", "config": {"type": "password", "credentials": creds}}
-        assert client.post("/v3/connections", json=body, headers=ADMIN).status_code == 201
-        assert client.post("/v3/sql/carto_dw/query", headers=ADMIN, json={"q": DW_SETUP}).status_code == 200
+    settings = auth_settings(lds_core.data.path, tmp_path_factory.mktemp("cells_api"))
+    with pg_database("lds_cells_api", *PG_SETUP) as dbname, warehouse_app(lds_core, settings, dbname, DW_SETUP) as app:
         yield app
-        connections_of(app).close()
 
 
 @pytest.fixture()
 def client(cells_app):
     return cells_app.test_client()
-
-
-def ok(r, status=200):
-    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:400])
-    return r
-
-
-def envelope(r, status):
-    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:400])
-    payload = r.get_json()
-    assert set(payload) == {"error", "status"} and payload["status"] == status
-    return payload["error"]
 
 
 def local(url: str) -> str:

@@ -13,7 +13,7 @@ import pytest
 from authfixtures import *
 from authfixtures import pg_database_url
 from celldata import DW_SETUP, PG_SETUP, ROWS, expected, parent_of
-from liveserver import new_token, node_or_skip, run_node, serve_with_warehouses
+from liveserver import live_warehouses, run_node, source_token
 from shapely.geometry import Polygon, box
 
 from lds.maps.cellindex import quadbin_to_tile
@@ -24,22 +24,12 @@ AREA = [[7.412, 43.728], [7.424, 43.727], [7.426, 43.738], [7.415, 43.741], [7.4
 
 @pytest.fixture(scope="module")
 def live(monaco_dir, tmp_path_factory):
-    node_or_skip()
-    tmp = tmp_path_factory.mktemp("cells_js")
-    with serve_with_warehouses(monaco_dir, tmp, "lds_cells_js", PG_SETUP, DW_SETUP) as (base, dbname):
-        yield base, dbname
+    yield from live_warehouses(monaco_dir, tmp_path_factory, "cells_js", PG_SETUP, DW_SETUP)
 
 
 def test_carto_client_h3_and_quadbin_sources(live):
     base, dbname = live
-    token = new_token(
-        base,
-        allowed_apis=["maps", "sql"],
-        grants=[
-            {"connection_name": "pg", "source": "public.cells"},
-            {"connection_name": "carto_dw", "source": "carto_dw.main.*"},
-        ],
-    )
+    token = source_token(base, "public.cells")
     h3_tile = parent_of("h3", ROWS[0], 6)
     quadbin_tile = parent_of("quadbin", ROWS[0], 12)
     agg = "sum(pop) AS pop, count(*) AS n"

@@ -14,6 +14,8 @@ from authfixtures import *
 from authfixtures import ADMIN_TOKEN, REDIS_URL, auth_settings, bearer, make_token, pg_database
 from mapsdata import DW_SETUP, PG_SETUP
 from mvt_decode import decode
+from sqlfixtures import envelope, warehouse_app
+from sqlfixtures import status_is as ok
 
 ADMIN = bearer(ADMIN_TOKEN)
 CAP = 150
@@ -27,9 +29,6 @@ def dbname():
 
 @pytest.fixture(scope="module")
 def maps_app(lds_core, tmp_path_factory, dbname, redis_prefix):
-    from lds.api.connections import connections_of
-    from lds.app import create_app
-
     settings = auth_settings(
         lds_core.data.path,
         tmp_path_factory.mktemp("maps"),
@@ -39,36 +38,13 @@ def maps_app(lds_core, tmp_path_factory, dbname, redis_prefix):
         redis_prefix=redis_prefix + "maps:",
         cache_local_front_entries=0,
     )
-    app = create_app(settings, lds=lds_core)
-    client = app.test_client()
-    creds = {"host": "127.0.0.1", "port": 5432, "database": dbname, "username": "postgres", "sslmode": "disable"}
-    r = client.post(
-        "/v3/connections",
-        json={"name": "pg", "provider_id": "postgres", "config": {"type": "password", "credentials": creds}},
-        headers=ADMIN,
-    )
-    assert r.status_code == 201, r.get_json()
-    r = client.post("/v3/sql/carto_dw/query", headers=ADMIN, json={"q": DW_SETUP})
-    assert r.status_code == 200, r.get_json()
-    yield app
-    connections_of(app).close()
+    with warehouse_app(lds_core, settings, dbname, DW_SETUP) as app:
+        yield app
 
 
 @pytest.fixture()
 def client(maps_app):
     return maps_app.test_client()
-
-
-def ok(r, status=200):
-    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:400])
-    return r
-
-
-def envelope(r, status):
-    assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:400])
-    payload = r.get_json()
-    assert set(payload) == {"error", "status"} and payload["status"] == status
-    return payload["error"]
 
 
 def sql(client, conn, q, params=None):

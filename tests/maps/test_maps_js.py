@@ -13,7 +13,7 @@ import pytest
 import requests
 from authfixtures import *
 from authfixtures import ADMIN_TOKEN, bearer, pg_database_url
-from liveserver import new_token, node_or_skip, run_node, serve_with_warehouses
+from liveserver import live_warehouses, run_node, source_token
 from mapsdata import DW_SETUP, PG_SETUP
 
 ADMIN = bearer(ADMIN_TOKEN)
@@ -22,10 +22,7 @@ MONACO_Z14 = [14, 8528, 5975]  # holds the first points of both tables
 
 @pytest.fixture(scope="module")
 def live(monaco_dir, tmp_path_factory):
-    node_or_skip()
-    tmp = tmp_path_factory.mktemp("maps_js")
-    with serve_with_warehouses(monaco_dir, tmp, "lds_maps_js", PG_SETUP, DW_SETUP) as (base, dbname):
-        yield base, dbname
+    yield from live_warehouses(monaco_dir, tmp_path_factory, "maps_js", PG_SETUP, DW_SETUP)
 
 
 def dw_rows(base: str, q: str) -> list[dict]:
@@ -36,15 +33,8 @@ def dw_rows(base: str, q: str) -> list[dict]:
 
 def test_carto_client_maps_pg_and_carto_dw_sources(live):
     base, dbname = live
-    good = new_token(
-        base,
-        allowed_apis=["maps", "sql"],
-        grants=[
-            {"connection_name": "pg", "source": "geo.places"},
-            {"connection_name": "carto_dw", "source": "carto_dw.main.*"},
-        ],
-    )
-    bad = new_token(base, allowed_apis=["maps", "sql"], grants=[{"connection_name": "pg", "source": "geo.zones"}])
+    good = source_token(base, "geo.places")
+    bad = source_token(base, "geo.zones", None)
     cafe = {"kind": {"in": {"values": ["cafe"]}}}
     cases = [
         {"name": "pg_table", "connectionName": "pg", "tableName": "geo.places", "tile": MONACO_Z14},

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 import requests
 from authfixtures import *
-from authfixtures import ADMIN_TOKEN, bearer, pg_database, pg_database_url
-from liveserver import LiveServer, node_or_skip, run_node
+from authfixtures import ADMIN_TOKEN, bearer, pg_database_url
+from liveserver import live_warehouses, run_node, source_token
 from widgetsdata import DW_SETUP, PG_SETUP
 
 ADMIN = bearer(ADMIN_TOKEN)
@@ -24,35 +24,7 @@ AREA_SQL = "ST_Y(geom) <= 43.7301"  # the polygon of widgets.mjs covers every x:
 
 @pytest.fixture(scope="module")
 def live(monaco_dir, tmp_path_factory):
-    node_or_skip()
-    with pg_database("lds_widgets_js", *PG_SETUP) as dbname:
-        server = LiveServer(monaco_dir, tmp_path_factory.mktemp("widgets_js"))
-        try:
-            creds = {
-                "host": "127.0.0.1",
-                "port": 5432,
-                "database": dbname,
-                "username": "postgres",
-                "sslmode": "disable",
-            }
-            r = requests.post(
-                server.base + "/v3/connections",
-                headers=ADMIN,
-                timeout=30,
-                json={"name": "pg", "provider_id": "postgres", "config": {"type": "password", "credentials": creds}},
-            )
-            assert r.status_code == 201, r.text
-            r = requests.post(server.base + "/v3/sql/carto_dw/query", headers=ADMIN, json={"q": DW_SETUP}, timeout=60)
-            assert r.status_code == 200, r.text
-            yield server.base, dbname
-        finally:
-            server.stop()
-
-
-def _token(base: str, **body) -> str:
-    r = requests.post(base + "/v3/tokens", json=body, headers=ADMIN, timeout=30)
-    assert r.status_code == 201, r.text
-    return r.json()["token"]
+    yield from live_warehouses(monaco_dir, tmp_path_factory, "widgets_js", PG_SETUP, DW_SETUP)
 
 
 class Direct:
@@ -141,15 +113,8 @@ def check_source(got: dict, sql: Direct) -> None:
 
 def test_carto_widget_sources_on_pg_and_carto_dw(live):
     base, dbname = live
-    good = _token(
-        base,
-        allowed_apis=["maps", "sql"],
-        grants=[
-            {"connection_name": "pg", "source": "shop.sales"},
-            {"connection_name": "carto_dw", "source": "carto_dw.main.*"},
-        ],
-    )
-    bad = _token(base, allowed_apis=["maps", "sql"], grants=[{"connection_name": "pg", "source": "shop.secrets"}])
+    good = source_token(base, "shop.sales")
+    bad = source_token(base, "shop.secrets", None)
     sources = [
         {"name": "pg_table", "connectionName": "pg", "tableName": "shop.sales"},
         {

@@ -6,30 +6,18 @@ Screenshots are kept in the test's tmp dir (``artifacts/``)."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import requests
 from authfixtures import *
-from liveserver import LiveServer, new_token, run_node
-
-CHROMIUM = Path("/usr/bin/chromium")
+from liveserver import browser_server, new_token, run_node
 
 
 @pytest.fixture(scope="module")
 def live(monaco_dir, tmp_path_factory):
-    if not CHROMIUM.exists() or shutil.which("node") is None:
-        if os.environ.get("CI"):
-            raise AssertionError("chromium and node are required in CI (scripts/services.sh, scripts/test.sh)")
-        pytest.skip("chromium (scripts/services.sh installs it) or node missing")
-    server = LiveServer(monaco_dir, tmp_path_factory.mktemp("docs"))
-    try:
-        yield server.base
-    finally:
-        server.stop()
+    with browser_server(monaco_dir, tmp_path_factory.mktemp("docs")) as base:
+        yield base
 
 
 def test_docs_page_tries_a_call_with_a_pasted_token(live, tmp_path):
