@@ -27,7 +27,6 @@ Python object per point. The raster and contour loops borrow per-thread scratch 
 from __future__ import annotations
 
 import threading
-import weakref
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -41,6 +40,7 @@ from lds._isoline_raster import catchment_field, reach_items, reached_extent
 from lds._polygon_check import polygon_problems
 from lds.geo import EARTH_RADIUS_M
 from lds.graph.search import Reach, expand_ranges, search_index
+from lds.memo import per_object
 
 # 1e-5 degrees: 1.1 m north-south, 0.8 m east-west at 45 degrees. The rings are drawn on a raster of 10 m or
 # coarser cells and simplified to isoline_simplify_m (10 m), so a sixth decimal would only add bytes (~10 %).
@@ -351,19 +351,14 @@ def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float
     return np.ascontiguousarray(edges[snapping_edges(graph)[edges].view(bool) & ~drawn[edges]], dtype=np.int32)
 
 
-_SNAPPING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
+@per_object
 def snapping_edges(graph) -> np.ndarray:
     """Per edge (uint8), whether a router snaps places to its road: the road is in the largest strongly connected
     component (as :class:`lds.graph.snap.Snapper` prefers). A parking lot, an estate or a one-way spur cut off from
     the network serves nothing: the places by it are routed to from a joined road."""
-    flags = _SNAPPING.get(graph)
-    if flags is None:
-        rev = np.asarray(graph.edge_rev)
-        in_largest = graph.snapper.in_largest
-        flags = _SNAPPING[graph] = (in_largest | ((rev >= 0) & in_largest[np.maximum(rev, 0)])).astype(np.uint8)
-    return flags
+    rev = np.asarray(graph.edge_rev)
+    in_largest = graph.snapper.in_largest
+    return (in_largest | ((rev >= 0) & in_largest[np.maximum(rev, 0)])).astype(np.uint8)
 
 
 def catchment_geojson(graph, reach: Reach, frame: Frame, ranges: list[float], base_cell: float, offroad_m: float,

@@ -17,7 +17,6 @@ admissible one.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +25,7 @@ from lds.errors import BadRequest, NotFound
 from lds.graph._search import bounded_dijkstra
 from lds.graph.router import LegPath
 from lds.graph.snap import Snap
+from lds.memo import per_object
 from lds.routing import LonLat, Route, build_leg, route, snap_points
 
 STRETCH = 0.25  # an alternative weighs at most 1.25 times the best route
@@ -60,16 +60,9 @@ class _Spaces:
         return bounded_dijkstra(off, adj, w, np.asarray(nodes, np.int32), np.asarray(costs, np.float64), limit, dist)
 
 
-_SPACES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
+@per_object
 def _spaces(graph) -> _Spaces:
-    with _LOCK:
-        spaces = _SPACES.get(graph)
-        if spaces is None:
-            spaces = _SPACES[graph] = _Spaces(graph)
-    return spaces
+    return _Spaces(graph)
 
 
 def via_candidates(graph, s_nodes, s_costs, t_nodes, t_costs, best_ms: float) -> np.ndarray:

@@ -9,8 +9,6 @@ distance.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +19,7 @@ from lds import params as v
 from lds.errors import BadRequest, OutOfCoverage
 from lds.formats import FLAG_RESTRICTED, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph.snap import Snap
+from lds.memo import per_object
 
 LonLat = tuple[float, float]
 ANNOTATIONS = ("duration", "distance")
@@ -61,22 +60,9 @@ class ArcCosts:
     loop_dist: np.ndarray
 
 
-_COSTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
+@per_object
 def arc_costs(graph) -> ArcCosts:
     """The graph's :class:`ArcCosts`, computed on first use (one pass over the arcs) and kept with the graph."""
-    costs = _COSTS.get(graph)
-    if costs is None:
-        with _LOCK:
-            costs = _COSTS.get(graph)
-            if costs is None:
-                costs = _COSTS[graph] = _arc_costs(graph)
-    return costs
-
-
-def _arc_costs(graph) -> ArcCosts:
     from lds.graph._matrix import shortcut_costs
 
     v = graph.router.views

@@ -6,7 +6,6 @@ from lds's geocoding candidates. No Flask: the views in :mod:`lds.api.dialects` 
 from __future__ import annotations
 
 import math
-import weakref
 import zlib
 from typing import Any
 
@@ -16,6 +15,7 @@ from lds import __version__
 from lds import params as v
 from lds.dialects import DialectError
 from lds.errors import BadRequest, LdsError, OutOfCoverage
+from lds.memo import per_object
 
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
 FORMATS = ("json", "jsonv2", "geojson", "geocodejson")
@@ -179,20 +179,15 @@ def lookup_query(args: dict[str, str]) -> dict[str, Any]:
 
 
 # --- answering -------------------------------------------------------------------------------------------------
-_OSM_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
+@per_object
 def _osm_ids(index: Any) -> tuple[np.ndarray, np.ndarray]:
     """The OSM type (ord of N/W/R, 0 unknown) and id of every address point, memory-mapped on first use."""
-    arrays = _OSM_IDS.get(index)
-    if arrays is None:
-        from lds.geocoding.store import load_array
+    from lds.geocoding.store import load_array
 
-        arrays = _OSM_IDS[index] = (
-            load_array(index.directory, "addr_osm_type", mmap=True),
-            load_array(index.directory, "addr_osm_id", mmap=True),
-        )
-    return arrays
+    return (
+        load_array(index.directory, "addr_osm_type", mmap=True),
+        load_array(index.directory, "addr_osm_id", mmap=True),
+    )
 
 
 def _osm_of(index: Any, cand: dict[str, Any]) -> tuple[str, int] | None:

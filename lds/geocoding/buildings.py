@@ -8,8 +8,6 @@ before them has none, and reverse then falls back to the nearest address point a
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-_TREES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
+from lds.memo import per_object
 
 
 def save_buildings(out: Path, outlines: Sequence[Any]) -> int:
@@ -56,17 +53,11 @@ class _Outlines:
         self.tree = shapely.STRtree(self.geoms)
 
 
+@per_object
 def _outlines(index: Any) -> _Outlines | None:
     """The index's building outlines, loaded on first use; None for an index built without them."""
-    found = _TREES.get(index, False)
-    if found is False:
-        with _LOCK:
-            found = _TREES.get(index, False)
-            if found is False:
-                directory = Path(index.directory)
-                found = _Outlines(directory) if (directory / "bld_addr.npy").is_file() else None
-                _TREES[index] = found
-    return found
+    directory = Path(index.directory)
+    return _Outlines(directory) if (directory / "bld_addr.npy").is_file() else None
 
 
 def _containing(index: Any, lat: float, lon: float) -> tuple[int, Any] | None:

@@ -8,13 +8,13 @@ is two-way), stopped at the largest range so every range of a request shares one
 from __future__ import annotations
 
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lds.graph._search import bounded_dijkstra
+from lds.memo import per_object
 
 if TYPE_CHECKING:
     from lds.graph.snap import Snap
@@ -66,19 +66,10 @@ class SearchIndex:
         return scratch
 
 
-_INDEXES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
+@per_object
 def search_index(graph) -> SearchIndex:
     """The graph's :class:`SearchIndex`, built on first use (milliseconds per 100k edges)."""
-    index = _INDEXES.get(graph)
-    if index is None:
-        with _LOCK:
-            index = _INDEXES.get(graph)
-            if index is None:
-                index = _INDEXES[graph] = SearchIndex(graph)
-    return index
+    return SearchIndex(graph)
 
 
 @dataclass(frozen=True)
