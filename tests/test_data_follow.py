@@ -114,6 +114,10 @@ def test_lds_worker_follows_by_itself(monaco_pbf, tmp_path):
             start_new_session=True,
         )
     try:
+        deadline = time.monotonic() + 60
+        while "(single node only, data " not in log.read_text():  # loaded: the flip below is one it must follow
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
         new = build(str(monaco_pbf), out, modes=("car",), skip_geocoder=True, quiet=True)["data_version"]
         deadline = time.monotonic() + 60
         while f"to {new}" not in log.read_text():

@@ -65,7 +65,8 @@ def _run_local(settings: Settings, lds: Any, burst: bool) -> int:
         signal.signal(sig, lambda *_: stop.set())
     runner.start()
     follower = follow(lds, settings, lambda new: setattr(runner, "lds", new))
-    log.warning("no redis_url: running the local jobs of %s (single node only)", jobs.store.root)
+    log.warning("no redis_url: running the local jobs of %s (single node only, data %s)", jobs.store.root,
+                lds.data_version)
     while not stop.wait(1.0):
         runner.scan()
         if burst and jobs.stats()["active"] == 0:

@@ -139,7 +139,12 @@ def forget(slot: str) -> None:
     _slots.pop(slot, None)
 
 
-def _binding(slot: Any) -> Binding:
+def open_slot(slot: str) -> None:
+    """A new cursor's slot, bound to nothing until a statement runs (the LDS functions refuse to run there)."""
+    _slots[slot] = None
+
+
+def binding_of(slot: Any) -> Binding:
     binding = _slots.get(slot) if isinstance(slot, str) else None
     if binding is None:
         raise LdsError(
@@ -149,7 +154,7 @@ def _binding(slot: Any) -> Binding:
     return binding
 
 
-def _calls(binding: Binding) -> LdsCalls:
+def calls_of(binding: Binding) -> LdsCalls:
     calls = binding.calls
     if calls is None:
         raise LdsError(

@@ -31,7 +31,7 @@ import shapely
 import shapely.geometry
 
 from lds.errors import LdsError, NotFound, OutOfCoverage
-from lds.warehouse.callers import VARIABLE, Binding, LdsCalls, _binding, _calls, _slots
+from lds.warehouse.callers import VARIABLE, Binding, LdsCalls, binding_of, calls_of, open_slot
 
 log = logging.getLogger("lds.warehouse")
 
@@ -91,7 +91,7 @@ _CAMEL = {
 def prepare_cursor(cur: duckdb.DuckDBPyConnection) -> str:
     """Give a new cursor its slot and the public macros; returns the slot id."""
     slot = secrets.token_hex(16)
-    _slots[slot] = None
+    open_slot(slot)
     cur.execute(f"SET VARIABLE {VARIABLE} = '{slot}'; {_MACROS}")
     return slot
 
@@ -186,10 +186,10 @@ def _udf(fn: Callable[..., pa.Array], arity: int) -> Callable[..., pa.Array]:
 
     def udf(*arrays: pa.Array) -> pa.Array:
         slot = arrays[-1][0].as_py() if len(arrays[-1]) else None
-        binding = _binding(slot)
+        binding = binding_of(slot)
         try:
             binding.check()
-            return fn(binding, _calls(binding), *arrays[:-1])
+            return fn(binding, calls_of(binding), *arrays[:-1])
         except LdsError as exc:
             binding.fail(exc)
             raise
