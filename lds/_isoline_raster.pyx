@@ -5,7 +5,8 @@
 Each reached item is an edge entered at a known cost from its start (at some fraction) and, for two-way roads,
 from its end through the twin edge. Every road around, reached or not, is sampled at fixed places along its
 geometry in a local metric projection; a reached sample lowers its cell to its cost, any sample marks its cell
-as road; a chamfer transform then gives every cell the cost of its nearest road within the off-road distance.
+as road; a chamfer transform then gives every cell the cost of its nearest road within the off-road distance,
+and the reached roads cut off from the network serve the cells no other road is that near to.
 The isoline of range r is the contour ``field <= r``.
 """
 
@@ -144,11 +145,12 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
                             double lat0, double kx, double ky, double h, double x0, double y0, double inv_cell,
                             int64_t nx, int64_t lo_x, int64_t hi_x, int64_t lo_y, int64_t hi_y, double limit,
                             float* rc, vector[int64_t]& cells, vector[double]& xs, vector[double]& ys,
-                            vector[double]& cum) noexcept nogil:
+                            vector[double]& cum, bint collect, vector[double]& out_cost) noexcept nogil:
     """Mark the cells of edge ``e``'s samples as road, lowering each to the sample's cost when ``reached`` and at
     most ``limit``. Samples lie every ``h`` metres from the start of the lower-numbered edge of a two-way road
     (``flip``: that is this edge's end), plus both ends and the start fraction: the same places whichever
-    direction the road is drawn from, whatever the search's limit."""
+    direction the road is drawn from, whatever the search's limit. With ``collect``, the reached samples' cells
+    and costs are appended to ``cells`` and ``out_cost`` instead, and nothing is marked."""
     cdef int64_t a = geom_off[e], b = geom_off[e + 1], last, n, j, k = 0, ix, iy, idx
     cdef double length, inv_len, s, x = 0.0, y = 0.0, cost
     cdef double slack = limit * 1e-9 + 1e-9
@@ -169,6 +171,12 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
         if ix < lo_x or ix > hi_x or iy < lo_y or iy > hi_y:
             continue
         idx = iy * nx + ix
+        if collect:
+            cost = _cost_at(s * inv_len if length > 0 else f0, f0, c0, c, cb, wb)
+            if cost <= limit + slack:
+                cells.push_back(idx)
+                out_cost.push_back(min(cost, limit))
+            continue
         if rc[idx] == NAN_MARK:
             rc[idx] = INFINITY
             cells.push_back(idx)
@@ -237,10 +245,13 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
     start fraction), so a cell's value does not depend on ``limit`` as long as it is at most ``limit``: one
     range gives the same field whatever larger range the search ran to. Item i (see :func:`reach_items`) is edge
     ``item_edge[i]`` entered at fraction ``item_f0[i]`` at cost ``item_c0[i]`` and, through its twin (weight
-    ``item_wb[i]``), at its end at cost ``item_cb[i]`` (+inf for none): the reached roads, drawn where
-    ``edge_snaps`` (the roads a router snaps places to: a spur cut off from the network serves nothing even when
-    reached, whatever the limit). ``claim_edge`` are the other roads around (each once, the lower-numbered edge of
-    a two-way road): a place nearer to an unreached road than to a reached one belongs to that road, stays out.
+    ``item_wb[i]``), at its end at cost ``item_cb[i]`` (+inf for none): the reached roads. Those of the network
+    (``edge_snaps``: the roads a router snaps places to) take the places nearest them; ``claim_edge`` are the other
+    roads around (each once, the lower-numbered edge of a two-way road): a place nearer to an unreached road than to
+    a reached one belongs to that road, stays out. A reached road cut off from the network (a one-way street with
+    no way out, say one leaving the extract) is driven to all the same: it serves the places that no road of the
+    network has within ``offroad_m``, those within ``offroad_m`` of its reached part, at the least cost of its
+    samples that near (a minimum, so a range's cells still do not depend on ``limit``).
 
     The grid is ``ny`` x ``nx`` cells, cell (i, j) centred ((jx0 + j) * cell, (jy0 + i) * cell) metres from
     (lon0, lat0). Road samples on the border cells are ignored: the caller pads the grid by twice ``offroad_m``
@@ -273,6 +284,10 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
     cdef int32_t[::1] best_v = best
     cdef int32_t* bd = &best_v[0]
     cdef vector[int64_t] cells  # road cells, each once
+    cdef vector[int64_t] cut_cells  # reached samples of roads cut off from the network, and their costs
+    cdef vector[double] cut_cost
+    cdef int64_t r_cells = <int64_t>floor(offroad_m / cell), dx, dy, cx, cy
+    cdef double r2 = (offroad_m / cell) * (offroad_m / cell)
 
     # Distances in chamfer units: 5 per side step, 7 per diagonal one (within 6 % of Euclidean).
     cdef int32_t reach_units = <int32_t>floor(5.0 * offroad_m / cell + 1e-9)
@@ -291,15 +306,18 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
         for i in range(n_items):
             e = item_edge[i]
             if not edge_snaps[e]:
+                _mark_edge(e, edge_rev[e] >= 0 and edge_rev[e] < e, item_f0[i], item_c0[i], edge_w[e], item_cb[i],
+                           item_wb[i], True, &geom_off[0], plon, plat, lon0, lat0, kx, ky, h, x0, y0, inv_cell, nx,
+                           lo_x, hi_x, lo_y, hi_y, limit, rc, cut_cells, xs, ys, cum, True, cut_cost)
                 continue
             _mark_edge(e, edge_rev[e] >= 0 and edge_rev[e] < e, item_f0[i], item_c0[i], edge_w[e], item_cb[i],
                        item_wb[i], True, &geom_off[0], plon, plat, lon0, lat0, kx, ky, h, x0, y0, inv_cell, nx, lo_x,
-                       hi_x, lo_y, hi_y, limit, rc, cells, xs, ys, cum)
+                       hi_x, lo_y, hi_y, limit, rc, cells, xs, ys, cum, False, cut_cost)
         for i in range(n_claims):
             e = claim_edge[i]
             _mark_edge(e, edge_rev[e] >= 0 and edge_rev[e] < e, 0.0, INFINITY, 0.0, INFINITY, 0.0, False,
                        &geom_off[0], plon, plat, lon0, lat0, kx, ky, h, x0, y0, inv_cell, nx, lo_x, hi_x, lo_y, hi_y,
-                       limit, rc, cells, xs, ys, cum)
+                       limit, rc, cells, xs, ys, cum, False, cut_cost)
         # Pass 3: every cell within offroad_m takes its nearest road cell's cost (ties: the least cost), by a
         # two-scan chamfer transform carrying the cost along; a cell's being within a level then does not depend
         # on the costs above that level.
@@ -326,4 +344,20 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
                 elif g[idx] < INFINITY:
                     lo_v[iy] = min(lo_v[iy], <int32_t>ix)
                     hi_v[iy] = max(hi_v[iy], <int32_t>ix)
+        # Pass 4: the reached roads cut off from the network serve the places no road of it has within offroad_m.
+        for m in range(<Py_ssize_t>cut_cells.size()):
+            cx = cut_cells[m] % nx
+            cy = cut_cells[m] // nx
+            fc = <float>cut_cost[m]
+            for dy in range(-r_cells, r_cells + 1):
+                if cy + dy < 1 or cy + dy > ny - 2:
+                    continue
+                for dx in range(-r_cells, r_cells + 1):
+                    if cx + dx < 1 or cx + dx > nx - 2 or dx * dx + dy * dy > r2:
+                        continue
+                    idx = (cy + dy) * nx + cx + dx
+                    if bd[idx] > reach_units and fc < g[idx]:
+                        g[idx] = fc
+                        lo_v[cy + dy] = min(lo_v[cy + dy], <int32_t>(cx + dx))
+                        hi_v[cy + dy] = max(hi_v[cy + dy], <int32_t>(cx + dx))
     return field, row_lo, row_hi

@@ -53,7 +53,8 @@ def _build(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_out_dir(args.extract)
     modes = args.modes.split(",")
     build(args.extract, out, modes=modes, skip_geocoder=args.no_geocoder, if_changed=args.if_changed,
-          keep_versions=Settings.from_env().data_keep_versions, progress=_build_progress(modes, args.no_geocoder))
+          keep_versions=Settings.from_env().data_keep_versions, progress=_build_progress(modes, args.no_geocoder),
+          restart=args.restart)
     return 0
 
 
@@ -198,6 +199,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--modes", default="car,walk,bike", help="comma-separated travel modes to build (default car,walk,bike)")
     b.add_argument("--no-geocoder", action="store_true", help="skip the address index")
     b.add_argument("--if-changed", action="store_true", help="keep an existing build of the same extract and lds version")
+    b.add_argument("--restart", action="store_true",
+                   help="redo every stage (by default a build killed part-way resumes after its last finished stage)")
 
     s = sub.add_parser("serve", help="serve the API with gunicorn")
     s.add_argument("--data", help="data dir (default LDS_DATA_DIR, or the only dir under graph_data/)")

@@ -10,6 +10,10 @@ from __future__ import annotations
 # meta.json ``data_format`` of a whole data directory (lds.build.pipeline writes it, lds.dataset checks it).
 DATA_FORMAT = 3  # 3: barrier nodes cut car graphs
 
+# meta.json ``model_version``: what a build computes from the same extract (speeds, access, turn costs, derived
+# arrays). Older builds still load (the layout is the same); `lds build --if-changed` rebuilds them.
+MODEL_VERSION = 2  # 2: walking leaves cycleways without a foot tag; the matrix's arc costs written at build
+
 # ch.json ``format`` of a mode's routing hierarchy (lds.graph.prepare writes it, lds.graph.router checks it).
 CH_FORMAT = 2
 

@@ -149,7 +149,7 @@ def _sample_costs(
     back = np.full(len(edge), np.inf)
     back[has] = node_cost[src[twin[has]]] + (1.0 - frac[has]) * weight[twin[has]]
     cost = np.minimum(cost, back)
-    for start, fraction, base in reach.starts:  # the snapped edge and its twin, from the snap's point onwards
+    for start, fraction, base in reach.starts:  # the partial edges the search started on, onwards
         on = edge == start
         along = frac
         if not on.any():

@@ -10,8 +10,9 @@ a trip reaches. Method (no per-edge or per-cell Python loop):
    holds the range's reach in ``isoline_max_cells``); ranges on the same cell share one field;
 2. the field (``_isoline_raster.catchment_field``, C++): every road around is sampled at fixed places along
    it (the reached ones with their cost, the others as claims), and a two-scan chamfer transform gives each
-   cell the cost of its nearest road within the off-road distance. Grids are anchored at the origin and the
-   samples do not depend on the search's limit, so a range's cells are the same whatever else is asked;
+   cell the cost of its nearest road within the off-road distance (a reached road cut off from the network
+   serves the cells no road of it has that near). Grids are anchored at the origin and the samples do not
+   depend on the search's limit, so a range's cells are the same whatever else is asked;
 3. contour each range's cells half-way between cell centres (marching squares, ``_contour``, one scan for
    every range of a field); holes smaller than ``isoline_resolution_m`` squared are filled;
 4. simplify the rings outwards (Douglas-Peucker, ``_contour``) to ``isoline_simplify_m`` or the cell size,
@@ -354,8 +355,9 @@ def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float
 @per_object
 def snapping_edges(graph) -> np.ndarray:
     """Per edge (uint8), whether a router snaps places to its road: the road is in the largest strongly connected
-    component (as :class:`lds.graph.snap.Snapper` prefers). A parking lot, an estate or a one-way spur cut off from
-    the network serves nothing: the places by it are routed to from a joined road."""
+    component (as :class:`lds.graph.snap.Snapper` prefers). Unreached, a parking lot, an estate or a one-way spur
+    cut off from the network claims nothing: the places by it are routed to from a joined road. A reached one (a
+    one-way street leading out of the extract, say) is drawn as the trip reaches it."""
     rev = np.asarray(graph.edge_rev)
     in_largest = graph.snapper.in_largest
     return (in_largest | ((rev >= 0) & in_largest[np.maximum(rev, 0)])).astype(np.uint8)

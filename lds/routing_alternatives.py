@@ -61,14 +61,15 @@ class _Spaces:
 
 
 @per_object
-def _spaces(graph) -> _Spaces:
+def alternative_spaces(graph) -> _Spaces:
+    """The graph's upward search spaces for the via-node candidates, built once per loaded graph."""
     return _Spaces(graph)
 
 
 def via_candidates(graph, s_nodes, s_costs, t_nodes, t_costs, best_ms: float) -> np.ndarray:
     """Hierarchy nodes settled by both full upward searches with ``d_f + d_b`` within the stretch bound, the
     cheapest first."""
-    spaces = _spaces(graph)
+    spaces = alternative_spaces(graph)
     bound = (1.0 + STRETCH) * best_ms
     f_nodes, f_cost = spaces.search(True, s_nodes, s_costs, bound - min(0.0, min(t_costs)))
     b_nodes, b_cost = spaces.search(False, t_nodes, t_costs, bound - min(0.0, min(s_costs)))

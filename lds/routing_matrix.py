@@ -17,7 +17,7 @@ import numpy as np
 
 from lds import params as v
 from lds.errors import BadRequest, OutOfCoverage
-from lds.formats import FLAG_RESTRICTED, RESTRICTED_ENTRY_PENALTY_S
+from lds.graph.arc_costs import ArcCosts, compute_arc_costs, stored_arc_costs
 from lds.graph.snap import Snap
 from lds.memo import per_object
 
@@ -49,47 +49,11 @@ def read_annotations(value: Any) -> tuple[str, ...]:
     return tuple(a for a in ANNOTATIONS if a in chosen)
 
 
-@dataclass(frozen=True)
-class ArcCosts:
-    """Duration (s) and distance (m) of every hierarchy arc (shortcuts: the sum of the arcs they stand for), and
-    of every node's cheapest loop."""
-
-    dur: np.ndarray
-    dist: np.ndarray
-    loop_dur: np.ndarray
-    loop_dist: np.ndarray
-
-
 @per_object
 def arc_costs(graph) -> ArcCosts:
-    """The graph's :class:`ArcCosts`, computed on first use (one pass over the arcs) and kept with the graph."""
-    from lds.graph._matrix import shortcut_costs
-
-    v = graph.router.views
-    label, c1 = v["ch_arc_label"], v["ch_arc_c1"]
-    original = c1 < 0
-    edge = np.where(original, label, 0)
-    time = v["edge_time"].astype(np.float64)
-    length = v["edge_length"].astype(np.float64)
-    dur = np.where(original, time[edge], 0.0)
-    dist = np.where(original, length[edge], 0.0)
-    if graph.router.edge_based:  # an arc is a turn onto its head edge: add the turn's duration, as routes do
-        n = len(v["ch_fwd_off"]) - 1
-        tail = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), np.diff(v["ch_fwd_off"])), v["ch_bwd_tail"]])
-        arc_w = np.concatenate([v["ch_fwd_w"], v["ch_bwd_w"]]).astype(np.float64)
-        flags = v["edge_flags"]
-        turn = arc_w - v["ch_edge_w"][edge]
-        entering = ((flags[edge] & FLAG_RESTRICTED) != 0) & (
-            (flags[np.where(original, tail, 0)] & FLAG_RESTRICTED) == 0
-        )
-        turn -= np.where(entering, RESTRICTED_ENTRY_PENALTY_S * 1000.0, 0.0)
-        dur += np.where(original, np.maximum(np.rint(turn), 0.0) / 1000.0, 0.0)
-    shortcut_costs(np.ascontiguousarray(c1), np.ascontiguousarray(v["ch_arc_c2"]), dur, dist)
-    lc1, lc2 = v["ch_loop_c1"], v["ch_loop_c2"]
-    has = lc1 >= 0
-    loop_dur = np.where(has, dur[np.maximum(lc1, 0)] + dur[np.maximum(lc2, 0)], 0.0)
-    loop_dist = np.where(has, dist[np.maximum(lc1, 0)] + dist[np.maximum(lc2, 0)], 0.0)
-    return ArcCosts(dur, dist, loop_dur, loop_dist)
+    """The graph's :class:`ArcCosts`: the arrays written at build time (memory-mapped, shared by the workers), or,
+    for data built before they were, computed on first use and kept with the graph."""
+    return stored_arc_costs(graph.arrays) or compute_arc_costs(graph.router.views, graph.router.edge_based)
 
 
 @dataclass(frozen=True)

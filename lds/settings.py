@@ -44,6 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     # --- service -------------------------------------------------------------------------
     Setting("data_dir", None, "Data directory written by `lds build` (graphs + address index).", _opt_str, path=True),
     Setting("data_keep_versions", 3, "Versions of the data kept in a data dir that `lds build` writes into again (the new one beside the old, then the dir's `current` pointer flipped); older ones are deleted. At least 2, so the version being replaced outlives the requests still on it.", int),
+    Setting("build_duckdb_memory_mb", 1024, "Memory (MiB) `lds build` lets DuckDB use while it copies the LDS tables into their DuckDB file; past it DuckDB spills to disk, so a country builds in bounded memory.", int),
     Setting("data_check_s", 5.0, "How often `lds serve` (its master process) and `lds worker` look at the data dir's `current` pointer and switch to a new version by themselves (SIGHUP to the master switches at once); 0 = only on SIGHUP.", float),
     Setting("host", "127.0.0.1", "Address `lds serve` binds to."),
     Setting("port", 8000, "Port `lds serve` listens on.", int),

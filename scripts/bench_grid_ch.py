@@ -4,7 +4,8 @@ Grids with turn costs are where a contraction hierarchy densifies (every crossin
 out, all of about equal cost). This builds an N x N grid (``lds.graph.synthetic.grid_graph``, arterials every
 10th line, speeds jittered 10 %), contracts its car graph with the settings of ``lds.graph.prepare`` and prints
 the build time, arcs, core size and the p50/p95 of hierarchy queries between random road edges, checking a
-sample of them against plain Dijkstra over the same turn graph. ``--baseline`` first runs the old setting (a
+sample of them against plain Dijkstra over the same turn graph; the build's wall and CPU time, the peak
+memory of the process that builds (and queries) and the hierarchy's size on disk. ``--baseline`` first runs the old setting (a
 core searched by Dijkstra) in the same run for the ratio. Prints figures, asserts nothing.
 
     .venv/bin/python scripts/bench_grid_ch.py --size 300 --baseline
@@ -38,11 +39,13 @@ def _query_times(graph_dir: Path, n_pairs: int, seed: int, check: int) -> dict:
     rng = np.random.default_rng(seed)
     pairs = rng.integers(0, n, size=(n_pairs, 2)).astype(np.int32)
     zero = np.zeros(1)
-    times, costs = [], []
+    times, costs, settled = [], [], []
     for s, t in pairs:
+        before = q.settled
         t0 = time.perf_counter()
         found = q.route(s[None], zero, t[None], zero)
         times.append(time.perf_counter() - t0)
+        settled.append(q.settled - before)
         costs.append(found[0] if found else np.inf)
     mismatches = 0
     if check:
@@ -58,12 +61,15 @@ def _query_times(graph_dir: Path, n_pairs: int, seed: int, check: int) -> dict:
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
         "p95_ms": round(float(np.percentile(ms, 95)), 3),
         "settled_per_query": round(q.settled / n_pairs),
+        "settled_p95": round(float(np.percentile(settled, 95))),
         "checked": check,
         "mismatches": mismatches,
     }
 
 
-def run(size: int, pairs: int, check: int, work: Path, label: str, overrides: dict) -> dict:
+def _measure(size: int, pairs: int, check: int, work: Path, label: str, overrides: dict) -> dict:
+    import resource
+
     from lds.build.roads import write_graph
     from lds.graph import prepare
     from lds.graph.synthetic import grid_graph
@@ -74,9 +80,10 @@ def run(size: int, pairs: int, check: int, work: Path, label: str, overrides: di
     try:
         for k, v in overrides.items():
             setattr(prepare, k, v)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stats = prepare.prepare_routing(out, "car")
-        build_s = time.perf_counter() - t0
+        build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
         for k, v in saved.items():
             setattr(prepare, k, v)
@@ -87,8 +94,20 @@ def run(size: int, pairs: int, check: int, work: Path, label: str, overrides: di
         "arcs": stats["arcs"],
         "core_nodes": stats["core_nodes"],
         "build_s": round(build_s, 1),
+        "build_cpu_s": round(build_cpu_s, 1),
+        "peak_rss_mb": round(peak_mb),
+        "ch_disk_mb": round(sum(p.stat().st_size for p in out.glob("ch_*.npy")) / 2**20),
     }
     row.update(_query_times(out, pairs, 7, check))
+    return row
+
+
+def run(size: int, pairs: int, check: int, work: Path, label: str, overrides: dict) -> dict:
+    """One build and its queries in a fresh process, so its peak memory is its own."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        row = pool.apply(_measure, (size, pairs, check, work, label, overrides))
     print(json.dumps(row), flush=True)
     return row
 

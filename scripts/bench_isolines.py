@@ -12,6 +12,10 @@ with the IoU between the two and both answers' payload bytes. Asserts nothing.
 
     .venv-bench/bin/python scripts/bench_isolines.py --pbf ../shared/data/heidelberg-ors-2024-09.osm.pbf
 
+``--misses FILE`` writes every point lds's polygon classifies wrong (CSV: Valhalla's and lds's own time, distance
+to lds's road, its class, Valhalla's polygon's verdict; ``building_own`` rows judge the drawing by lds's own time),
+to tell a time model that differs from a drawing that is wrong.
+
 ``scripts/bench_routing.py`` calls :func:`run` with its own origins and peer.
 """
 
@@ -138,12 +142,13 @@ def _timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
 
 def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, check: int = 50,
         samples: int = SAMPLES_PER_ORIGIN, seed: int = 0, cases=CASES, log: Callable[[str], None] = print,
-        buildings: np.ndarray | None = None) -> dict:
+        buildings: np.ndarray | None = None, misses: list[dict] | None = None) -> dict:
     """Latency and correctness of lds isolines from ``origins`` (lon, lat), against Valhalla when given.
 
     ``peers`` is a ``ValhallaPeer``, a dict holding one under ``"valhalla"``, or None (lds alone). Correctness
     is measured on the first ``check`` origins, on road points and, when ``buildings`` (lon/lat centroids) are
-    given, on buildings. Returns one dict per mode with every figure printed.
+    given, on buildings. Returns one dict per mode with every figure printed; ``misses``, when given, receives a row
+    per point lds's polygon classifies wrong (:func:`_misses`).
     """
     valhalla = peers.get("valhalla") if isinstance(peers, dict) else peers
     rng = np.random.default_rng(seed)
@@ -218,11 +223,20 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
                 value = _iou(mine, peer)
                 if value is not None:
                     iou[r].append(value)
+            if misses is not None and same_start:
+                own = lds_times(lds_core.graph(mode), (lon, lat), 2 * max(ranges), points)
+                misses += _misses("road", mode, i, ranges, points, times, times, own, our_geoms, theirs, tol)
             if buildings is not None and len(buildings):
                 tallies = (b_right_all, b_right if same_start else None, b_peer_right if same_start else None)
-                points = _score_buildings(valhalla, (lon, lat), mode, ranges, our_geoms, theirs, buildings, region,
-                                          samples, rng, tallies)
-                _score_self(lds_core.graph(mode), (lon, lat), ranges, our_geoms, points, b_self)
+                points, b_times = _score_buildings(valhalla, (lon, lat), mode, ranges, our_geoms, theirs, buildings,
+                                                   region, samples, rng, tallies)
+                own = _score_self(lds_core.graph(mode), (lon, lat), ranges, our_geoms, points, b_self)
+                if misses is not None and same_start and own is not None:
+                    misses += _misses("building", mode, i, ranges, points, b_times, b_times, own, our_geoms, theirs,
+                                      BUILDING_TOLERANCE)
+                    # the drawing judged alone: buildings it puts on the wrong side of lds's own time
+                    misses += _misses("building_own", mode, i, ranges, points, own[:, 0], b_times, own, our_geoms, theirs,
+                                      BUILDING_TOLERANCE)
         entry = {
             "ranges_s": list(ranges),
             "queries": len(ours_ms),
@@ -257,20 +271,28 @@ def run(lds_core, origins: Sequence[tuple[float, float]], peers: Any = None, *, 
     return report
 
 
-def _score_self(graph, origin, ranges, our_geoms, points, tally) -> None:
+def _score_self(graph, origin, ranges, our_geoms, points, tally) -> np.ndarray | None:
     """Tally the buildings lds's polygons put on the side lds's own travel time to their nearest road does (the
-    drawing judged alone, without the engines' different speeds and networks), skipping the 10 % band."""
+    drawing judged alone, without the engines' different speeds and networks), skipping the 10 % band. Returns
+    :func:`lds_times` of the points (None without points)."""
+    if points is None or not len(points):
+        return None
+    own = lds_times(graph, origin, 2 * max(ranges), points)
+    _tally(ranges, our_geoms, points, own[:, 0], tally)
+    return own
+
+
+def lds_times(graph, origin, limit: float, points: np.ndarray) -> np.ndarray:
+    """Per point (lon, lat): lds's travel time from ``origin`` to the road it snaps to (nan: not snapped, inf: not
+    reached within ``limit``), the snap distance (m) and that road's highway class index, as an (n, 3) array."""
     from lds.graph.search import bounded_search, search_index
 
-    if points is None or not len(points):
-        return
-    snap = graph.snapper.snap(origin[0], origin[1], 200.0)
-    reach = bounded_search(graph, snap, 2 * max(ranges), "time")
+    reach = bounded_search(graph, graph.snapper.snap(origin[0], origin[1], 200.0), limit, "time")
     node_cost = np.full(graph.n_nodes, np.inf)
     node_cost[reach.nodes] = reach.cost
     w = np.asarray(search_index(graph).edge_weight["time"], dtype=float)
-    src, rev = np.asarray(graph.edge_src), np.asarray(graph.edge_rev)
-    times = np.full(len(points), np.nan)
+    src, rev, cls = np.asarray(graph.edge_src), np.asarray(graph.edge_rev), np.asarray(graph.edge_class)
+    out = np.full((len(points), 3), np.nan)
     for k, (lon, lat) in enumerate(points.tolist()):
         with contextlib.suppress(LdsError):
             at = graph.snapper.snap(lon, lat, 500.0)
@@ -278,11 +300,33 @@ def _score_self(graph, origin, ranges, our_geoms, points, tally) -> None:
             twin = rev[at.edge]
             if twin >= 0:
                 t = min(t, node_cost[src[twin]] + (1 - at.fraction) * w[twin])
-            for e, f0 in ((snap.edge, snap.fraction), (rev[snap.edge], 1 - snap.fraction)):
-                if e == at.edge and at.fraction >= f0:  # on the origin's own road, ahead of it
-                    t = min(t, (at.fraction - f0) * w[e])
-            times[k] = t
-    _tally(ranges, our_geoms, points, times, tally)
+            for e, f0, c0 in reach.starts:
+                if e == at.edge and at.fraction >= f0:  # on a road the search starts on, ahead of the start
+                    t = min(t, c0 + (at.fraction - f0) * w[e])
+            out[k] = (t, at.distance_m, cls[at.edge])
+    return out
+
+
+def _misses(kind: str, mode: str, origin_no: int, ranges, points, truth, times, own, ours, theirs,
+            tol: float) -> list[dict]:
+    """One row per point and range that lds's polygon puts on the wrong side of the ``truth`` time (outside the
+    tolerance band), with Valhalla's time (``times``), lds's own time, snap distance and road class, and Valhalla's
+    polygon's verdict."""
+    from lds.formats import HIGHWAY_CLASSES
+
+    rows = []
+    for r, mine, peer in zip(ranges, ours, theirs, strict=True):
+        truth_in, truth_out = truth <= r * (1 - tol), truth > r * (1 + tol)
+        inside = shapely.contains_xy(mine, points[:, 0], points[:, 1])
+        peer_in = shapely.contains_xy(peer, points[:, 0], points[:, 1]) if peer is not None else inside * False
+        for k in np.flatnonzero((inside & truth_out) | (~inside & truth_in)).tolist():
+            lds_s, snap_m, cls = own[k]
+            rows.append({"kind": kind, "mode": mode, "origin": origin_no, "range": r,
+                         "lon": round(float(points[k, 0]), 6), "lat": round(float(points[k, 1]), 6),
+                         "valhalla_s": times[k], "lds_s": round(float(lds_s), 1), "lds_in": bool(inside[k]),
+                         "valhalla_polygon_in": bool(peer_in[k]), "snap_m": round(float(snap_m), 1),
+                         "road": HIGHWAY_CLASSES[int(cls)] if not np.isnan(cls) else ""})
+    return rows
 
 
 def _tally(ranges, geoms, points, times, tally) -> None:
@@ -300,15 +344,16 @@ def _tally(ranges, geoms, points, times, tally) -> None:
 
 
 def _score_buildings(valhalla, origin, mode, ranges, our_geoms, theirs, buildings, region, samples, rng,
-                     tallies) -> np.ndarray | None:
+                     tallies) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Tally the buildings in ``region`` (up to ``samples`` of them) each polygon puts on the side Valhalla's travel
     time to their road does, skipping those within BUILDING_TOLERANCE of a range. ``tallies`` are per range
-    ``[right, counted]`` dicts: lds over every origin, lds and Valhalla's polygon (None: not tallied)."""
+    ``[right, counted]`` dicts: lds over every origin, lds and Valhalla's polygon (None: not tallied). Returns the
+    buildings scored and Valhalla's times to them (None, None: no building in ``region``)."""
     minx, miny, maxx, maxy = region
     near = np.flatnonzero((buildings[:, 0] >= minx) & (buildings[:, 0] <= maxx) & (buildings[:, 1] >= miny)
                           & (buildings[:, 1] <= maxy))
     if len(near) == 0:
-        return None
+        return None, None
     points = buildings[rng.choice(near, size=min(samples, len(near)), replace=False)]
     times, _ = valhalla.sources_to_targets(origin, [tuple(p) for p in points.tolist()], mode)
     times = np.array(times, dtype=float)
@@ -316,7 +361,7 @@ def _score_buildings(valhalla, origin, mode, ranges, our_geoms, theirs, building
     for geoms, tally in ((our_geoms, right_all), (our_geoms, right), (theirs, peer_right)):
         if tally is not None:
             _tally(ranges, geoms, points, times, tally)
-    return points
+    return points, times
 
 
 def _print_entry(mode: str, e: dict, log: Callable[[str], None]) -> None:
@@ -361,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-peer", action="store_true", help="time lds alone")
     ap.add_argument("--json", help="also write the report here")
+    ap.add_argument("--misses", help="write the points lds classifies wrong here (CSV: Valhalla's and lds's times, "
+                                     "snap distance, road class; kind building_own: judged by lds's own time)")
     args = ap.parse_args(argv)
 
     from lds.build.pipeline import build, extract_name
@@ -382,10 +429,18 @@ def main(argv: list[str] | None = None) -> int:
     buildings = read_buildings(args.pbf) if peer is not None else None
     if buildings is not None:
         print(f"{len(buildings)} buildings in the extract")
+    misses: list[dict] | None = [] if args.misses else None
     report = run(lds_core, origins, peer, check=args.check, samples=args.samples, seed=args.seed,
-                 buildings=buildings if buildings is not None and len(buildings) else None)
+                 buildings=buildings if buildings is not None and len(buildings) else None, misses=misses)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    if args.misses:
+        import csv
+
+        with open(args.misses, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(misses[0]) if misses else ["kind"])
+            writer.writeheader()
+            writer.writerows(misses)
     return 0
 
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -32,20 +33,28 @@ sys.path.insert(0, str(REPO / "scripts"))
 BENCH_VENV = REPO / ".venv-bench" / "bin"
 
 
-def timed(cmd: list[str], log: Path, **kw) -> dict[str, Any]:
-    """Run ``cmd`` under /usr/bin/time: its wall seconds and peak resident memory (MB); output to ``log``."""
+def timed(cmd: list[str], log: Path, timeout: float | None = None, **kw) -> dict[str, Any]:
+    """Run ``cmd`` under /usr/bin/time: its wall seconds and peak resident memory (MB); output to ``log``. Past
+    ``timeout`` seconds the whole process group is killed and the result says so (with the log's last line)."""
     with log.open("a") as out:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             ["/usr/bin/time", "-f", "TIME %e %M", *cmd],
-            check=False,
             stdout=out,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group: a timeout stops the tool, not only /usr/bin/time
             **kw,
         )
-    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("TIME ")]
+        try:
+            _, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
+            return {"error": f"stopped after {timeout:.0f} s", "last_line": tail[0][-160:]}
+    lines = [ln for ln in err.splitlines() if ln.startswith("TIME ")]
     with log.open("a") as out:
-        out.write(proc.stderr)
+        out.write(err)
     if proc.returncode != 0 or not lines:
         return {"error": f"exit {proc.returncode}, see {log}"}
     _, secs, kb = lines[-1].split()
@@ -126,8 +135,22 @@ def queries(data: Path, pairs: int, seed: int) -> dict[str, Any]:
     }
 
 
-def peers(pbf: Path, work: Path, log: Path) -> dict[str, Any]:
-    """OSRM (CH and MLD) and Valhalla preparation on the same file: seconds and peak memory of each tool."""
+def peers(
+    pbf: Path, work: Path, log: Path, threads: int = 2, timeout: float | None = None, engines: str = "osrm,valhalla"
+) -> dict[str, Any]:
+    """OSRM (CH and MLD) and Valhalla preparation on the same file: seconds and peak memory of each tool, run with
+    ``threads`` threads each (the peers' own tools from .venv-bench, configured as scripts/peers does)."""
+    out: dict[str, Any] = {}
+    names = engines.split(",")
+    algos = [a for a in ("ch", "mld") if "osrm" in names or f"osrm-{a}" in names]
+    if algos:
+        out.update(_osrm(pbf, work, log, threads, timeout, algos))
+    if "valhalla" in names:
+        out["valhalla_tiles"] = _valhalla(pbf, work, log, threads, timeout)
+    return out
+
+
+def _osrm(pbf: Path, work: Path, log: Path, threads: int, timeout: float | None, algos: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     py = BENCH_VENV / "python"
     try:
@@ -140,45 +163,59 @@ def peers(pbf: Path, work: Path, log: Path) -> dict[str, Any]:
         profile = Path(spec.stdout.strip()) / "share" / "profiles" / "car.lua"
     except (OSError, subprocess.CalledProcessError):
         return {"osrm": "not installed (scripts/setup_bench.sh)"}
-    for algo in ("ch", "mld"):
+    for algo in algos:
         d = work / f"osrm-{algo}"
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
         src = d / "country.osm.pbf"
         os.link(pbf, src) if pbf.stat().st_dev == d.stat().st_dev else shutil.copy(pbf, src)
         base = d / "country.osrm"
-        steps = [("extract", ["extract", "-p", str(profile), str(src)])]
+        steps = [("extract", ["extract", "-p", str(profile), "-t", str(threads), str(src)])]
         steps += (
-            [("contract", ["contract", str(base)])]
+            [("contract", ["contract", "-t", str(threads), str(base)])]
             if algo == "ch"
-            else [("partition", ["partition", str(base)]), ("customize", ["customize", str(base)])]
+            else [("partition", ["partition", "-t", str(threads), str(base)]),
+                  ("customize", ["customize", "-t", str(threads), str(base)])]
         )
         res = {}
         for name, args in steps:
-            res[name] = timed([str(py), "-m", "osrm", *args], log, cwd=d)
+            res[name] = timed([str(py), "-m", "osrm", *args], log, timeout=timeout, cwd=d)
+            if "error" in res[name]:
+                break
+        res["disk_mb"] = du_mb(d) - round(pbf.stat().st_size / 2**20, 1)
         out[f"osrm_{algo}"] = res
+        shutil.rmtree(d, ignore_errors=True)  # a country's OSRM files are large; the figures are kept
+    return out
+
+
+def _valhalla(pbf: Path, work: Path, log: Path, threads: int, timeout: float | None) -> dict[str, Any]:
+    py = BENCH_VENV / "python"
     tiles = work / "valhalla"
     shutil.rmtree(tiles, ignore_errors=True)
-    tiles.mkdir(parents=True)
+    (tiles / "tiles").mkdir(parents=True)
     conf = tiles / "valhalla.json"
+    # scripts/peers/valhalla.py's config: stock, without the admin/timezone/elevation data this machine lacks
+    make_config = (  # and where the wheel keeps the real tools (its bin/ entry points only wrap them)
+        "import json, sys; from pathlib import Path; from scripts.peers.valhalla import _config, PYVALHALLA_BIN_DIR; "
+        "print(json.dumps({'config': _config(Path(sys.argv[1]), int(sys.argv[2])), 'bin': str(PYVALHALLA_BIN_DIR)}))"
+    )
     cfg = subprocess.run(
-        [
-            str(BENCH_VENV / "valhalla_build_config"),
-            "--mjolnir-tile-dir",
-            str(tiles / "tiles"),
-            "--mjolnir-concurrency",
-            "2",
-        ],
+        [str(py), "-c", make_config, str(tiles / "tiles"), str(threads)],
         check=False,
         capture_output=True,
         text=True,
+        cwd=REPO,
     )
     if cfg.returncode == 0:
-        conf.write_text(cfg.stdout)
-        out["valhalla_tiles"] = timed([str(BENCH_VENV / "valhalla_build_tiles"), "-c", str(conf), str(pbf)], log)
+        made = json.loads(cfg.stdout)
+        conf.write_text(json.dumps(made["config"]))
+        tool = Path(made["bin"]) / "valhalla_build_tiles"
+        res = timed([str(tool), "-c", str(conf), str(pbf)], log, timeout=timeout)
+        res["disk_mb"] = du_mb(tiles)
     else:
-        out["valhalla_tiles"] = {"error": cfg.stderr.strip()[-200:]}
-    return out
+        res = {"error": cfg.stderr.strip()[-200:]}
+    shutil.rmtree(tiles, ignore_errors=True)
+    return res
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,6 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=int, default=1000)
     ap.add_argument("--peers", action="store_true", help="also prepare OSRM and Valhalla on each file")
     ap.add_argument("--modes", default="car,walk,bike")
+    ap.add_argument("--peer-threads", type=int, default=2, help="threads for each peer tool (-t, concurrency)")
+    ap.add_argument("--peer-timeout", type=float, default=3600, help="seconds before a peer tool is stopped")
+    ap.add_argument("--skip-lds", action="store_true", help="only make the files and time the peers")
+    ap.add_argument("--peer-engines", default="osrm,valhalla",
+                    help="which peers --peers prepares: osrm (CH and MLD), osrm-ch, osrm-mld, valhalla")
     args = ap.parse_args(argv)
     from synth_country import write
 
@@ -206,13 +248,16 @@ def main(argv: list[str] | None = None) -> int:
         data = args.work / f"data-{size}"
         shutil.rmtree(data, ignore_errors=True)
         log = args.work / f"build-{size}.log"
-        build = timed(
-            [sys.executable, "-m", "lds.cli", "build", str(pbf), "--out", str(data), "--modes", args.modes],
+        build = {"error": "skipped (--skip-lds)"} if args.skip_lds else timed(
+            [sys.executable, "-m", "lds.cli", "build", str(pbf), "--out", str(data), "--modes", args.modes, "--restart"],
             log,
             cwd=REPO,
         )
         row.update({f"build_{k}": v for k, v in build.items()})
         row["disk_mb"] = du_mb(data) if data.exists() else None
+        meta = data / "meta.json"
+        if meta.is_file():  # lds build's own account: seconds and peak memory per stage
+            row["build_stages"] = json.loads(meta.read_text()).get("stages")
         if "error" not in build:
             row.update(queries(data, args.pairs, args.seed))
             for mode in ("car", "walk"):
@@ -224,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                     }
         print(json.dumps(row), flush=True)
         if args.peers:
-            row["peers"] = peers(pbf, args.work / f"peers-{size}", args.work / f"peers-{size}.log")
+            row["peers"] = peers(pbf, args.work / f"peers-{size}", args.work / f"peers-{size}.log",
+                                 args.peer_threads, args.peer_timeout, args.peer_engines)
             print(json.dumps({"nodes_target": size, "peers": row["peers"]}), flush=True)
         rows.append(row)
     print("\nsize      build s  peak MB  disk MB  start s  route p50  iso car30  iso walk60  geocode p50")

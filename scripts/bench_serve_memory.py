@@ -6,9 +6,11 @@ of its own (its *private* memory: interpreter, per-worker caches, search structu
 the shared arrays it happened to write) is what limits the number of workers on a big extract. For each worker
 count this script starts `lds serve --data DIR` (auth off, answer cache off), times start-up (process start to the
 first ``/health`` 200), sends the same mixed load (routes, walk and car isolines, geocodes, reverse geocodes, spread
-over many connections so every worker answers some), and reads every process's ``/proc/PID/smaps_rollup``:
+and car distance matrices of 10x10 points, spread over many connections so every worker answers some), and reads every process's ``/proc/PID/smaps_rollup``:
 
-- ``private``: Private_Clean + Private_Dirty (MB): memory that process alone holds;
+- ``private``: Private_Dirty (MB): memory written by that process alone (its heap, caches, copied pages): what
+  each worker costs. Clean pages of the memory-mapped data read by one process only are not counted: they are
+  page cache, shared as soon as a second process reads them and dropped under memory pressure;
 - ``pss``: proportional set size (MB): shared pages divided among the processes that map them;
 - ``rss``: resident set size (MB): counts shared pages in full in every process.
 
@@ -25,11 +27,13 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import http.client
+import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
@@ -37,7 +41,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from bench_routing import SHARED_DATA, dir_mb, ensure_data
 from loadgen import Server, sample_requests
 
-FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
+FIELDS = ("Rss", "Pss", "Private_Dirty")
 
 
 def smaps(pid: int) -> dict[str, float] | None:
@@ -52,7 +56,7 @@ def smaps(pid: int) -> dict[str, float] | None:
         if key in FIELDS:
             kb[key] = int(rest.split()[0])
     return {"rss": kb["Rss"] / 1024, "pss": kb["Pss"] / 1024,
-            "private": (kb["Private_Clean"] + kb["Private_Dirty"]) / 1024}
+            "private": kb["Private_Dirty"] / 1024}
 
 
 def children(pid: int) -> list[int]:
@@ -88,13 +92,17 @@ def snapshot(server: Server) -> dict[str, Any]:
             "worker_pss": mean("pss"), "worker_rss": mean("rss"), "total_pss": sum(f["pss"] for f in figures.values())}
 
 
-def send(port: int, paths: list[str]) -> int:
-    """GET each path on a fresh connection (so gunicorn spreads them over its workers); the number answered 200."""
+def send(port: int, items: list[str | tuple[str, dict]]) -> int:
+    """Each request on a fresh connection (so gunicorn spreads them over its workers): a path is a GET, a
+    (path, body) pair a JSON POST; the number answered 200."""
     ok = 0
-    for path in paths:
+    for item in items:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         try:
-            conn.request("GET", path)
+            if isinstance(item, tuple):
+                conn.request("POST", item[0], json.dumps(item[1]), {"Content-Type": "application/json"})
+            else:
+                conn.request("GET", item)
             response = conn.getresponse()
             response.read()
             ok += response.status == 200
@@ -103,7 +111,22 @@ def send(port: int, paths: list[str]) -> int:
     return ok
 
 
-def load(port: int, requests: dict[str, list[str]], clients: int) -> tuple[int, int]:
+def matrices(requests: dict[str, list[str]], n: int, size: int = 10) -> list[tuple[str, dict]]:
+    """``n`` car matrices of ``size`` x ``size`` points, the points taken from the sampled routes' ends."""
+    points = []
+    for path in requests["route"]:
+        query = parse_qs(urlsplit(path).query)
+        for key in ("origin", "destination"):
+            lon, lat = (float(x) for x in query[key][0].split(","))
+            points.append([lon, lat])
+    out = []
+    for i in range(n):
+        pick = [points[(i * size + k) % len(points)] for k in range(size)]
+        out.append(("/v3/lds/routing/matrix", {"origins": pick, "destinations": pick[::-1], "mode": "car"}))
+    return out
+
+
+def load(port: int, requests: dict[str, list], clients: int) -> tuple[int, int]:
     paths = [p for kind in requests.values() for p in kind]
     slices = [paths[i::clients] for i in range(clients)]
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
@@ -127,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     if data is None:
         data = args.work / Path(args.extract).name.split(".")[0]
         ensure_data(args.extract, data, False, log)
-    requests = sample_requests(str(data), args.requests)
+    requests: dict[str, list] = sample_requests(str(data), args.requests)
+    requests["matrix"] = matrices(requests, max(1, args.requests // 4))
     log(f"data {data}: {dir_mb(data)} MB on disk; load: "
         + ", ".join(f"{len(v)} {k}" for k, v in requests.items()) + f" over {args.clients} connections at a time")
     log(f"{'workers':>7} {'start s':>7} | {'master priv':>11} {'worker priv':>11} {'worker pss':>10} "

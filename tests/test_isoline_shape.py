@@ -127,8 +127,9 @@ def test_rings_closer_than_the_rounding_stay_valid():
 # --- catchment areas (the isolines the API draws) ---------------------------------------------------------------
 
 
-def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=80.0, levels=None):
-    """Polygons (metres) of ``catchment_field`` at each level (default: ``limit``), unsimplified, every hole kept."""
+def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=80.0, levels=None, cut_off=()):
+    """Polygons (metres) of ``catchment_field`` at each level (default: ``limit``), unsimplified, every hole kept;
+    the edges ``cut_off`` are not of the network (no router snaps to them)."""
     edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
         zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
     weights = np.asarray(weights, dtype=np.float32)
@@ -138,6 +139,7 @@ def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=8
     nx, ny = int(np.ceil(xmax / cell)) + pad - jx0 + 1, int(np.ceil(ymax / cell)) + pad - jy0 + 1
     no_twins = np.full(len(geometry[0]) - 1, -1, dtype=np.int32)
     snaps = np.ones(len(no_twins), dtype=np.uint8)
+    snaps[list(cut_off)] = 0
     z, lo, hi = catchment_field(edge, f0, c0, cb, wb, weights, *geometry, no_twins, snaps,
                                 np.asarray(claims, dtype=np.int32), LON0, LAT0, float(limit), cell, offroad_m, jx0, jy0,
                                 nx, ny)
@@ -148,6 +150,22 @@ def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=8
 def traced_levels(f: CostField, levels) -> list:
     """The rings of the field's cells at each level, contoured half-way between cells as the API does."""
     return trace_levels(f.z, f.x0, f.y0, f.cell, np.asarray(levels, dtype=float), *f.extents(), None, True)
+
+
+def test_a_reached_road_cut_off_from_the_network_serves_what_no_network_road_does():
+    """A one-way street with no way out (one leaving the extract, say) is still driven to: the places along it that
+    no road of the network has within the off-road distance are inside once it is reached, whatever larger range
+    the search ran to; a place nearer a network road than that is judged by that road alone."""
+    # Road 0 (network) reached at cost 0..2; road 1 (cut off) 200 m north, entered at cost 5 and 15 at its end;
+    # road 2 (network, unreached: a claim) runs 40 m south of road 1's far half.
+    geometry = roads([(0, 0), (200, 0)], [(0, 200), (400, 200)], [(200, 160), (400, 160)])
+    items = [(0, 0.0, 0.0, np.inf, 0.0), (1, 0.0, 5.0, np.inf, 0.0)]
+    for limit in (12, 24):
+        _, (area,) = catchment(items, [2.0, 10.0], geometry, limit, claims=[2], cut_off=[1], levels=[12])
+        assert area.contains(shapely.Point(100, 20))  # by road 0
+        assert area.contains(shapely.Point(60, 230))  # 30 m from road 1 where it is reached at 6.5
+        assert not area.contains(shapely.Point(380, 230))  # road 1 reached there only at 14.5
+        assert not area.contains(shapely.Point(260, 150))  # nearer road 2 (unreached) than the off-road distance
 
 
 def test_a_block_between_reached_streets_is_inside_a_wide_empty_area_is_not():

@@ -16,6 +16,7 @@ from shapely.geometry import shape
 from lds import fastjson
 from lds.errors import OutOfCoverage
 from lds.geo import haversine_m, local_xy
+from lds.graph.search import AT_NODE_M, bounded_search
 from lds.isoline_shape import COORD_DECIMALS
 from lds.isolines import isolines
 
@@ -42,6 +43,10 @@ def node_costs(graph, snap, weight: str, cutoff: float) -> np.ndarray:
     twin = int(graph.edge_rev[snap.edge])
     if twin >= 0:
         g.add_edge(-1, int(dst[twin]), w=snap.fraction * w[twin])
+    length = float(graph.edge_length[snap.edge])
+    for node, off in ((graph.edge_src[snap.edge], snap.fraction), (dst[snap.edge], 1.0 - snap.fraction)):
+        if off * length <= AT_NODE_M:  # a point on a road node leaves by any edge out of it, as a route does
+            g.add_edge(-1, int(node), w=0.0)
     out = np.full(graph.n_nodes, np.inf)
     for node, cost in nx.single_source_dijkstra_path_length(g, -1, cutoff=cutoff, weight="w").items():
         if node >= 0:
@@ -124,6 +129,26 @@ def test_reachable_road_is_inside_and_unreachable_road_outside(lds_core, mode, w
         assert not inside[unreachable].any(), f"{inside[unreachable].sum()} unreachable road points inside"
 
 
+def test_a_point_on_a_road_node_leaves_by_every_edge_out_of_it(lds_core):
+    """The snapper picks one of the edges meeting at a crossing; the search must not leave only by that one (a
+    one-way street picked there would send every trip round its block first)."""
+    graph = lds_core.graph("car")
+    src, dst, time = np.asarray(graph.edge_src), np.asarray(graph.edge_dst), np.asarray(graph.edge_time)
+    out_degree = np.bincount(src, minlength=graph.n_nodes)
+    checked = 0
+    for node in pick_origins(graph, 200, seed=17):
+        snap = graph.snapper.snap(*node, 5.0)
+        at = int(src[snap.edge]) if snap.fraction < 0.5 else int(dst[snap.edge])
+        if out_degree[at] < 2 or snap.distance_m > 0.1:
+            continue
+        reach = bounded_search(graph, snap, 300.0)
+        cost = dict(zip(np.asarray(reach.nodes).tolist(), np.asarray(reach.cost).tolist(), strict=True))
+        for e in np.flatnonzero(src == at):
+            assert cost.get(int(dst[e]), np.inf) <= time[e] + 1e-3
+        checked += 1
+    assert checked > 50
+
+
 @pytest.mark.parametrize("mode", ["car", "walk"])
 def test_shorter_ranges_lie_inside_longer_ones(lds_core, mode):
     ranges = [600, 120, 300, 420]
@@ -176,7 +201,8 @@ def test_answer_is_lean_rounded_numpy_rings_that_nest(lds_core, mode, ranges):
 def test_catchment_holds_the_places_whose_road_is_reached(lds_core, mode, rng):
     """A place whose nearest road (of the network, within the off-road distance) is reached is inside, as are the
     blocks between reached streets; a place whose nearest road is not reached, or farther from every road than
-    the off-road distance (the sea, a park without paths), is outside. Places near a tie are not judged."""
+    the off-road distance (the sea, a park without paths), is outside, unless a reached road cut off from the
+    network (a one-way street out of the extract) lies within that distance. Places near a tie are not judged."""
     graph = lds_core.graph(mode)
     s = lds_core.settings.replace(isoline_resolution_m=0.0, isoline_max_cells=1_000_000)  # every hole, 10 m cells
     offroad = s.isoline_offroad_m
@@ -190,7 +216,9 @@ def test_catchment_holds_the_places_whose_road_is_reached(lds_core, mode, rng):
         polygon = shape(iso.geom)
         assert polygon.is_valid
         lon, lat, cost, edge = road_points(graph, snap, node_costs(graph, snap, "time", 3 * rng), "time", with_edges=True)
-        keep = joined[edge]  # the roads of the network (a spur cut off from it serves nothing)
+        keep = joined[edge]  # the roads of the network; a reached one cut off from it serves what they leave
+        cut_x, cut_y = local_xy(lon[~keep], lat[~keep], snap.lon, snap.lat)
+        cut_cost = cost[~keep]
         x, y = local_xy(lon[keep], lat[keep], snap.lon, snap.lat)
         cost = cost[keep]
         tree = cKDTree(np.column_stack([x, y]))
@@ -202,8 +230,15 @@ def test_catchment_holds_the_places_whose_road_is_reached(lds_core, mode, rng):
         lo = np.array([cost[i].min() for i in near])
         hi = np.array([cost[i].max() for i in near])
         inside = shapely.contains_xy(polygon, px, py)
+        cut_d = {}
+        for share in (0.9, 1.1):  # distance to the cut-off roads' places reached well within / just beyond range
+            pts = np.column_stack([cut_x, cut_y])[cut_cost <= share * rng]
+            cut_d[share] = cKDTree(pts).query(np.column_stack([qx, qy]))[0] if len(pts) else np.full(len(qx), np.inf)
         served = (hi <= 0.9 * rng) & (d <= offroad - margin)  # every road about as near is reached
-        unserved = (lo > 1.1 * rng) | (d > offroad + margin)  # no road about as near is reached, or none near
+        served |= (d > offroad + margin) & (cut_d[0.9] <= offroad - margin)  # none near but a reached cut-off one
+        # No road about as near is reached, or none near (nor a reached cut-off one).
+        unserved = ((lo > 1.1 * rng) | (d > offroad + margin)) & ((d <= offroad - margin)
+                                                                    | (cut_d[1.1] > offroad + margin))
         assert inside[served].all(), f"{(~inside[served]).sum()} served places outside"
         assert not inside[unserved].any(), f"{inside[unserved].sum()} unserved places inside"
         judged_in += served.sum()

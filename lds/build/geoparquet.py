@@ -9,6 +9,7 @@ batches as they are made, so a large table is never held whole as Python objects
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
@@ -102,14 +103,17 @@ def coords_bbox(lon: np.ndarray, lat: np.ndarray) -> list[float] | None:
     return [float(np.nanmin(lon)), float(np.nanmin(lat)), float(np.nanmax(lon)), float(np.nanmax(lat))]
 
 
-def write_duckdb(db_path: Path, parquet: dict[str, Path], comments: dict[str, str]) -> None:
+def write_duckdb(db_path: Path, parquet: dict[str, Path], comments: dict[str, str], memory_mb: int = 1024) -> None:
     """Copy each GeoParquet file into a table of a new DuckDB file (geometry columns as GEOMETRY, the ``bbox``
-    covering column left out: DuckDB keeps its own statistics)."""
+    covering column left out: DuckDB keeps its own statistics), DuckDB using at most ``memory_mb`` MiB (it spills
+    to a temporary dir beside the file past that; its default would be 80 % of the machine)."""
     from lds.warehouse.duck_ext import load_extensions, sql_string
 
     tmp = db_path.with_name(db_path.name + ".tmp")
     tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    spill = db_path.with_name(db_path.name + ".spill")
+    con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False, "autoload_known_extensions": False,
+                                           "memory_limit": f"{int(memory_mb)}MB", "temp_directory": str(spill)})
     try:
         load_extensions(con)
         for name, path in parquet.items():
@@ -121,4 +125,5 @@ def write_duckdb(db_path: Path, parquet: dict[str, Path], comments: dict[str, st
         con.execute("CHECKPOINT")
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     tmp.rename(db_path)

@@ -7,6 +7,7 @@ are kept as NaN so the graph builder can split ways there instead of joining dis
 
 from __future__ import annotations
 
+import json
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,3 +147,34 @@ def read_roads(path: str | Path, progress=None) -> Roads:
                         f"{len(signals)} signals, {len(restrictions)} turn restrictions, "
                         + ", ".join(f"{len(ids)} nodes closed to {mode}" for mode, ids in roads.blocked.items()))
     return roads
+
+
+_ROAD_ARRAYS = ("way_ids", "offsets", "refs", "lon", "lat", "signals")
+
+
+def save_roads(roads: Roads, folder: str | Path) -> None:
+    """Write ``roads`` to ``folder`` (one .npy per array, the tags and the rest as JSON): the osm stage's output,
+    which a resumed build reads back instead of the extract and later stages memory-map instead of keeping."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in _ROAD_ARRAYS:
+        np.save(folder / f"{name}.npy", getattr(roads, name))
+    for mode, ids in roads.blocked.items():
+        np.save(folder / f"blocked.{mode}.npy", ids)
+    with open(folder / "tags.json", "w") as f:
+        json.dump(roads.tags, f, ensure_ascii=False, separators=(",", ":"))
+    (folder / "roads.json").write_text(json.dumps({
+        "restrictions": roads.restrictions, "bbox": roads.bbox, "stats": roads.stats, "blocked": list(roads.blocked),
+    }))
+
+
+def load_roads(folder: str | Path) -> Roads:
+    """The :class:`Roads` :func:`save_roads` wrote, its arrays memory-mapped (read-only)."""
+    folder = Path(folder)
+    rest = json.loads((folder / "roads.json").read_text())
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ROAD_ARRAYS}
+    with open(folder / "tags.json") as f:
+        tags = json.load(f)
+    return Roads(**arrays, tags=tags,
+                 blocked={mode: np.load(folder / f"blocked.{mode}.npy") for mode in rest["blocked"]},
+                 restrictions=[tuple(r) for r in rest["restrictions"]], bbox=rest["bbox"], stats=rest["stats"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 import urllib.parse
@@ -15,10 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from lds import __version__, versions
-from lds.build.progress import Progress, peak_rss_mb
+from lds.build.progress import Progress
+from lds.build.stages import Stages, prune_stale, stop_fork_server
 from lds.errors import BadRequest
-from lds.formats import DATA_FORMAT, TABLES_DB, TABLES_DIR, TABLES_FORMAT
-from lds.versions import current_path, holds_build, staging_dir
+from lds.formats import DATA_FORMAT, MODEL_VERSION, TABLES_DB, TABLES_DIR, TABLES_FORMAT
+from lds.settings import Settings
+from lds.versions import current_path, holds_build
 
 EXTRACT_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.bz2", ".osm.gz")
 
@@ -74,9 +77,83 @@ def current_meta(out: str | Path, digest: str) -> dict | None:
     meta = json.loads(meta_file.read_text())
     if meta.get("source", {}).get("sha256") != digest or meta.get("data_format") != DATA_FORMAT:
         return None
+    if meta.get("model_version", 1) != MODEL_VERSION:
+        return None  # built by an lds that computed speeds, access or derived arrays differently
     if (meta.get("tables") or {}).get("format") != TABLES_FORMAT or not (Path(out) / TABLES_DIR / TABLES_DB).is_file():
         return None  # built before the LDS tables (or with another layout of them): rebuilt to add them
     return meta
+
+
+ROADS_STAGE_DIR = ".roads"  # the osm stage's output in the staging dir (removed before publishing)
+
+
+def build_key(source: Path, digest: str, modes: Iterable[str], skip_geocoder: bool) -> str:
+    """What a build's result depends on: the extract (size, mtime, sha256), its options, the lds version and
+    formats, and the LDS_* environment (settings that tune the build). A resumed build reuses stages only
+    when this is unchanged."""
+    st = source.stat()
+    ident = {
+        "lds": __version__, "data_format": DATA_FORMAT, "model_version": MODEL_VERSION, "tables_format": TABLES_FORMAT,
+        "source": {"sha256": digest, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns},
+        "modes": list(modes), "geocoder": not skip_geocoder,
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("LDS_")},
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def resumable_staging_dir(out: Path, key: str) -> Path:
+    """The staging dir of a build of ``out`` with this key: the same on a rerun (unlike versions.staging_dir,
+    named by process), so the rerun finds the stages already done."""
+    if holds_build(out):
+        return out / versions.VERSIONS / f".resume-{key[:16]}"
+    return out.with_name(out.name + ".building")
+
+
+# --- the stages: each runs in a child process (lds.build.stages), reading and writing only the staging dir ---
+def osm_stage(source: Path, roads_dir: Path, progress: Progress) -> None:
+    from lds.build.osm import read_roads, save_roads
+
+    save_roads(read_roads(source, progress), roads_dir)
+
+
+def graph_stage(work: Path, mode: str, progress: Progress) -> dict:
+    from lds.build.osm import load_roads
+    from lds.build.road_table import way_access
+    from lds.build.roads import build_mode_graph, write_graph
+
+    roads = load_roads(work / ROADS_STAGE_DIR)
+    graph = build_mode_graph(roads, mode, progress)
+    counts = write_graph(graph, work / "graph" / mode)
+    np.savez(work / ROADS_STAGE_DIR / f"access.{mode}.npz", **way_access(len(roads.way_ids), graph.usages))
+    progress(mode, f"{counts['nodes']} nodes, {counts['edges']} edges, largest SCC {counts['largest_scc_nodes']}")
+    return {"counts": counts}
+
+
+def ch_stage(graph_dir: Path, mode: str, progress: Progress) -> dict:
+    from lds.graph.prepare import prepare_routing
+
+    return {"ch": prepare_routing(graph_dir, mode, progress)}
+
+
+def geocoder_stage(source: Path, index_dir: Path, progress: Progress) -> dict:
+    from lds.geocoding.build import build_index
+
+    return {"counts": build_index(source, index_dir, progress)}
+
+
+def tables_stage(work: Path, modes: list[str], geocoder: bool, progress: Progress) -> dict:
+    from lds.build.osm import load_roads
+    from lds.build.tables import write_tables
+
+    roads = load_roads(work / ROADS_STAGE_DIR)
+    access = {mode: dict(np.load(work / ROADS_STAGE_DIR / f"access.{mode}.npz")) for mode in modes}
+    cut_refs = [np.concatenate(list(roads.blocked.values()) or [np.zeros(0, np.int64)])]
+    for mode in modes:  # the roads table is cut at every node that is a graph node in any mode
+        node_osm = np.load(work / "graph" / mode / "node_osm.npy", mmap_mode="r")
+        cut_refs.append(node_osm[node_osm >= 0])
+    return {"tables": write_tables(work, roads, access, np.unique(np.concatenate(cut_refs)),
+                                   work / "geocoder" if geocoder else None, progress,
+                                   Settings.from_env().build_duckdb_memory_mb)}
 
 
 def build(
@@ -88,19 +165,17 @@ def build(
     if_changed: bool = False,
     keep_versions: int = 3,
     progress: Progress | None = None,
+    restart: bool = False,
 ) -> dict:
     """Build every part into ``out`` (written beside, then swapped in) and return its metadata.
 
     When ``out`` already holds a build, the new one becomes a version beside it and ``out/current`` is flipped to
-    it, keeping ``keep_versions`` versions (lds.versions): servers following ``out`` switch without downtime."""
-    from lds.build.osm import read_roads
-    from lds.build.road_table import way_access
-    from lds.build.roads import build_mode_graph, write_graph
-    from lds.build.tables import write_tables
-    from lds.graph.prepare import prepare_routing
-
+    it, keeping ``keep_versions`` versions (lds.versions): servers following ``out`` switch without downtime.
+    Stages are resumable: a build killed part-way and run again reuses the stages it finished (:class:`Stages`);
+    ``restart`` starts from scratch."""
     progress = progress or Progress(quiet=quiet)  # lds build on a terminal: a bar (lds.build.progress_bar)
     out = Path(out)
+    modes = list(modes)
     source = fetch(extract, out.parent / "downloads", progress)
     digest = sha256_file(source)
     progress("source", f"{source} sha256={digest[:12]}")
@@ -109,48 +184,52 @@ def build(
         progress("done", f"{out} is up to date (built {old.get('built_at')})")
         return old
     versioned = holds_build(out)
-    work = staging_dir(out)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-
-    roads = read_roads(source, progress)
-    counts: dict[str, dict] = {}
-    access: dict[str, dict] = {}  # per mode, per way: directions and speeds (for lds.roads)
-    cut_refs = [np.concatenate(list(roads.blocked.values()) or [np.zeros(0, np.int64)])]
-    for mode in modes:
-        graph = build_mode_graph(roads, mode, progress)
-        counts[mode] = write_graph(graph, work / "graph" / mode)
-        access[mode] = way_access(len(roads.way_ids), graph.usages)
-        cut_refs.append(graph.arrays["node_osm"][graph.arrays["node_osm"] >= 0])
-        del graph
-        progress(mode, f"{counts[mode]['nodes']} nodes, {counts[mode]['edges']} edges, largest SCC {counts[mode]['largest_scc_nodes']}")
-        prepare_routing(work / "graph" / mode, mode, progress)
-    geocoder_counts = None
-    if not skip_geocoder:
-        from lds.geocoding.build import build_index
-
-        geocoder_counts = build_index(source, work / "geocoder", progress)
-    tables = write_tables(work, roads, access, np.unique(np.concatenate(cut_refs)),
-                          None if skip_geocoder else work / "geocoder", progress)
+    key = build_key(source, digest, modes, skip_geocoder)
+    work = resumable_staging_dir(out, key)
+    stages = Stages(work, key, restart=restart)
+    progress.stage_begin()
+    try:
+        roads_dir = work / ROADS_STAGE_DIR
+        stages.run("osm", [roads_dir], progress, osm_stage, source, roads_dir)
+        counts = {}
+        for mode in modes:
+            graph_dir = work / "graph" / mode
+            counts[mode] = stages.run(mode, [graph_dir, roads_dir / f"access.{mode}.npz"], progress, graph_stage,
+                                      work, mode)["counts"]
+            stages.run(f"{mode} ch", [], progress, ch_stage, graph_dir, mode)
+        geocoder_counts = None
+        if not skip_geocoder:
+            geocoder_counts = stages.run("geocoder", [work / "geocoder"], progress, geocoder_stage, source,
+                                         work / "geocoder")["counts"]
+        tables_info = stages.run("tables", [work / TABLES_DIR], progress, tables_stage, work, modes,
+                                 not skip_geocoder)["tables"]
+    finally:
+        stop_fork_server()
+    roads = json.loads((roads_dir / "roads.json").read_text())
 
     built_at = datetime.now(UTC).isoformat(timespec="seconds")
     meta = {
         "lds_version": __version__,
         "data_format": DATA_FORMAT,
+        "model_version": MODEL_VERSION,
         "data_version": versions.fresh_version(out, f"{digest[:12]}-{int(time.time())}"),
         "source": {"name": source.name, "path": str(source.resolve()), "sha256": digest, "bytes": source.stat().st_size},
         "built_at": built_at,
         "build_seconds": round(progress.elapsed(), 2),
-        "peak_memory_mb": round(peak_rss_mb(), 1),
-        "bbox": roads.bbox,
-        "osm": roads.stats,
+        "peak_memory_mb": round(progress.peak_mb(), 1),
+        "stages": progress.stage_figures,
+        "bbox": roads["bbox"],
+        "osm": roads["stats"],
         "graphs": counts,
         "geocoder": geocoder_counts,
-        "tables": tables,
+        "tables": tables_info,
     }
+    shutil.rmtree(roads_dir)
+    stages.close()
     (work / "meta.json").write_text(json.dumps(meta, indent=2))
     if versioned:
         progress("publish", f"version {versions.publish(out, work, meta['data_version'], keep_versions).name}")
+        prune_stale(out / versions.VERSIONS, ".resume-*")
     elif out.exists():
         old = out.with_name(out.name + ".old")
         shutil.rmtree(old, ignore_errors=True)

@@ -76,6 +76,10 @@ BIKE_PUSH_KMH = 4.0
 
 WALK_EXCLUDED = {"motorway", "motorway_link", "bus_guideway", "construction", "proposed", "planned", "abandoned",
                  "raceway", "razed", "no", "escape", "busway"}
+# Walked only where a foot/access tag opens them: OSRM foot.lua gives a cycleway no walking speed and osmnx's walk
+# network leaves cycleways out, as OSM's default access for highway=cycleway in much of Europe (Denmark, Germany,
+# the Netherlands, ...) has no pedestrians: they use the footway or sidewalk beside it.
+WALK_TAGGED_ONLY = {"cycleway"}
 BIKE_EXCLUDED = WALK_EXCLUDED | {"footway", "steps", "corridor", "elevator", "escalator", "pedestrian", "bridleway"}
 
 _TRUE = {"yes", "true", "1"}
@@ -274,6 +278,8 @@ def walk_usage(tags: Tags) -> Usage | None:
         return None
     access = _access(tags, ("foot", "access"))
     if access in ACCESS_DENY and access != "delivery":
+        return None
+    if highway in WALK_TAGGED_ONLY and access not in ACCESS_ALLOW:
         return None
     if tags.get("service") == "private":
         return None

@@ -1,4 +1,4 @@
-"""Build progress lines and the closing figures (time, peak memory)."""
+"""Build progress lines and the closing figures (time, peak memory), overall and per stage."""
 
 from __future__ import annotations
 
@@ -8,21 +8,44 @@ import time
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process (and finished children) in MiB."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return own / 1024.0
+    """Peak resident memory of this process in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 class Progress:
-    """Prints ``[  1.2s] step: message`` lines to stderr so stdout stays machine-readable."""
+    """Prints ``[  1.2s] step: message`` lines to stderr so stdout stays machine-readable, and keeps the time and
+    peak memory of each stage ended by :meth:`stage_done` (meta.json's ``stages``)."""
 
     def __init__(self, stream=None, quiet: bool = False):
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.t0 = time.perf_counter()
+        self.stage_figures: dict[str, dict[str, float]] = {}
+        self._mark = self.t0
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
+
+    def peak_mb(self) -> float:
+        """Peak resident memory of the run so far (MiB): this process's or a stage's, whichever is higher."""
+        return max([peak_rss_mb(), *(s["peak_mb"] for s in self.stage_figures.values() if not s.get("reused"))])
+
+    def stage_begin(self) -> None:
+        """Start timing a stage now (the first stage otherwise starts when this object was made)."""
+        self._mark = time.perf_counter()
+
+    def stage_done(self, name: str, reused: bool = False, peak_mb: float | None = None) -> dict[str, float]:
+        """Close the stage ``name``: its seconds since the previous one (or :meth:`stage_begin`) and its peak
+        memory in MiB (``peak_mb``, measured where it ran; else this process's)."""
+        now = time.perf_counter()
+        peak = peak_rss_mb() if peak_mb is None else peak_mb
+        info = {"seconds": round(now - self._mark, 2), "peak_mb": round(peak, 1)}
+        if reused:
+            info["reused"] = True
+        self.stage_figures[name] = info
+        self.stage_begin()
+        self(name, f"{'reused, ' if reused else ''}{info['seconds']} s, peak {info['peak_mb']} MiB")
+        return info
 
     def __call__(self, step: str, message: str = "") -> None:
         if not self.quiet:

@@ -18,7 +18,7 @@ import shapely
 from lds.build.geoparquet import BBOX_TYPE, coords_bbox, geometry_bbox, geometry_wkb, row_slices
 from lds.build.osm import Roads
 from lds.build.profiles import Usage
-from lds.build.roads import _ranges, cumulative_length
+from lds.build.roads import _ranges, cumulative_length, usage_columns
 
 MODES = ("car", "walk", "bike")
 COMMENT = "The road network: one row per piece of OSM way between graph nodes, per-mode access and speed"
@@ -43,16 +43,7 @@ GEOMETRY_TYPES = {"geom": ["LineString"]}
 
 def way_access(n_ways: int, usages: Mapping[int, Usage]) -> dict[str, np.ndarray]:
     """Per way (index into ``Roads``): may travel forward / backward, speed each way (km/h, NaN if not)."""
-    idx = np.fromiter(usages.keys(), dtype=np.int64, count=len(usages))
-    out = {
-        "forward": np.zeros(n_ways, bool),
-        "backward": np.zeros(n_ways, bool),
-        "speed_fwd": np.full(n_ways, np.nan),
-        "speed_bwd": np.full(n_ways, np.nan),
-    }
-    for key, values in out.items():  # the keys are Usage's attribute names
-        values[idx] = np.fromiter((getattr(u, key) for u in usages.values()), dtype=values.dtype, count=len(idx))
-    return out
+    return usage_columns(n_ways, usages, ("forward", "backward", "speed_fwd", "speed_bwd"))
 
 
 def road_pieces(roads: Roads, usable: np.ndarray, cut_refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,8 @@ one dead-end node per segment that reaches it, so routes can come up to it and t
 
 from __future__ import annotations
 
-import itertools
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,8 @@ from lds.formats import FLAG_BRIDGE, FLAG_RESTRICTED, FLAG_ROUNDABOUT, FLAG_TOLL
 from lds.geo import haversine_m
 
 SIGNAL_PENALTY_S = 2.0  # OSRM car.lua traffic_signal_penalty
+_USAGE_TYPES = {"forward": bool, "backward": bool, "restricted_fwd": bool, "restricted_bwd": bool,
+                "speed_fwd": np.float64, "speed_bwd": np.float64, "penalty_fwd": np.float64, "penalty_bwd": np.float64}
 
 
 @dataclass
@@ -32,16 +34,6 @@ class ModeGraph:
     arrays: dict[str, np.ndarray]
     names: list[str]
     usages: dict[int, Usage] = field(default_factory=dict)  # way index -> how this mode may use it (lds.build.tables)
-
-
-def _valid_runs(valid: np.ndarray, a: int, b: int) -> list[tuple[int, int]]:
-    """Index ranges [s, e) of consecutive located nodes of one way (way split at missing refs)."""
-    v = valid[a:b]
-    if v.all():
-        return [(a, b)] if b - a >= 2 else []
-    edges = np.diff(np.concatenate(([0], v.astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(a + s, a + e) for s, e in zip(starts, ends) if e - s >= 2]
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -72,53 +64,77 @@ def cumulative_length(roads: Roads) -> np.ndarray:
     return np.concatenate(([0.0], np.cumsum(step)))
 
 
+def usage_columns(n_ways: int, usages: Mapping[int, Usage], keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """Per way (index into ``Roads``), the :class:`Usage` attributes ``keys`` as arrays (False / NaN for ways the
+    mode may not use): one array per attribute instead of an object per way, segment or edge."""
+    idx = np.fromiter(usages.keys(), dtype=np.int64, count=len(usages))
+    out = {}
+    for key in keys:
+        kind = _USAGE_TYPES[key]
+        col = np.zeros(n_ways, bool) if kind is bool else np.full(n_ways, np.nan)
+        col[idx] = np.fromiter((getattr(u, key) for u in usages.values()), dtype=kind, count=len(idx))
+        out[key] = col
+    return out
+
+
+def located_runs(roads: Roads, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex ranges [s, e) of the runs of two or more consecutive located nodes of the ``usable`` ways (a way is
+    split where its nodes are missing), in vertex order."""
+    way_of = np.repeat(np.arange(len(roads.way_ids), dtype=np.int32), np.diff(roads.offsets))
+    keep = usable[way_of] & np.isfinite(roads.lon)
+    same_way = way_of[1:] == way_of[:-1]
+    del way_of
+    prev_kept = np.concatenate(([False], keep[:-1] & same_way))
+    next_kept = np.concatenate((keep[1:] & same_way, [False]))
+    starts, ends = np.flatnonzero(keep & ~prev_kept), np.flatnonzero(keep & ~next_kept) + 1
+    long = ends - starts >= 2
+    return starts[long], ends[long]
+
+
 def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
+    """The graph of ``mode``, vectorised over the vertex arrays: Python work is per way (its profile), never per
+    node, segment or edge."""
     usage_of = PROFILES[mode]
-    valid = np.isfinite(roads.lon)
-    runs: list[tuple[int, int, int]] = []  # (way index, start, end)
     usages = {}
     for i, tags in enumerate(roads.tags):
         usage = usage_of(tags)
-        if usage is None or not (usage.forward or usage.backward):
-            continue
-        usages[i] = usage
-        for s, e in _valid_runs(valid, int(roads.offsets[i]), int(roads.offsets[i + 1])):
-            runs.append((i, s, e))
-    if not runs:
+        if usage is not None and (usage.forward or usage.backward):
+            usages[i] = usage
+    usable = np.zeros(len(roads.way_ids), bool)
+    usable[list(usages)] = True
+    run_starts, run_ends = located_runs(roads, usable)
+    if not len(run_starts):
         raise ValueError(f"no {mode} roads in this extract")
-    run_starts = np.array([r[1] for r in runs], dtype=np.int64)
-    run_ends = np.array([r[2] for r in runs], dtype=np.int64)
     used = roads.refs[_ranges(run_starts, run_ends - run_starts)]
     uniq, counts = np.unique(used, return_counts=True)
+    del used
     node_refs = np.union1d(uniq[counts >= 2], np.concatenate([roads.refs[run_starts], roads.refs[run_ends - 1]]))
     blocked = roads.blocked.get(mode, np.empty(0, dtype=np.int64))
     blocked = blocked[np.isin(blocked, uniq)]
+    del uniq, counts
     node_refs = np.union1d(node_refs, blocked)
-    is_node = np.isin(roads.refs, node_refs)
 
     # Cut runs at graph nodes; a segment that closes on itself is split at its middle vertex.
-    seg_way, seg_s, seg_e = [], [], []
-    extra_nodes = []
-    for way, s, e in runs:
-        cuts = (np.flatnonzero(is_node[s:e]) + s).tolist()
-        for a, b in itertools.pairwise(cuts):
-            if roads.refs[a] == roads.refs[b]:
-                if b - a < 2:
-                    continue
-                m = (a + b) // 2
-                extra_nodes.append(roads.refs[m])
-                seg_way += [way, way]
-                seg_s += [a, m]
-                seg_e += [m, b]
-            else:
-                seg_way.append(way)
-                seg_s.append(a)
-                seg_e.append(b)
-    if extra_nodes:
-        node_refs = np.union1d(node_refs, np.asarray(extra_nodes, dtype=np.int64))
-    seg_way_a = np.asarray(seg_way, dtype=np.int64)
-    seg_s_a = np.asarray(seg_s, dtype=np.int64)
-    seg_e_a = np.asarray(seg_e, dtype=np.int64)
+    mark = np.zeros(len(roads.refs) + 1, dtype=np.int8)
+    mark[run_starts] += 1
+    mark[run_ends] -= 1
+    cuts = np.flatnonzero((np.cumsum(mark[:-1]) > 0) & np.isin(roads.refs, node_refs))
+    del mark
+    a, b = cuts[:-1], cuts[1:]
+    run_of = np.searchsorted(run_starts, cuts, side="right")
+    inside = run_of[:-1] == run_of[1:]
+    a, b = a[inside], b[inside]
+    closed = roads.refs[a] == roads.refs[b]
+    split = closed & (b - a >= 2)
+    mid = (a + b) // 2
+    if split.any():
+        node_refs = np.union1d(node_refs, roads.refs[mid[split]])
+    seg_s_a = np.concatenate([a[~closed], a[split], mid[split]])
+    seg_e_a = np.concatenate([b[~closed], mid[split], b[split]])
+    order = np.argsort(seg_s_a, kind="stable")
+    seg_s_a, seg_e_a = seg_s_a[order], seg_e_a[order]
+    seg_way_a = np.searchsorted(roads.offsets, seg_s_a, side="right") - 1
+    del a, b, closed, split, mid, order, cuts, run_of, inside
     # Node ids of each segment's ends; at a blocked node every segment gets a dead end of its own.
     seg_first, seg_last = roads.refs[seg_s_a], roads.refs[seg_e_a]
     if len(blocked):
@@ -136,14 +152,12 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     sig_fwd = sig_cum[seg_e_a + 1] - sig_cum[seg_s_a + 1]
     sig_bwd = sig_cum[seg_e_a] - sig_cum[seg_s_a]
 
-    fwd_ok = np.array([usages[w].forward for w in seg_way], dtype=bool)
-    bwd_ok = np.array([usages[w].backward for w in seg_way], dtype=bool)
-    spd_f = np.array([usages[w].speed_fwd for w in seg_way]) / 3.6
-    spd_b = np.array([usages[w].speed_bwd for w in seg_way]) / 3.6
-    pen_f = np.array([usages[w].penalty_fwd for w in seg_way])
-    pen_b = np.array([usages[w].penalty_bwd for w in seg_way])
-    restr_f = np.array([usages[w].restricted_fwd for w in seg_way], dtype=bool)
-    restr_b = np.array([usages[w].restricted_bwd for w in seg_way], dtype=bool)
+    col = usage_columns(len(roads.way_ids), usages, ("forward", "backward", "speed_fwd", "speed_bwd", "penalty_fwd",
+                                                      "penalty_bwd", "restricted_fwd", "restricted_bwd"))
+    fwd_ok, bwd_ok = col["forward"][seg_way_a], col["backward"][seg_way_a]
+    spd_f, spd_b = col["speed_fwd"][seg_way_a] / 3.6, col["speed_bwd"][seg_way_a] / 3.6
+    pen_f, pen_b = col["penalty_fwd"][seg_way_a], col["penalty_bwd"][seg_way_a]
+    restr_f, restr_b = col["restricted_fwd"][seg_way_a], col["restricted_bwd"][seg_way_a]
     penalty = SIGNAL_PENALTY_S if mode == "car" else 0.0
 
     f_idx, b_idx = np.flatnonzero(fwd_ok), np.flatnonzero(bwd_ok)

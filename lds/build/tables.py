@@ -40,6 +40,7 @@ COMMENTS = {
     "places": "Cities, towns, suburbs and administrative areas of the geocoder, with their boundary when known",
 }
 _S, _B, _I, _F = pa.string(), pa.bool_(), pa.int64(), pa.float64()
+SEGMENTS_PER_CHUNK = 50_000  # street segments turned into GEOS lines at a time (streets table)
 _GEO = pa.binary()
 SCHEMAS = {
     "addresses": pa.schema(
@@ -163,18 +164,26 @@ def _streets(ix: _Index) -> tuple[Iterator[pa.RecordBatch], list[float] | None]:
     schema = SCHEMAS["streets"]
 
     def lines(lo: int, hi: int) -> np.ndarray:
-        """Merged lines of streets lo..hi-1 (None where the index has no way for a street)."""
+        """Merged lines of streets lo..hi-1 (None where the index has no way for a street), made a few streets at
+        a time: a GEOS line per segment costs ~1 kB until merged, and a country's streets have millions."""
         out = np.full(hi - lo, None, dtype=object)
-        a, b = np.searchsorted(seg_entity, [lo, hi])
-        if b > a:
-            o = order[a:b]
-            xy = np.stack(
-                [np.column_stack([seg["lon0"][o], seg["lat0"][o]]), np.column_stack([seg["lon1"][o], seg["lat1"][o]])],
-                axis=1,
-            ).reshape(-1, 2)
-            parts = shapely.linestrings(xy, indices=np.repeat(np.arange(b - a), 2))
-            shapely.multilinestrings(parts, indices=seg_entity[a:b] - lo, out=out)
-            out = shapely.line_merge(out)
+        bounds = np.searchsorted(seg_entity, np.arange(lo, hi + 1))  # street lo+k: segments bounds[k]:bounds[k+1]
+        k = 0
+        while k < hi - lo:
+            m = min(hi - lo, max(k + 1, int(np.searchsorted(bounds, bounds[k] + SEGMENTS_PER_CHUNK, "right")) - 1))
+            a, b = bounds[k], bounds[m]
+            if b > a:
+                o = order[a:b]
+                xy = np.stack(
+                    [np.column_stack([seg["lon0"][o], seg["lat0"][o]]),
+                     np.column_stack([seg["lon1"][o], seg["lat1"][o]])],
+                    axis=1,
+                ).reshape(-1, 2)
+                parts = shapely.linestrings(xy, indices=np.repeat(np.arange(b - a), 2))
+                chunk = np.full(m - k, None, dtype=object)
+                shapely.multilinestrings(parts, indices=seg_entity[a:b] - lo - k, out=chunk)
+                out[k:m] = shapely.line_merge(chunk)
+            k = m
         return out
 
     def gen() -> Iterator[pa.RecordBatch]:
@@ -247,6 +256,7 @@ def write_tables(
     cut_refs: np.ndarray,
     index_dir: Path | None,
     progress: Progress,
+    duckdb_memory_mb: int = 1024,
 ) -> dict:
     """Write ``out/tables/<name>.parquet`` for each table (the address tables only with an index) and their
     DuckDB copy; returns ``{"format", "rows": {name: count}, "seconds"}`` for meta.json."""
@@ -264,7 +274,7 @@ def write_tables(
     for name, (batches, bbox) in made.items():
         files[name] = folder / f"{name}.parquet"
         rows[name] = write_geoparquet(files[name], schemas[name], batches, types[name], bbox)
-    write_duckdb(folder / TABLES_DB, files, {**COMMENTS, "roads": road_table.COMMENT})
+    write_duckdb(folder / TABLES_DB, files, {**COMMENTS, "roads": road_table.COMMENT}, duckdb_memory_mb)
     info = {"format": TABLES_FORMAT, "rows": rows, "seconds": round(time.perf_counter() - t0, 2)}
     (folder / "tables.json").write_text(json.dumps(info, indent=1))
     progress("tables", f"GeoParquet {', '.join(f'{k} {v}' for k, v in rows.items())} rows in {info['seconds']} s")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -94,17 +95,17 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     a_lon = np.array([a["lon"] for a in addresses], dtype=np.float64)
     a_locs = locs.locate(a_lat, a_lon)
     filled = Counter()
-    for a, loc in zip(addresses, a_locs):
+    for a, loc in zip(addresses, a_locs):  # names interned: one string per locality, not one per address
         if a.get("city"):
             a["_city_from"] = "tag"
         elif loc.city:
-            a["city"] = display_name(loc.city)
+            a["city"] = sys.intern(display_name(loc.city))
             a["_city_from"] = "node" if loc.city_from_node else "area"
             filled["city"] += 1
         if not a.get("suburb") and loc.suburb:
-            a["suburb"] = display_name(loc.suburb)
+            a["suburb"] = sys.intern(display_name(loc.suburb))
         if loc.state:
-            a["state"] = display_name(loc.state)
+            a["state"] = sys.intern(display_name(loc.state))
         if not a.get("postcode") and loc.postcode:
             a["postcode"] = loc.postcode
             filled["postcode_area"] += 1

@@ -100,7 +100,7 @@ def build_vocabulary(ent_names: list[list[str]], ent_ctx: list[set[str]], tok: T
         for w in t:
             vocab.setdefault(w, len(vocab))
     for ctx in ent_ctx:
-        for w in ctx:
+        for w in sorted(ctx):  # a set: its order follows the hash seed, the ids must not
             vocab.setdefault(w, len(vocab))
     for words in tok.surface.values():
         for w in words:

@@ -23,6 +23,32 @@ cdef object _array(vector[int32_t]& v):
     return np.asarray(<int32_t[:n]>v.data()).copy() if n else np.zeros(0, np.int32)
 
 
+cdef object _gather(vector[int32_t]& v, object index):
+    """``v[index]`` as a new array (all of ``v`` when index is None), then ``v`` freed."""
+    cdef Py_ssize_t n = v.size()
+    view = np.asarray(<int32_t[:n]>v.data()) if n else np.zeros(0, np.int32)
+    out = view.copy() if index is None else view[index]
+    del view
+    vector[int32_t]().swap(v)
+    return out
+
+
+cdef tuple _by_node(vector[int32_t]& nodes, vector[int32_t]& arcs, Py_ssize_t n):
+    """A hierarchy list as CSR: ``arcs`` sorted by their ``nodes`` (stable) and the offsets; both vectors freed."""
+    by = _gather(nodes, None)
+    sorted_arcs = _gather(arcs, np.argsort(by, kind="stable"))
+    off = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(by, minlength=n), out=off[1:])
+    return sorted_arcs, off
+
+
+cdef object _renumber(object arcs, object new_id):
+    """Arc ids (-1 = none) in their exported numbering, in place."""
+    has = arcs >= 0
+    arcs[has] = new_id[arcs[has]]
+    return arcs
+
+
 # --- contraction ------------------------------------------------------------------------------------------------
 
 cdef class _Contractor:
@@ -32,10 +58,15 @@ cdef class _Contractor:
     cdef vector[int64_t] dist
     cdef vector[int32_t] stamp, target
     cdef int32_t cur
+    # _add_shortcuts' map from a tail's heads to their arcs
+    cdef vector[int32_t] head_arc, head_stamp
+    cdef int32_t head_cur
     cdef vector[int32_t] depth
     cdef vector[uint8_t] done
     cdef vector[int32_t] loop_w, loop_c1, loop_c2
     cdef int settle_limit
+    cdef public int ordered_settle_limit
+    cdef public int64_t relax_limit, ordered_relax_limit
     cdef bint update_neighbours
     cdef public int64_t n_prio, n_settled, report_every
     cdef public int64_t core_degree, core_size, soft_core_degree, soft_core_nodes, ordered_nodes
@@ -47,6 +78,9 @@ cdef class _Contractor:
         cdef Py_ssize_t i
         self.n = n
         self.settle_limit = settle_limit
+        self.ordered_settle_limit = settle_limit
+        self.relax_limit = 0
+        self.ordered_relax_limit = 0
         self.update_neighbours = update_neighbours
         self.report_every = 100000
         self.core_degree = 0
@@ -60,6 +94,9 @@ cdef class _Contractor:
         self.stamp.resize(n, 0)
         self.target.resize(n, 0)
         self.cur = 0
+        self.head_arc.resize(n, -1)
+        self.head_stamp.resize(n, 0)
+        self.head_cur = 0
         self.depth.resize(n, 0)
         self.done.resize(n, 0)
         self.loop_w.resize(n, INT32_MAX)
@@ -107,12 +144,13 @@ cdef class _Contractor:
 
     cdef void _witness(self, int32_t s, int32_t skip, int64_t limit, int targets):
         """Dijkstra from ``s`` avoiding ``skip``, until ``targets`` marked nodes are settled, beyond ``limit``,
-        or after settle_limit settled nodes."""
+        after settle_limit settled nodes or (relax_limit > 0) once that many arcs are relaxed."""
         cdef priority_queue[pair[int64_t, int32_t]] heap
         cdef pair[int64_t, int32_t] top
         cdef int32_t u, x, a
         cdef int64_t d, nd
         cdef int settled = 0
+        cdef int64_t relaxed = 0
         cdef size_t i
         self.stamp[s] = self.cur
         self.dist[s] = 0
@@ -132,8 +170,9 @@ cdef class _Contractor:
                 targets -= 1
                 if targets <= 0:
                     break
-            if settled > self.settle_limit:
+            if settled > self.settle_limit or (self.relax_limit > 0 and relaxed > self.relax_limit):
                 break
+            relaxed += self.out_adj[u].size()
             for i in range(self.out_adj[u].size()):
                 a = self.out_adj[u][i]
                 x = self.a_head[a]
@@ -213,18 +252,50 @@ cdef class _Contractor:
                 lst.pop_back()
                 return
 
+    cdef void _add_shortcuts(self):
+        """Add the scratch's shortcuts (or lower existing arcs to their weight). They come grouped by tail, so
+        each tail's heads are mapped to their arcs once: linear in the tail's degree, not quadratic."""
+        cdef size_t j, i
+        cdef int32_t u = -1, x, a, hops
+        for j in range(self.sc_tail.size()):
+            if self.sc_tail[j] == self.sc_head[j]:
+                self._loop(self.sc_tail[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j])
+                continue
+            if self.sc_tail[j] != u:
+                u = self.sc_tail[j]
+                self.head_cur += 1
+                if self.head_cur == INT32_MAX:
+                    for i in range(self.head_stamp.size()):
+                        self.head_stamp[i] = 0
+                    self.head_cur = 1
+                for i in range(self.out_adj[u].size()):
+                    a = self.out_adj[u][i]
+                    self.head_arc[self.a_head[a]] = a
+                    self.head_stamp[self.a_head[a]] = self.head_cur
+            x = self.sc_head[j]
+            hops = self.a_hops[self.sc_c1[j]] + self.a_hops[self.sc_c2[j]]
+            if self.head_stamp[x] == self.head_cur:
+                a = self.head_arc[x]
+                if self.sc_w[j] < self.a_w[a]:
+                    self.a_w[a] = self.sc_w[j]
+                    self.a_c1[a] = self.sc_c1[j]
+                    self.a_c2[a] = self.sc_c2[j]
+                    self.a_hops[a] = hops
+                    self.a_label[a] = -1
+                continue
+            a = self._new_arc(u, x, self.sc_w[j], self.sc_c1[j], self.sc_c2[j], hops, -1)
+            self.out_adj[u].push_back(a)
+            self.in_adj[x].push_back(a)
+            self.head_arc[x] = a
+            self.head_stamp[x] = self.head_cur
+
     cdef void _contract_node(self, int32_t m, vector[int32_t]& f_node, vector[int32_t]& f_arc,
                              vector[int32_t]& b_node, vector[int32_t]& b_arc, vector[int32_t]& nbrs):
         """Contract ``m`` with the shortcuts in the scratch: add them, move m's arcs to the hierarchy's lists and
         leave m's neighbours in ``nbrs``."""
         cdef size_t j
         cdef int32_t a, x
-        for j in range(self.sc_tail.size()):
-            if self.sc_tail[j] == self.sc_head[j]:
-                self._loop(self.sc_tail[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j])
-            else:
-                self._add_arc(self.sc_tail[j], self.sc_head[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j],
-                              self.a_hops[self.sc_c1[j]] + self.a_hops[self.sc_c2[j]], -1)
+        self._add_shortcuts()
         self.done[m] = 1
         nbrs.clear()
         for j in range(self.out_adj[m].size()):
@@ -299,6 +370,8 @@ cdef class _Contractor:
                 progress(order, self.n)
         if core_order is not None and order < self.n:
             self.ordered_nodes = self.n - order
+            self.settle_limit = self.ordered_settle_limit
+            self.relax_limit = self.ordered_relax_limit
             for m in core_order(*self._left()):
                 self._shortcuts(m)
                 self._contract_node(m, f_node, f_arc, b_node, b_arc, nbrs)
@@ -339,56 +412,35 @@ cdef class _Contractor:
 
     cdef dict _export(self, vector[int32_t]& rank, vector[int32_t]& f_node, vector[int32_t]& f_arc,
                       vector[int32_t]& b_node, vector[int32_t]& b_arc):
-        cdef Py_ssize_t nf = f_arc.size(), nb = b_arc.size(), na = self.a_w.size(), i
-        fn = np.asarray(<int32_t[:nf]>f_node.data()).copy() if nf else np.zeros(0, np.int32)
-        fa = np.asarray(<int32_t[:nf]>f_arc.data()).copy() if nf else np.zeros(0, np.int32)
-        bn = np.asarray(<int32_t[:nb]>b_node.data()).copy() if nb else np.zeros(0, np.int32)
-        ba = np.asarray(<int32_t[:nb]>b_arc.data()).copy() if nb else np.zeros(0, np.int32)
-        f_order = np.argsort(fn, kind="stable")
-        b_order = np.argsort(bn, kind="stable")
-        fa = fa[f_order]
-        ba = ba[b_order]
-        new_id = np.full(na, -1, np.int32)
-        new_id[fa] = np.arange(nf, dtype=np.int32)
-        new_id[ba] = np.arange(nf, nf + nb, dtype=np.int32)
-        tail = np.asarray(<int32_t[:na]>self.a_tail.data()).copy() if na else np.zeros(0, np.int32)
-        head = np.asarray(<int32_t[:na]>self.a_head.data()).copy() if na else np.zeros(0, np.int32)
-        w = np.asarray(<int32_t[:na]>self.a_w.data()).copy() if na else np.zeros(0, np.int32)
-        c1 = np.asarray(<int32_t[:na]>self.a_c1.data()).copy() if na else np.zeros(0, np.int32)
-        c2 = np.asarray(<int32_t[:na]>self.a_c2.data()).copy() if na else np.zeros(0, np.int32)
-        lab = np.asarray(<int32_t[:na]>self.a_label.data()).copy() if na else np.zeros(0, np.int32)
+        """The hierarchy as arrays, each gathered straight from the contractor's vectors, which are freed as soon
+        as they are read (the arcs dominate a grid's memory: one copy of them at a time, not three)."""
+        cdef Py_ssize_t nf = f_arc.size(), nb = b_arc.size(), n = self.n
+        vector[int32_t]().swap(self.a_hops)
+        fa, fwd_off = _by_node(f_node, f_arc, n)
+        ba, bwd_off = _by_node(b_node, b_arc, n)
         order = np.concatenate([fa, ba])
-        c1o, c2o = c1[order], c2[order]
-        arc_c1 = np.where(c1o >= 0, new_id[np.maximum(c1o, 0)], -1).astype(np.int32)
-        arc_c2 = np.where(c2o >= 0, new_id[np.maximum(c2o, 0)], -1).astype(np.int32)
-        n = self.n
-        loop_w = np.asarray(<int32_t[:n]>self.loop_w.data()).copy()
-        lc1 = np.asarray(<int32_t[:n]>self.loop_c1.data()).copy()
-        lc2 = np.asarray(<int32_t[:n]>self.loop_c2.data()).copy()
-        loop_c1 = np.where(lc1 >= 0, new_id[np.maximum(lc1, 0)], -1).astype(np.int32)
-        loop_c2 = np.where(lc2 >= 0, new_id[np.maximum(lc2, 0)], -1).astype(np.int32)
-        return {
-            "rank": np.asarray(<int32_t[:n]>rank.data()).copy(),
-            "fwd_off": np.concatenate([[0], np.cumsum(np.bincount(fn, minlength=n))]).astype(np.int64),
-            "fwd_head": head[fa],
-            "fwd_w": w[fa],
-            "bwd_off": np.concatenate([[0], np.cumsum(np.bincount(bn, minlength=n))]).astype(np.int64),
-            "bwd_tail": tail[ba],
-            "bwd_w": w[ba],
-            "arc_head": head[order],
-            "arc_label": lab[order],
-            "arc_c1": arc_c1,
-            "arc_c2": arc_c2,
-            "loop_w": loop_w,
-            "loop_c1": loop_c1,
-            "loop_c2": loop_c2,
-        }
+        new_id = np.full(self.a_w.size(), -1, np.int32)
+        new_id[order] = np.arange(nf + nb, dtype=np.int32)
+        out = {"rank": _array(rank), "fwd_off": fwd_off, "bwd_off": bwd_off}
+        out["bwd_tail"] = _gather(self.a_tail, ba)
+        w = _gather(self.a_w, order)
+        out["fwd_w"], out["bwd_w"] = w[:nf], w[nf:]
+        out["arc_head"] = _gather(self.a_head, order)
+        out["fwd_head"] = out["arc_head"][:nf]
+        out["arc_label"] = _gather(self.a_label, order)
+        out["arc_c1"] = _renumber(_gather(self.a_c1, order), new_id)
+        out["arc_c2"] = _renumber(_gather(self.a_c2, order), new_id)
+        out["loop_c1"] = _renumber(_array(self.loop_c1), new_id)
+        out["loop_c2"] = _renumber(_array(self.loop_c2), new_id)
+        out["loop_w"] = _array(self.loop_w)
+        return out
 
 
 def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
              const int32_t[::1] label, int settle_limit=500, bint update_neighbours=True, progress=None,
              int64_t report_every=0, int64_t core_degree=0, int64_t soft_core_degree=0,
-             double soft_core_share=0.0, core_order=None):
+             double soft_core_share=0.0, core_order=None, int ordered_settle_limit=0,
+             int64_t ordered_relax_limit=0):
     """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
     priority, re-evaluated for the neighbours of each contracted node and lazily when popped.
 
@@ -397,8 +449,13 @@ def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const 
     are left. ``core_order(nodes, tails, heads)`` then orders the nodes left (a nested dissection,
     lds.graph.dissection) and they are contracted in that order too; without it they form a core searched by
     plain bidirectional Dijkstra (what OSRM's core factor does). Either bounds the build on networks whose
-    hierarchy densifies (grids with turn costs)."""
+    hierarchy densifies (grids with turn costs). ``ordered_settle_limit`` > 0 bounds the witness searches of
+    the ordered part instead of ``settle_limit``, and ``ordered_relax_limit`` > 0 stops them once they have
+    relaxed that many arcs: its nodes are dense, so each settled node costs many arcs, and the order, not the
+    witnesses, is what keeps its shortcuts few."""
     c = _Contractor(n, tail, head, weight, label, settle_limit, update_neighbours)
+    c.ordered_settle_limit = ordered_settle_limit if ordered_settle_limit > 0 else settle_limit
+    c.ordered_relax_limit = ordered_relax_limit
     if report_every:
         c.report_every = report_every
     c.core_degree = core_degree

@@ -19,6 +19,8 @@ lists first):
 - ``ch_loop_w``/``ch_loop_c1``/``ch_loop_c2`` (N): cheapest cycle back to a node through lower ones
   (a car route whose target lies behind its source on the same one-way edge needs it).
 - ``ch_rank`` (N): contraction order.
+- ``ch_arc_dur``/``ch_arc_dist`` (arcs), ``ch_loop_dur``/``ch_loop_dist`` (N) float64: seconds and metres of every
+  arc and loop, for the distance matrix (:mod:`lds.graph.arc_costs`).
 - ``turn_bearing_start``/``turn_bearing_end`` (edges) float32: headings leaving/arriving, for angles and steps.
 - ``turn_node_out`` (road nodes) uint8: out-degree of each road node (roundabout exits, step rules).
 - ``turn_out_off``/``turn_out_edges``, ``turn_in_off``/``turn_in_edges``: edges out of / into each road node.
@@ -39,6 +41,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lds.formats import CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
+from lds.graph.arc_costs import write_arc_costs
 from lds.graph.dissection import nested_dissection, positions
 from lds.graph.snap import build_grid
 
@@ -59,11 +62,21 @@ WITNESS_SETTLE_LIMIT = 50
 # build, 3.7 ms per query); switching to dissection once the cheapest node has over 10 arcs contracts it fully in
 # 8.3 s with 0.44 ms queries (a later switch, at 30 arcs, was slower to build and query: a greedy order's core
 # dissects badly); 300x300: 51 s / 71 ms -> 332 s / 5.8 ms. On the 20k-node synthetic country
-# (scripts/synth_country.py) car queries went 1.56 -> 0.23 ms, walk 0.46 -> 0.09 ms.
+# (scripts/synth_country.py) car queries went 1.56 -> 0.23 ms, walk 0.46 -> 0.09 ms. Cuts at any gap in four
+# directions, 8-node leaves and the DISSECTION_* witness limits then took the 300x300 grid from 344 to 71 s CPU,
+# 17.7M to 15.1M arcs and 2.3 to 0.96 GB peak, queries 2161 -> 2040 settled nodes (p50 6.0 -> 4.3 ms); the
+# 230k-node country's car from 35 to 14 s CPU and 4.8M to 4.0M arcs, queries 842 -> 531 settled (0.70 -> 0.37 ms).
 CORE_DEGREE = 100
 CORE_SOFT_DEGREE = 10
 CORE_SOFT_SHARE = 0.50
 NESTED_DISSECTION = True
+# Witness searches in the dissection-ordered part stop after DISSECTION_SETTLE_LIMIT settled nodes or once
+# they have relaxed DISSECTION_RELAX_LIMIT arcs: its nodes have up to hundreds of arcs, so a settled node can
+# cost that many, and the order already keeps the shortcuts few. A budget in arcs lets sparse nodes search
+# farther than dense ones: on the 300x300 grid (20, 100) against a plain 5 settled cut the contraction by a
+# third for the same arcs; on the synthetic country it gave fewer arcs than 5 settled in the same time.
+DISSECTION_SETTLE_LIMIT = 20
+DISSECTION_RELAX_LIMIT = 100
 # Modes with turn costs get the edge-based hierarchy; the others the node-based one.
 EDGE_BASED_MODES = frozenset({"car"})
 
@@ -176,7 +189,7 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
             return nested_dissection(nodes, tails, heads, x, y)
 
     ch = _ch.contract(n, tail, head, weight, label, WITNESS_SETTLE_LIMIT, True, report, 100_000, CORE_DEGREE,
-                      CORE_SOFT_DEGREE, CORE_SOFT_SHARE, core_order)
+                      CORE_SOFT_DEGREE, CORE_SOFT_SHARE, core_order, DISSECTION_SETTLE_LIMIT, DISSECTION_RELAX_LIMIT)
     t2 = time.perf_counter()
     out = {f"ch_{k}": v for k, v in ch.items() if not k.startswith("_")}
     out.update(build_grid(arrays, _largest_component(tg, n) if edge_based else None))
@@ -188,8 +201,6 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
     n_nodes = len(arrays["node_osm"])
     out["turn_out_off"], out["turn_out_edges"] = _csr(np.asarray(arrays["edge_src"]), n_nodes)
     out["turn_in_off"], out["turn_in_edges"] = _csr(np.asarray(arrays["edge_dst"]), n_nodes)
-    for name, array in out.items():
-        np.save(graph_dir / f"{name}.npy", np.ascontiguousarray(array))
     stats = {
         "format": CH_FORMAT, "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n,
         "turns": len(tg["from"]) if edge_based else None,
@@ -199,6 +210,14 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
         "contract_seconds": round(t2 - t1, 3),
         "restricted_entry_penalty_s": RESTRICTED_ENTRY_PENALTY_S, "turn_costs": edge_based,
     }
+    for name, array in out.items():
+        np.save(graph_dir / f"{name}.npy", np.ascontiguousarray(array))
+    del out, ch, tg, tail, head, weight, label  # the arc costs below read the written files (memory-mapped), not these copies
+    t3 = time.perf_counter()
+    written = {p.stem: np.asarray(np.load(p, mmap_mode="r")) for p in graph_dir.glob("*.npy")}
+    write_arc_costs(written, edge_based, graph_dir)
+    del written
+    stats["arc_costs_seconds"] = round(time.perf_counter() - t3, 3)
     (graph_dir / "ch.json").write_text(json.dumps(stats))
     if progress:
         progress(f"{mode} ch", f"{stats['kind']}-based, {n} nodes, {stats['arcs']} arcs ({stats['shortcuts']} "

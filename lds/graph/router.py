@@ -16,9 +16,8 @@ import numpy as np
 from lds.errors import Unavailable
 from lds.formats import CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph._guidance import turn_durations_ms
+from lds.graph.search import AT_NODE_M
 from lds.graph.snap import Snap
-
-AT_NODE_M = 0.5  # a snapped point this close to an edge's end is on the road node there
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lds.graph.snap import Snap
 
 WEIGHTS = {"time": "edge_time", "distance": "edge_length"}
+AT_NODE_M = 0.5  # a snapped point this close to an edge's end is on the road node there
 
 
 def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -48,6 +49,7 @@ class SearchIndex:
                            for kind, name in WEIGHTS.items()}
         self.edge_weight = {kind: np.asarray(getattr(graph, name), dtype=np.float32) for kind, name in WEIGHTS.items()}
         self.edge_src = src
+        self.edge_dst = np.asarray(graph.edge_dst)
         self.edge_rev = np.ascontiguousarray(graph.edge_rev, dtype=np.int32)
         self._scratch = threading.local()
 
@@ -77,7 +79,8 @@ class Reach:
     """Result of a bounded search: settled nodes with their cost, and the start on the snapped edge.
 
     ``starts`` lists the partial edges the search began on as (edge, fraction, cost at that fraction):
-    the snapped edge from the snap's fraction, and its twin from the mirrored fraction.
+    the snapped edge from the snap's fraction, its twin from the mirrored fraction, and for a point on a road
+    node the other edges out of that node from their start.
     """
 
     nodes: np.ndarray
@@ -88,11 +91,24 @@ class Reach:
 
 
 def origin_starts(index: SearchIndex, snap: Snap) -> tuple[tuple[int, float, float], ...]:
-    """The partial edges leaving the snapped point: its edge onwards, and the twin edge backwards."""
+    """The partial edges leaving the snapped point: its edge onwards, the twin edge backwards and, when the point
+    sits on a road node (within ``AT_NODE_M``), every edge out of that node, as a route from it may leave: the
+    snapper picks one of the edges meeting at a node, which must not decide the way out (a one-way street picked
+    at a crossing would otherwise send every trip round its block first)."""
     starts = [(snap.edge, snap.fraction, 0.0)]
     twin = int(index.edge_rev[snap.edge])
     if twin >= 0:
         starts.append((twin, 1.0 - snap.fraction, 0.0))
+    length = float(index.edge_weight["distance"][snap.edge])
+    node = -1
+    if snap.fraction * length <= AT_NODE_M:
+        node = int(index.edge_src[snap.edge])
+    elif (1.0 - snap.fraction) * length <= AT_NODE_M:
+        node = int(index.edge_dst[snap.edge])
+    if node >= 0:
+        taken = {e for e, _, _ in starts}
+        out = index.adj_edge[index.indptr[node]:index.indptr[node + 1]].tolist()
+        starts += [(e, 0.0, 0.0) for e in out if e not in taken]
     return tuple(starts)
 
 
@@ -101,8 +117,7 @@ def bounded_search(graph, snap: Snap, limit: float, weight: str = "time") -> Rea
     index = search_index(graph)
     edge_w = index.edge_weight[weight]
     starts = origin_starts(index, snap)
-    dst = np.asarray(graph.edge_dst)
-    seeds = np.array([dst[e] for e, _, _ in starts], dtype=np.int32)
+    seeds = np.array([index.edge_dst[e] for e, _, _ in starts], dtype=np.int32)
     seed_cost = np.array([(1.0 - f) * float(edge_w[e]) for e, f, _ in starts])
     nodes, cost = bounded_dijkstra(index.indptr, index.adj_dst, index.adj_weight[weight], seeds, seed_cost,
                                    float(limit), index.scratch())

@@ -66,7 +66,7 @@ def _run_local(settings: Settings, lds: Any, burst: bool) -> int:
     runner.start()
     follower = follow(lds, settings, lambda new: setattr(runner, "lds", new))
     log.warning("no redis_url: running the local jobs of %s (single node only, data %s)", jobs.store.root,
-                lds.data_version)
+                getattr(lds, "data_version", None))  # None: a runner of task jobs only, no data loaded
     while not stop.wait(1.0):
         runner.scan()
         if burst and jobs.stats()["active"] == 0:

@@ -166,3 +166,20 @@ def test_if_changed_rebuilds_a_data_dir_without_tables(monaco_dir, monaco_pbf, t
     rebuilt = build(str(monaco_pbf), old, quiet=True, if_changed=True)
     served = current_path(old)  # the rebuild is a new version beside the old one (lds.versions)
     assert rebuilt["tables"]["rows"]["addresses"] == 183 and (served / TABLES_DIR / TABLES_DB).is_file()
+
+
+def test_if_changed_rebuilds_a_data_dir_of_an_older_travel_model(monaco_dir, monaco_pbf, tmp_path):
+    """Same extract, same layout, but built by an lds that computed speeds or access differently (no
+    ``model_version``, or another one): still served, but `lds build --if-changed` rebuilds it."""
+    from lds.formats import MODEL_VERSION
+
+    old = tmp_path / "monaco"
+    shutil.copytree(monaco_dir, old)
+    meta = json.loads((old / "meta.json").read_text())
+    assert meta["model_version"] == MODEL_VERSION
+    digest = meta["source"]["sha256"]
+    del meta["model_version"]
+    (old / "meta.json").write_text(json.dumps(meta))
+    assert current_meta(old, digest) is None
+    rebuilt = build(str(monaco_pbf), old, quiet=True, if_changed=True, modes=("car",), skip_geocoder=True)
+    assert rebuilt["model_version"] == MODEL_VERSION and current_meta(old, digest) is not None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from test_router import assert_costs_equal_plain_dijkstra
 
-from lds.graph.dissection import nested_dissection
+from lds.graph.dissection import _best_cut, _separator_sizes, nested_dissection
 
 
 def test_separators_come_after_both_sides():
@@ -28,6 +28,39 @@ def test_separators_come_after_both_sides():
         half = rank[lo:hi]
         sep = lo + int(np.argmax(half))  # the last of the half: its separator
         assert lo < sep < hi - 1  # inside the half, not at an end
+
+
+def test_separator_sizes_match_counting_each_cut():
+    """The linear-time separator sizes equal, cut by cut, the fewer distinct left or right ends of the arcs
+    crossing it."""
+    rng = np.random.default_rng(5)
+    n = 60
+    a, b = rng.integers(0, n, 300), rng.integers(0, n, 300)
+    a, b = a[a != b], b[a != b]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    sizes = _separator_sizes(lo, hi, n)
+    for k in range(n + 1):
+        cross = (lo < k) & (hi >= k)
+        assert sizes[k] == min(len(np.unique(lo[cross])), len(np.unique(hi[cross])))
+
+
+def test_grid_cut_runs_between_two_columns():
+    """On a 20x10 grid of nodes (4-neighbour arcs) the best cut is a straight line across the short side,
+    between two columns of equal x: 10 separator nodes, halves within the balance limit."""
+    xs, ys = np.meshgrid(np.arange(20.0), np.arange(10.0))
+    px, py = xs.ravel(), ys.ravel()
+    ids = np.arange(200)
+    right = ids[px[ids] < 19]
+    up = ids[py[ids] < 9]
+    at = np.concatenate([right, right + 1, up, up + 20])
+    ah = np.concatenate([right + 1, right, up + 20, up])
+    order, k = _best_cut(ids, at, ah, px, py, np.zeros(200, dtype=np.int64))
+    assert k % 10 == 0 and 60 <= k <= 140
+    left = np.zeros(200, dtype=bool)
+    left[order[:k]] = True
+    assert len(np.unique(px[order[:k]])) == k // 10 and px[order[:k]].max() < px[order[k:]].min()
+    cross = left[at] & ~left[ah]
+    assert len(np.unique(at[cross])) == 10
 
 
 @pytest.fixture(scope="module", params=["car", "walk"])
