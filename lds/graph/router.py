@@ -16,7 +16,7 @@ import numpy as np
 from lds.errors import Unavailable
 from lds.formats import CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph._guidance import turn_durations_ms
-from lds.graph.search import AT_NODE_M
+from lds.graph.search import node_at
 from lds.graph.snap import Snap
 
 
@@ -64,15 +64,6 @@ class Router:
                               g.ch_loop_c2)
         self._lock = threading.Lock()
 
-    def _at_node(self, snap: Snap) -> int:
-        """The road node a snapped point sits on (within AT_NODE_M), or -1."""
-        length = float(self.views["edge_length"][snap.edge])
-        if snap.fraction * length <= AT_NODE_M:
-            return int(self.src[snap.edge])
-        if (1.0 - snap.fraction) * length <= AT_NODE_M:
-            return int(self.dst[snap.edge])
-        return -1
-
     def _ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float], list[int], list[float]]:
         """Directed edges at a snapped point with their fractions along each, and the search's start labels.
 
@@ -88,7 +79,7 @@ class Router:
         if r >= 0:
             edges.append(r)
             fracs.append(1.0 - f)
-        node = self._at_node(snap)
+        node = node_at(snap, float(self.views["edge_length"][snap.edge]), self.src, self.dst)
         if node >= 0:
             leave = source == self.edge_based  # edge-based sources and node-based targets leave the node
             off, adj = (self.views["turn_out_off"], self.views["turn_out_edges"]) if leave else \

@@ -90,6 +90,16 @@ class Reach:
     weight: str
 
 
+def node_at(snap: Snap, length: float, src: np.ndarray, dst: np.ndarray) -> int:
+    """The road node a snapped point sits on (within ``AT_NODE_M`` of an end of its edge, ``length`` metres
+    long), or -1: routes and isolines leave such a point by any edge out of that node."""
+    if snap.fraction * length <= AT_NODE_M:
+        return int(src[snap.edge])
+    if (1.0 - snap.fraction) * length <= AT_NODE_M:
+        return int(dst[snap.edge])
+    return -1
+
+
 def origin_starts(index: SearchIndex, snap: Snap) -> tuple[tuple[int, float, float], ...]:
     """The partial edges leaving the snapped point: its edge onwards, the twin edge backwards and, when the point
     sits on a road node (within ``AT_NODE_M``), every edge out of that node, as a route from it may leave: the
@@ -99,12 +109,7 @@ def origin_starts(index: SearchIndex, snap: Snap) -> tuple[tuple[int, float, flo
     twin = int(index.edge_rev[snap.edge])
     if twin >= 0:
         starts.append((twin, 1.0 - snap.fraction, 0.0))
-    length = float(index.edge_weight["distance"][snap.edge])
-    node = -1
-    if snap.fraction * length <= AT_NODE_M:
-        node = int(index.edge_src[snap.edge])
-    elif (1.0 - snap.fraction) * length <= AT_NODE_M:
-        node = int(index.edge_dst[snap.edge])
+    node = node_at(snap, float(index.edge_weight["distance"][snap.edge]), index.edge_src, index.edge_dst)
     if node >= 0:
         taken = {e for e, _, _ in starts}
         out = index.adj_edge[index.indptr[node]:index.indptr[node + 1]].tolist()
