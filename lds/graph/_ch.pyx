@@ -4,13 +4,23 @@
 bidirectional query with stall-on-demand and shortcut unpacking.
 
 Weights are integer milliseconds so shortcut sums are exact and the hierarchy is deterministic.
+
+Memory is dominated by the arcs (a country's car graph gets ~20 per node), and an arc is final once the first of
+its two nodes is contracted: nothing reads it again until the export. So only live arcs (between nodes not yet
+contracted) are kept in memory, in slots reused as they go; a contracted node's arcs are appended to one of two
+spill files (its forward and backward lists, in contraction order: no node id per arc) under their permanent ids,
+which shortcuts refer to. The export reads the files back one output column at a time, so a country's hierarchy
+never has more than two arc-sized arrays in memory.
 """
 
 import numpy as np
 
+cimport cython
 cimport numpy as cnp
 from libc.math cimport INFINITY
+from libc.stdio cimport FILE, _IOFBF, fclose, fdopen, ferror, fflush, fread, fwrite, rewind, setvbuf
 from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t
+from libcpp.algorithm cimport pop_heap, push_heap
 from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
@@ -18,28 +28,30 @@ from libcpp.vector cimport vector
 cnp.import_array()
 
 
+cdef extern from "<malloc.h>" nogil:
+    int malloc_trim(size_t pad)  # glibc: give free heap pages back to the system
+
+
 cdef object _array(vector[int32_t]& v):
     cdef Py_ssize_t n = v.size()
     return np.asarray(<int32_t[:n]>v.data()).copy() if n else np.zeros(0, np.int32)
 
 
-cdef object _gather(vector[int32_t]& v, object index):
-    """``v[index]`` as a new array (all of ``v`` when index is None), then ``v`` freed."""
-    cdef Py_ssize_t n = v.size()
-    view = np.asarray(<int32_t[:n]>v.data()) if n else np.zeros(0, np.int32)
-    out = view.copy() if index is None else view[index]
-    del view
+cdef void _free(vector[int32_t]& v):
     vector[int32_t]().swap(v)
-    return out
 
 
-cdef tuple _by_node(vector[int32_t]& nodes, vector[int32_t]& arcs, Py_ssize_t n):
-    """A hierarchy list as CSR: ``arcs`` sorted by their ``nodes`` (stable) and the offsets; both vectors freed."""
-    by = _gather(nodes, None)
-    sorted_arcs = _gather(arcs, np.argsort(by, kind="stable"))
-    off = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(by, minlength=n), out=off[1:])
-    return sorted_arcs, off
+# A spilled arc: its id, the node at its other end (head of a forward arc, tail of a backward one), weight, c1, c2.
+DEF REC = 5
+DEF SPILL_CHUNK = 1 << 16  # records read back at a time
+DEF SPILL_BUFFER = 1 << 20  # bytes of each spill file's write buffer
+# What a column read back from the spill files holds (see _Contractor._scan).
+DEF AS_STORED = 0
+DEF RENUMBERED = 1
+DEF LABEL = 2
+DEF OWNER = 3
+DEF NEW_ID = 4
+DEF POOL_COMPACT_MIN = 1 << 20  # holes (entries) in the adjacency pool before it is worth compacting
 
 
 cdef object _renumber(object arcs, object new_id):
@@ -51,10 +63,34 @@ cdef object _renumber(object arcs, object new_id):
 
 # --- contraction ------------------------------------------------------------------------------------------------
 
+cdef inline void _heap_push(vector[pair[double, int32_t]]& heap, double key, int32_t node):
+    heap.push_back(pair[double, int32_t](key, node))
+    push_heap(heap.begin(), heap.end())
+
+
+cdef inline pair[double, int32_t] _heap_pop(vector[pair[double, int32_t]]& heap):
+    pop_heap(heap.begin(), heap.end())
+    cdef pair[double, int32_t] top = heap.back()
+    heap.pop_back()
+    return top
+
+
+@cython.final
 cdef class _Contractor:
     cdef int32_t n
-    cdef vector[int32_t] a_tail, a_head, a_w, a_c1, a_c2, a_hops, a_label
-    cdef vector[vector[int32_t]] out_adj, in_adj
+    # live arcs by slot (the adjacency and the scratch hold slots); c1/c2 and loops hold permanent arc ids
+    cdef vector[int32_t] a_tail, a_head, a_w, a_c1, a_c2, a_hops, a_id
+    cdef vector[int32_t] free_slots
+    cdef int32_t n_ids
+    # labels of the original arcs (ids 0..): a shortcut's label is -1
+    cdef vector[int32_t] orig_label
+    # adjacency lists in one pool: list 2m holds node m's out-arcs, 2m+1 its in-arcs (slots), each at l_start with
+    # l_size used of l_cap; a full list moves to the pool's end with twice the room, and the pool is compacted
+    # once over half of it is such holes (a vector per list would cost ~100 bytes per node in headers and heap)
+    cdef vector[int32_t] pool
+    cdef vector[int64_t] l_start
+    cdef vector[int32_t] l_size, l_cap
+    cdef int64_t pool_holes
     cdef vector[int64_t] dist
     cdef vector[int32_t] stamp, target
     cdef int32_t cur
@@ -72,6 +108,14 @@ cdef class _Contractor:
     cdef public int64_t core_degree, core_size, soft_core_degree, soft_core_nodes, ordered_nodes
     # the current contraction's scratch
     cdef vector[int32_t] sc_tail, sc_head, sc_w, sc_c1, sc_c2
+    # the hierarchy's lists: the arcs out of (f) and into (b) each node when it was contracted, spilled in
+    # contraction order, and how many each node has
+    cdef FILE* f_file
+    cdef FILE* b_file
+    cdef int64_t nf, nb
+    cdef vector[int32_t] f_cnt, b_cnt, node_at
+    # arcs' hop counts feed the priorities only: not kept once contraction follows a given order
+    cdef bint keep_hops
 
     def __cinit__(self, int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
                   const int32_t[::1] label, int settle_limit, bint update_neighbours):
@@ -88,8 +132,10 @@ cdef class _Contractor:
         self.soft_core_degree = 0
         self.soft_core_nodes = 0
         self.ordered_nodes = 0
-        self.out_adj.resize(n)
-        self.in_adj.resize(n)
+        self.l_start.resize(2 * <int64_t>n, 0)
+        self.l_size.resize(2 * <int64_t>n, 0)
+        self.l_cap.resize(2 * <int64_t>n, 0)
+        self.pool_holes = 0
         self.dist.resize(n, 0)
         self.stamp.resize(n, 0)
         self.target.resize(n, 0)
@@ -102,22 +148,72 @@ cdef class _Contractor:
         self.loop_w.resize(n, INT32_MAX)
         self.loop_c1.resize(n, -1)
         self.loop_c2.resize(n, -1)
+        self.f_cnt.resize(n, 0)
+        self.b_cnt.resize(n, 0)
+        self.keep_hops = True
+        self.n_ids = 0
+        self.nf = self.nb = 0
+        self.f_file = self.b_file = NULL
         for i in range(tail.shape[0]):
             if tail[i] != head[i]:  # self-loops never lie on a shortest path
                 self._add_arc(tail[i], head[i], weight[i], -1, -1, 1, label[i])
 
-    cdef int32_t _new_arc(self, int32_t u, int32_t x, int32_t w, int32_t c1, int32_t c2, int32_t hops,
-                          int32_t label):
-        self.a_label.push_back(label)
-        self.a_tail.push_back(u)
-        self.a_head.push_back(x)
-        self.a_w.push_back(w)
-        self.a_c1.push_back(c1)
-        self.a_c2.push_back(c2)
-        self.a_hops.push_back(hops)
-        return <int32_t>(self.a_w.size() - 1)
+    cdef void _open_spill(self, object spill_dir) except *:
+        """The two spill files: unnamed temporary files in ``spill_dir`` (None: the system's temporary dir)."""
+        import os
+        import tempfile
 
-    cdef void _loop(self, int32_t u, int32_t w, int32_t c1, int32_t c2):
+        cdef FILE* spill
+        cdef int fd, k
+        for k in range(2):
+            with tempfile.TemporaryFile(dir=spill_dir) as f:
+                fd = os.dup(f.fileno())
+            spill = fdopen(fd, "w+b")
+            if spill == NULL:
+                os.close(fd)
+                raise OSError("no temporary file for the hierarchy's arcs")
+            setvbuf(spill, NULL, _IOFBF, SPILL_BUFFER)
+            if k == 0:
+                self.f_file = spill
+            else:
+                self.b_file = spill
+
+    def __dealloc__(self):
+        if self.f_file != NULL:
+            fclose(self.f_file)
+        if self.b_file != NULL:
+            fclose(self.b_file)
+
+    cdef int32_t _new_arc(self, int32_t u, int32_t x, int32_t w, int32_t c1, int32_t c2, int32_t hops) noexcept:
+        """A new arc (next permanent id) in a free slot; its slot."""
+        cdef int32_t a
+        if self.free_slots.empty():
+            a = <int32_t>self.a_w.size()
+            self.a_tail.push_back(u)
+            self.a_head.push_back(x)
+            self.a_w.push_back(w)
+            self.a_c1.push_back(c1)
+            self.a_c2.push_back(c2)
+            self.a_id.push_back(self.n_ids)
+            if self.keep_hops:
+                self.a_hops.push_back(hops)
+        else:
+            a = self.free_slots.back()
+            self.free_slots.pop_back()
+            self.a_tail[a], self.a_head[a], self.a_w[a], self.a_c1[a], self.a_c2[a] = u, x, w, c1, c2
+            self.a_id[a] = self.n_ids
+            if self.keep_hops:
+                self.a_hops[a] = hops
+        self.n_ids += 1
+        return a
+
+    cdef void _spill(self, FILE* f, int32_t a, int32_t other) noexcept:
+        """Append arc (slot) ``a`` to a hierarchy list's file."""
+        cdef int32_t rec[REC]
+        rec[0], rec[1], rec[2], rec[3], rec[4] = self.a_id[a], other, self.a_w[a], self.a_c1[a], self.a_c2[a]
+        fwrite(rec, sizeof(int32_t), REC, f)
+
+    cdef void _loop(self, int32_t u, int32_t w, int32_t c1, int32_t c2) noexcept:
         if w < self.loop_w[u]:
             self.loop_w[u] = w
             self.loop_c1[u] = c1
@@ -128,21 +224,22 @@ cdef class _Contractor:
         """Add u->x, or lower the weight of an existing u->x (it is no child of any shortcut yet)."""
         cdef size_t i
         cdef int32_t a
-        for i in range(self.out_adj[u].size()):
-            a = self.out_adj[u][i]
+        for i in range(self._n(2 * u)):
+            a = self._arc(2 * u, i)
             if self.a_head[a] == x:
                 if w < self.a_w[a]:
                     self.a_w[a] = w
                     self.a_c1[a] = c1
                     self.a_c2[a] = c2
                     self.a_hops[a] = hops
-                    self.a_label[a] = label
+                    self.orig_label[self.a_id[a]] = label
                 return
-        a = self._new_arc(u, x, w, c1, c2, hops, label)
-        self.out_adj[u].push_back(a)
-        self.in_adj[x].push_back(a)
+        a = self._new_arc(u, x, w, c1, c2, hops)
+        self.orig_label.push_back(label)
+        self._append(2 * u, a)
+        self._append(2 * x + 1, a)
 
-    cdef void _witness(self, int32_t s, int32_t skip, int64_t limit, int targets):
+    cdef void _witness(self, int32_t s, int32_t skip, int64_t limit, int targets) noexcept:
         """Dijkstra from ``s`` avoiding ``skip``, until ``targets`` marked nodes are settled, beyond ``limit``,
         after settle_limit settled nodes or (relax_limit > 0) once that many arcs are relaxed."""
         cdef priority_queue[pair[int64_t, int32_t]] heap
@@ -151,6 +248,8 @@ cdef class _Contractor:
         cdef int64_t d, nd
         cdef int settled = 0
         cdef int64_t relaxed = 0
+        cdef int32_t deg
+        cdef int32_t* adj
         cdef size_t i
         self.stamp[s] = self.cur
         self.dist[s] = 0
@@ -172,9 +271,11 @@ cdef class _Contractor:
                     break
             if settled > self.settle_limit or (self.relax_limit > 0 and relaxed > self.relax_limit):
                 break
-            relaxed += self.out_adj[u].size()
-            for i in range(self.out_adj[u].size()):
-                a = self.out_adj[u][i]
+            deg = self.l_size[2 * u]
+            adj = self.pool.data() + self.l_start[2 * u]  # the pool does not move during a search
+            relaxed += deg
+            for i in range(deg):
+                a = adj[i]
                 x = self.a_head[a]
                 if x == skip:
                     continue
@@ -184,25 +285,29 @@ cdef class _Contractor:
                     self.dist[x] = nd
                     heap.push(pair[int64_t, int32_t](-nd, x))
 
-    cdef void _shortcuts(self, int32_t m):
+    cdef void _shortcuts(self, int32_t m) noexcept:
         """Fill the scratch with the shortcuts contracting ``m`` needs (self-loops included)."""
         cdef size_t i, j
         cdef int32_t a1, a2, u, x
         cdef int64_t w, limit
         cdef int targets
+        # m's lists: searches do not move the pool, and nothing is added to it here
+        cdef int32_t n_in = self.l_size[2 * m + 1], n_out = self.l_size[2 * m]
+        cdef int32_t* ins = self.pool.data() + self.l_start[2 * m + 1]
+        cdef int32_t* outs = self.pool.data() + self.l_start[2 * m]
         self.sc_tail.clear()
         self.sc_head.clear()
         self.sc_w.clear()
         self.sc_c1.clear()
         self.sc_c2.clear()
-        for i in range(self.in_adj[m].size()):
-            a1 = self.in_adj[m][i]
+        for i in range(n_in):
+            a1 = ins[i]
             u = self.a_tail[a1]
             limit = -1
             targets = 0
             self.cur += 1
-            for j in range(self.out_adj[m].size()):
-                a2 = self.out_adj[m][j]
+            for j in range(n_out):
+                a2 = outs[j]
                 x = self.a_head[a2]
                 if x != u:
                     limit = max(limit, <int64_t>self.a_w[a1] + self.a_w[a2])
@@ -211,8 +316,8 @@ cdef class _Contractor:
                         targets += 1
             if limit >= 0:
                 self._witness(u, m, limit, targets)
-            for j in range(self.out_adj[m].size()):
-                a2 = self.out_adj[m][j]
+            for j in range(n_out):
+                a2 = outs[j]
                 x = self.a_head[a2]
                 w = <int64_t>self.a_w[a1] + self.a_w[a2]
                 if x != u and self.stamp[x] == self.cur and self.dist[x] <= w:
@@ -225,16 +330,16 @@ cdef class _Contractor:
                 self.sc_c1.push_back(a1)
                 self.sc_c2.push_back(a2)
 
-    cdef double _priority(self, int32_t m):
+    cdef double _priority(self, int32_t m) noexcept:
         """OSRM's node priority: added/removed edges, added/removed original edges, and depth."""
         self.n_prio += 1
         cdef size_t i
-        cdef int64_t removed = self.in_adj[m].size() + self.out_adj[m].size(), removed_hops = 0
+        cdef int64_t removed = self._n(2 * m + 1) + self._n(2 * m), removed_hops = 0
         cdef int64_t added = 0, added_hops = 0
-        for i in range(self.in_adj[m].size()):
-            removed_hops += self.a_hops[self.in_adj[m][i]]
-        for i in range(self.out_adj[m].size()):
-            removed_hops += self.a_hops[self.out_adj[m][i]]
+        for i in range(self._n(2 * m + 1)):
+            removed_hops += self.a_hops[self._arc(2 * m + 1, i)]
+        for i in range(self._n(2 * m)):
+            removed_hops += self.a_hops[self._arc(2 * m, i)]
         self._shortcuts(m)
         for i in range(self.sc_tail.size()):
             if self.sc_tail[i] != self.sc_head[i]:
@@ -244,22 +349,77 @@ cdef class _Contractor:
             return self.depth[m]
         return 2.0 * added / removed + 4.0 * added_hops / removed_hops + self.depth[m]
 
-    cdef void _remove(self, vector[int32_t]& lst, int32_t a):
-        cdef size_t i
-        for i in range(lst.size()):
-            if lst[i] == a:
-                lst[i] = lst[lst.size() - 1]
-                lst.pop_back()
+    cdef inline int32_t _n(self, int64_t l) noexcept:
+        return self.l_size[l]
+
+    cdef inline int32_t _arc(self, int64_t l, int64_t i) noexcept:
+        return self.pool[self.l_start[l] + i]
+
+    cdef void _append(self, int64_t l, int32_t a) noexcept:
+        cdef int64_t s = self.l_start[l], end = self.pool.size(), k
+        cdef int32_t size = self.l_size[l], cap = self.l_cap[l], room
+        if size == cap:
+            room = 4 if cap < 4 else 2 * cap
+            if cap > 0 and s + cap == end:  # last in the pool: grows in place
+                self.pool.resize(end + room - cap)
+            else:
+                if self.pool_holes > POOL_COMPACT_MIN and 2 * self.pool_holes > end:
+                    self._compact()
+                    s, end = self.l_start[l], self.pool.size()
+                self.pool.resize(end + room)
+                for k in range(size):
+                    self.pool[end + k] = self.pool[s + k]
+                self.pool_holes += cap
+                s = end
+                self.l_start[l] = s
+            self.l_cap[l] = room
+        self.pool[s + size] = a
+        self.l_size[l] = size + 1
+
+    cdef void _remove(self, int64_t l, int32_t a) noexcept:
+        """Remove ``a`` from list ``l`` (the last entry takes its place)."""
+        cdef int64_t s = self.l_start[l], i
+        cdef int32_t last = self.l_size[l] - 1
+        for i in range(last + 1):
+            if self.pool[s + i] == a:
+                self.pool[s + i] = self.pool[s + last]
+                self.l_size[l] = last
                 return
 
-    cdef void _add_shortcuts(self):
+    cdef void _release(self, int64_t l) noexcept:
+        if self.l_cap[l] > 0 and self.l_start[l] + self.l_cap[l] == <int64_t>self.pool.size():
+            self.pool.resize(self.l_start[l])
+        else:
+            self.pool_holes += self.l_cap[l]
+        self.l_size[l] = 0
+        self.l_cap[l] = 0
+        self.l_start[l] = 0
+
+    cdef void _compact(self) noexcept:
+        """Copy the lists into a new pool without the holes (in list order)."""
+        cdef vector[int32_t] pool
+        cdef int64_t l, k, pos = 0, total = 0
+        for l in range(<int64_t>self.l_cap.size()):
+            total += self.l_cap[l]
+        pool.resize(total)
+        for l in range(<int64_t>self.l_cap.size()):
+            if self.l_cap[l] == 0:
+                continue
+            for k in range(self.l_size[l]):
+                pool[pos + k] = self.pool[self.l_start[l] + k]
+            self.l_start[l] = pos
+            pos += self.l_cap[l]
+        self.pool.swap(pool)
+        self.pool_holes = 0
+
+    cdef void _add_shortcuts(self) noexcept:
         """Add the scratch's shortcuts (or lower existing arcs to their weight). They come grouped by tail, so
         each tail's heads are mapped to their arcs once: linear in the tail's degree, not quadratic."""
         cdef size_t j, i
-        cdef int32_t u = -1, x, a, hops
+        cdef int32_t u = -1, x, a, hops = 0
         for j in range(self.sc_tail.size()):
             if self.sc_tail[j] == self.sc_head[j]:
-                self._loop(self.sc_tail[j], self.sc_w[j], self.sc_c1[j], self.sc_c2[j])
+                self._loop(self.sc_tail[j], self.sc_w[j], self.a_id[self.sc_c1[j]], self.a_id[self.sc_c2[j]])
                 continue
             if self.sc_tail[j] != u:
                 u = self.sc_tail[j]
@@ -268,93 +428,99 @@ cdef class _Contractor:
                     for i in range(self.head_stamp.size()):
                         self.head_stamp[i] = 0
                     self.head_cur = 1
-                for i in range(self.out_adj[u].size()):
-                    a = self.out_adj[u][i]
+                for i in range(self._n(2 * u)):
+                    a = self._arc(2 * u, i)
                     self.head_arc[self.a_head[a]] = a
                     self.head_stamp[self.a_head[a]] = self.head_cur
             x = self.sc_head[j]
-            hops = self.a_hops[self.sc_c1[j]] + self.a_hops[self.sc_c2[j]]
+            if self.keep_hops:
+                hops = self.a_hops[self.sc_c1[j]] + self.a_hops[self.sc_c2[j]]
             if self.head_stamp[x] == self.head_cur:
                 a = self.head_arc[x]
                 if self.sc_w[j] < self.a_w[a]:
                     self.a_w[a] = self.sc_w[j]
-                    self.a_c1[a] = self.sc_c1[j]
-                    self.a_c2[a] = self.sc_c2[j]
-                    self.a_hops[a] = hops
-                    self.a_label[a] = -1
+                    self.a_c1[a] = self.a_id[self.sc_c1[j]]
+                    self.a_c2[a] = self.a_id[self.sc_c2[j]]
+                    if self.keep_hops:
+                        self.a_hops[a] = hops
                 continue
-            a = self._new_arc(u, x, self.sc_w[j], self.sc_c1[j], self.sc_c2[j], hops, -1)
-            self.out_adj[u].push_back(a)
-            self.in_adj[x].push_back(a)
+            a = self._new_arc(u, x, self.sc_w[j], self.a_id[self.sc_c1[j]], self.a_id[self.sc_c2[j]], hops)
+            self._append(2 * u, a)
+            self._append(2 * x + 1, a)
             self.head_arc[x] = a
             self.head_stamp[x] = self.head_cur
 
-    cdef void _contract_node(self, int32_t m, vector[int32_t]& f_node, vector[int32_t]& f_arc,
-                             vector[int32_t]& b_node, vector[int32_t]& b_arc, vector[int32_t]& nbrs):
-        """Contract ``m`` with the shortcuts in the scratch: add them, move m's arcs to the hierarchy's lists and
-        leave m's neighbours in ``nbrs``."""
+    cdef void _contract_node(self, int32_t m, vector[int32_t]& nbrs) noexcept:
+        """Contract ``m`` with the shortcuts in the scratch: add them, move m's arcs to the hierarchy's lists (their
+        slots freed) and leave m's neighbours in ``nbrs``."""
         cdef size_t j
         cdef int32_t a, x
         self._add_shortcuts()
         self.done[m] = 1
         nbrs.clear()
-        for j in range(self.out_adj[m].size()):
-            a = self.out_adj[m][j]
+        self.f_cnt[m] = <int32_t>self._n(2 * m)
+        self.b_cnt[m] = <int32_t>self._n(2 * m + 1)
+        for j in range(self._n(2 * m)):
+            a = self._arc(2 * m, j)
             x = self.a_head[a]
-            f_node.push_back(m)
-            f_arc.push_back(a)
-            self._remove(self.in_adj[x], a)
+            self._spill(self.f_file, a, x)
+            self._remove(2 * x + 1, a)
             self.depth[x] = max(self.depth[x], self.depth[m] + 1)
             nbrs.push_back(x)
-        for j in range(self.in_adj[m].size()):
-            a = self.in_adj[m][j]
+        for j in range(self._n(2 * m + 1)):
+            a = self._arc(2 * m + 1, j)
             x = self.a_tail[a]
-            b_node.push_back(m)
-            b_arc.push_back(a)
-            self._remove(self.out_adj[x], a)
+            self._spill(self.b_file, a, x)
+            self._remove(2 * x, a)
             self.depth[x] = max(self.depth[x], self.depth[m] + 1)
             nbrs.push_back(x)
-        vector[int32_t]().swap(self.out_adj[m])
-        vector[int32_t]().swap(self.in_adj[m])
+        self.nf += self.f_cnt[m]
+        self.nb += self.b_cnt[m]
+        for j in range(self._n(2 * m)):
+            self.free_slots.push_back(self._arc(2 * m, j))
+        for j in range(self._n(2 * m + 1)):
+            self.free_slots.push_back(self._arc(2 * m + 1, j))
+        self._release(2 * m)
+        self._release(2 * m + 1)
 
-    def run(self, progress=None, core_order=None):
+    def run(self, progress=None, core_order=None, sink=None, spill_dir=None):
         """Contract every node; return the hierarchy as arrays (see lds.graph.prepare for their meaning).
 
         When contraction by priority stops early (the core limits), ``core_order(nodes, tails, heads)`` — given
         the nodes left and the arcs between them — may return the order in which to contract those too (a nested
         dissection: separators last); without it they stay a core."""
-        cdef priority_queue[pair[double, int32_t]] queue
+        # a max-heap over a vector (what std::priority_queue is), so it can be freed before the ordered part
+        cdef vector[pair[double, int32_t]] queue
         cdef pair[double, int32_t] top
-        cdef int32_t m, x, i
+        cdef int32_t m, x, i, a
         cdef size_t j
         cdef double prio
         cdef int64_t order = 0, degree, k
         cdef vector[int32_t] rank
-        cdef vector[int32_t] f_node, f_arc, b_node, b_arc
         cdef vector[double] cur_prio
         cdef vector[int32_t] nbrs
+        self._open_spill(spill_dir)
         rank.resize(self.n, -1)
         cur_prio.resize(self.n, 0)
         for i in range(self.n):
             cur_prio[i] = self._priority(i)
-            queue.push(pair[double, int32_t](-cur_prio[i], i))
+            _heap_push(queue, -cur_prio[i], i)
         while not queue.empty():
-            top = queue.top()
-            queue.pop()
+            top = _heap_pop(queue)
             m = top.second
             if self.done[m] or -top.first != cur_prio[m]:
                 continue  # contracted, or a stale entry
-            degree = <int64_t>(self.in_adj[m].size() + self.out_adj[m].size())
+            degree = <int64_t>(self._n(2 * m + 1) + self._n(2 * m))
             if self.core_degree > 0 and degree > self.core_degree:
                 break  # even the cheapest node is dense now: leave the rest as the core
             if self.soft_core_degree > 0 and degree > self.soft_core_degree and self.n - order > self.soft_core_nodes:
                 break  # dense while much is left: the hierarchy is densifying (grid-like), stop here
             prio = self._priority(m)  # also leaves m's shortcuts in the scratch
-            if prio != cur_prio[m] and not queue.empty() and prio > -queue.top().first + 1e-9:
+            if prio != cur_prio[m] and not queue.empty() and prio > -queue.front().first + 1e-9:
                 cur_prio[m] = prio
-                queue.push(pair[double, int32_t](-prio, m))
+                _heap_push(queue, -prio, m)
                 continue
-            self._contract_node(m, f_node, f_arc, b_node, b_arc, nbrs)
+            self._contract_node(m, nbrs)
             rank[m] = <int32_t>order
             order += 1
             if self.update_neighbours:
@@ -365,16 +531,22 @@ cdef class _Contractor:
                     prio = self._priority(x)
                     if prio != cur_prio[x]:
                         cur_prio[x] = prio
-                        queue.push(pair[double, int32_t](-prio, x))
+                        _heap_push(queue, -prio, x)
             if progress is not None and order % self.report_every == 0:
                 progress(order, self.n)
+        vector[pair[double, int32_t]]().swap(queue)
+        vector[double]().swap(cur_prio)
         if core_order is not None and order < self.n:
             self.ordered_nodes = self.n - order
+            self.keep_hops = False
+            _free(self.a_hops)
             self.settle_limit = self.ordered_settle_limit
             self.relax_limit = self.ordered_relax_limit
-            for m in core_order(*self._left()):
+            ordered = core_order(*self._left())
+            malloc_trim(0)  # the order's temporaries (numpy, in the heap) would stay resident beside the arcs
+            for m in ordered:
                 self._shortcuts(m)
-                self._contract_node(m, f_node, f_arc, b_node, b_arc, nbrs)
+                self._contract_node(m, nbrs)
                 rank[m] = <int32_t>order
                 order += 1
                 if progress is not None and order % self.report_every == 0:
@@ -388,13 +560,17 @@ cdef class _Contractor:
             self.core_size += 1
             rank[m] = <int32_t>order
             order += 1
-            for j in range(self.out_adj[m].size()):
-                f_node.push_back(m)
-                f_arc.push_back(self.out_adj[m][j])
-            for j in range(self.in_adj[m].size()):
-                b_node.push_back(m)
-                b_arc.push_back(self.in_adj[m][j])
-        return self._export(rank, f_node, f_arc, b_node, b_arc)
+            self.f_cnt[m] = <int32_t>self._n(2 * m)
+            self.b_cnt[m] = <int32_t>self._n(2 * m + 1)
+            self.nf += self.f_cnt[m]
+            self.nb += self.b_cnt[m]
+            for j in range(self._n(2 * m)):
+                a = self._arc(2 * m, j)
+                self._spill(self.f_file, a, self.a_head[a])
+            for j in range(self._n(2 * m + 1)):
+                a = self._arc(2 * m + 1, j)
+                self._spill(self.b_file, a, self.a_tail[a])
+        return self._export(rank, sink)
 
     cdef tuple _left(self):
         """The nodes not contracted yet and the arcs between them (tails, heads)."""
@@ -405,44 +581,146 @@ cdef class _Contractor:
             if self.done[m]:
                 continue
             nodes.push_back(m)
-            for j in range(self.out_adj[m].size()):
+            for j in range(self._n(2 * m)):
                 tails.push_back(m)
-                heads.push_back(self.a_head[self.out_adj[m][j]])
+                heads.push_back(self.a_head[self._arc(2 * m, j)])
         return _array(nodes), _array(tails), _array(heads)
 
-    cdef dict _export(self, vector[int32_t]& rank, vector[int32_t]& f_node, vector[int32_t]& f_arc,
-                      vector[int32_t]& b_node, vector[int32_t]& b_arc):
-        """The hierarchy as arrays, each gathered straight from the contractor's vectors, which are freed as soon
-        as they are read (the arcs dominate a grid's memory: one copy of them at a time, not three)."""
-        cdef Py_ssize_t nf = f_arc.size(), nb = b_arc.size(), n = self.n
-        vector[int32_t]().swap(self.a_hops)
-        fa, fwd_off = _by_node(f_node, f_arc, n)
-        ba, bwd_off = _by_node(b_node, b_arc, n)
-        order = np.concatenate([fa, ba])
-        new_id = np.full(self.a_w.size(), -1, np.int32)
-        new_id[order] = np.arange(nf + nb, dtype=np.int32)
-        out = {"rank": _array(rank), "fwd_off": fwd_off, "bwd_off": bwd_off}
-        out["bwd_tail"] = _gather(self.a_tail, ba)
-        w = _gather(self.a_w, order)
-        out["fwd_w"], out["bwd_w"] = w[:nf], w[nf:]
-        out["arc_head"] = _gather(self.a_head, order)
-        out["fwd_head"] = out["arc_head"][:nf]
-        out["arc_label"] = _gather(self.a_label, order)
-        out["arc_c1"] = _renumber(_gather(self.a_c1, order), new_id)
-        out["arc_c2"] = _renumber(_gather(self.a_c2, order), new_id)
-        out["loop_c1"] = _renumber(_array(self.loop_c1), new_id)
-        out["loop_c2"] = _renumber(_array(self.loop_c2), new_id)
-        out["loop_w"] = _array(self.loop_w)
+    cdef void _free_scratch(self):
+        """Free what only contraction needs (the live arcs, adjacency, the searches' and priorities' state)."""
+        _free(self.a_tail)
+        _free(self.a_head)
+        _free(self.a_w)
+        _free(self.a_c1)
+        _free(self.a_c2)
+        _free(self.a_hops)
+        _free(self.a_id)
+        _free(self.free_slots)
+        _free(self.stamp)
+        _free(self.target)
+        _free(self.head_arc)
+        _free(self.head_stamp)
+        _free(self.depth)
+        _free(self.pool)
+        _free(self.l_size)
+        _free(self.l_cap)
+        vector[int64_t]().swap(self.l_start)
+        vector[int64_t]().swap(self.dist)
+        vector[uint8_t]().swap(self.done)
+
+    cdef void _scan(self, FILE* f, vector[int32_t]& cnt, const int64_t[::1] off, int64_t base, int field, int how,
+                    int32_t[::1] new_id, int32_t[::1] out) except *:
+        """Read a list's spill file back: its arc at position p of the exported list (by node, each node's arcs
+        in the order they were listed) gives ``out[base + p]``: its ``field`` AS_STORED or RENUMBERED (an arc id),
+        its LABEL, or its list's OWNER node; or, NEW_ID, it sets ``new_id[id] = base + p``."""
+        cdef vector[int32_t] buf
+        cdef size_t avail = 0, pos = 0
+        cdef int32_t r, m, v
+        cdef int32_t* rec
+        cdef int64_t k, p
+        buf.resize(SPILL_CHUNK * REC)
+        if fflush(f) != 0 or ferror(f):
+            raise OSError("could not write the hierarchy's spill file (disk full?)")
+        rewind(f)
+        for r in range(self.n):  # the file is in contraction (rank) order
+            m = self.node_at[r]
+            for k in range(cnt[m]):
+                if pos == avail:
+                    avail = fread(buf.data(), sizeof(int32_t) * REC, SPILL_CHUNK, f)
+                    pos = 0
+                    if avail == 0:
+                        raise OSError("hierarchy spill file cut short")
+                rec = &buf[pos * REC]
+                pos += 1
+                p = base + off[m] + k
+                if how == NEW_ID:
+                    new_id[rec[0]] = <int32_t>p
+                    continue
+                v = rec[field]
+                if how == RENUMBERED:
+                    v = new_id[v] if v >= 0 else -1
+                elif how == LABEL:
+                    v = self.orig_label[rec[0]] if rec[3] < 0 else -1
+                elif how == OWNER:
+                    v = m
+                out[p] = v
+
+    cdef object _column(self, int field, int how, int32_t[::1] new_id, const int64_t[::1] fo,
+                        const int64_t[::1] bo, bint fwd=True, bint bwd=True, int bwd_how=-1):
+        """One int32 column of the exported arcs (forward lists then backward ones, or either alone) from the
+        spill files (see _scan; ``bwd_how`` overrides ``how`` for the backward lists)."""
+        out = np.empty((self.nf if fwd else 0) + (self.nb if bwd else 0), np.int32)
+        if fwd:
+            self._scan(self.f_file, self.f_cnt, fo, 0, field, how, new_id, out)
+        if bwd:
+            self._scan(self.b_file, self.b_cnt, bo, self.nf if fwd else 0, field, how if bwd_how < 0 else bwd_how,
+                       new_id, out)
+        return out
+
+    cdef dict _export(self, vector[int32_t]& rank, object sink):
+        """The hierarchy as arrays read back from the spill files one column at a time; each goes to
+        ``sink(name, array)`` when given (which may write and drop it), else into the returned dict."""
+        cdef Py_ssize_t n = self.n
+        cdef int32_t m
+        out = {}
+
+        def emit(name, array):
+            if sink is None:
+                out[name] = array
+            else:
+                sink(name, array)
+
+        self._free_scratch()
+        malloc_trim(0)
+        fwd_off, bwd_off = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+        cdef int64_t[::1] fo = fwd_off, bo = bwd_off
+        self.node_at.resize(n)
+        for m in range(n):
+            self.node_at[rank[m]] = m
+            fo[m + 1] = fo[m] + self.f_cnt[m]
+            bo[m + 1] = bo[m] + self.b_cnt[m]
+        emit("rank", _array(rank))
+        emit("fwd_off", fwd_off)
+        emit("bwd_off", bwd_off)
+        # an arc listed twice (the core's) is renumbered to its backward copy, the later one
+        new_id = np.full(self.n_ids, -1, np.int32)
+        cdef int32_t[::1] nid = new_id
+        self._column(0, NEW_ID, nid, fo, bo)
+        emit("bwd_tail", self._column(1, AS_STORED, nid, fo, bo, False, True, -1))
+        w = self._column(2, AS_STORED, nid, fo, bo)
+        emit("fwd_w", w[:self.nf])
+        emit("bwd_w", w[self.nf:])
+        del w
+        head = self._column(1, AS_STORED, nid, fo, bo, True, True, OWNER)
+        emit("arc_head", head)
+        emit("fwd_head", head[:self.nf])
+        del head
+        emit("arc_label", self._column(0, LABEL, nid, fo, bo))
+        _free(self.orig_label)
+        c1 = self._column(3, RENUMBERED, nid, fo, bo)
+        out["_arcs"] = len(c1)
+        out["_shortcuts"] = int(np.count_nonzero(c1 >= 0))
+        emit("arc_c1", c1)
+        del c1
+        emit("arc_c2", self._column(4, RENUMBERED, nid, fo, bo))
+        emit("loop_c1", _renumber(_array(self.loop_c1), new_id))
+        emit("loop_c2", _renumber(_array(self.loop_c2), new_id))
+        emit("loop_w", _array(self.loop_w))
+        fclose(self.f_file)
+        fclose(self.b_file)
+        self.f_file = self.b_file = NULL
         return out
 
 
-def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const int32_t[::1] weight,
-             const int32_t[::1] label, int settle_limit=500, bint update_neighbours=True, progress=None,
+def contract(int32_t n, dict arcs, int settle_limit=500, bint update_neighbours=True, progress=None,
              int64_t report_every=0, int64_t core_degree=0, int64_t soft_core_degree=0,
              double soft_core_share=0.0, core_order=None, int ordered_settle_limit=0,
-             int64_t ordered_relax_limit=0):
+             int64_t ordered_relax_limit=0, sink=None, spill_dir=None):
     """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
     priority, re-evaluated for the neighbours of each contracted node and lazily when popped.
+
+    ``arcs`` holds the graph's arcs as int32 arrays ``tail``, ``head``, ``weight`` and ``label`` (what an original
+    arc stands for); they are taken out of it once copied, so the caller can hand over its only references.
 
     With ``core_degree`` > 0 contraction stops once the cheapest node left has more arcs than that; with
     ``soft_core_degree`` > 0 it already stops at that many arcs while more than ``soft_core_share`` of the nodes
@@ -452,8 +730,14 @@ def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const 
     hierarchy densifies (grids with turn costs). ``ordered_settle_limit`` > 0 bounds the witness searches of
     the ordered part instead of ``settle_limit``, and ``ordered_relax_limit`` > 0 stops them once they have
     relaxed that many arcs: its nodes are dense, so each settled node costs many arcs, and the order, not the
-    witnesses, is what keeps its shortcuts few."""
-    c = _Contractor(n, tail, head, weight, label, settle_limit, update_neighbours)
+    witnesses, is what keeps its shortcuts few.
+
+    Returns the hierarchy's arrays (see lds.graph.prepare) and ``_arcs``/``_shortcuts`` counts; with ``sink``
+    each arc-sized array goes to ``sink(name, array)`` as soon as it is read back instead (to be written and
+    dropped: a country's arrays never all in memory at once). The contracted arcs wait in two unnamed temporary
+    files in ``spill_dir`` (default: the system's temporary dir; ~20 bytes per arc)."""
+    c = _Contractor(n, arcs.pop("tail"), arcs.pop("head"), arcs.pop("weight"), arcs.pop("label"), settle_limit,
+                    update_neighbours)
     c.ordered_settle_limit = ordered_settle_limit if ordered_settle_limit > 0 else settle_limit
     c.ordered_relax_limit = ordered_relax_limit
     if report_every:
@@ -461,11 +745,42 @@ def contract(int32_t n, const int32_t[::1] tail, const int32_t[::1] head, const 
     c.core_degree = core_degree
     c.soft_core_degree = soft_core_degree
     c.soft_core_nodes = <int64_t>(soft_core_share * n)
-    out = c.run(progress, core_order)
+    out = c.run(progress, core_order, sink, spill_dir)
     out["_stats"] = (c.n_prio, c.n_settled)
     out["ordered_nodes"] = np.array([c.ordered_nodes], dtype=np.int64)
     out["core_size"] = np.array([c.core_size], dtype=np.int64)
     return out
+
+
+def shortcut_sums(const int32_t[::1] arc_c1, const int32_t[::1] arc_c2, double[::1] values):
+    """Fill ``values`` of every shortcut with the sum of its two halves' (original arcs hold their own on entry);
+    children first, with an explicit stack (hierarchies are deep). One quantity at a time, so a country's arc
+    costs need one arc-sized float array in memory, not two."""
+    cdef Py_ssize_t n = arc_c1.shape[0], a, top
+    cdef vector[uint8_t] done
+    cdef vector[int32_t] stack
+    cdef int32_t c1, c2
+    done.resize(n, 0)
+    for a in range(n):
+        if arc_c1[a] < 0:
+            done[a] = 1
+    for a in range(n):
+        if done[a]:
+            continue
+        stack.push_back(<int32_t>a)
+        while not stack.empty():
+            top = stack.back()
+            c1 = arc_c1[top]
+            c2 = arc_c2[top]
+            if not done[c1]:
+                stack.push_back(c1)
+                continue
+            if not done[c2]:
+                stack.push_back(c2)
+                continue
+            values[top] = values[c1] + values[c2]
+            done[top] = 1
+            stack.pop_back()
 
 
 # --- query --------------------------------------------------------------------------------------------------------

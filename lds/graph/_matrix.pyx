@@ -21,37 +21,6 @@ from libcpp.vector cimport vector
 cnp.import_array()
 
 
-def shortcut_costs(const int32_t[::1] arc_c1, const int32_t[::1] arc_c2, double[::1] dur, double[::1] dist):
-    """Fill ``dur``/``dist`` of every shortcut with the sum of its two halves (original arcs hold their own
-    values on entry); children are resolved first, with an explicit stack (hierarchies are deep)."""
-    cdef Py_ssize_t n = arc_c1.shape[0], a, top
-    cdef vector[uint8_t] done
-    cdef vector[int32_t] stack
-    cdef int32_t c1, c2
-    done.resize(n, 0)
-    for a in range(n):
-        if arc_c1[a] < 0:
-            done[a] = 1
-    for a in range(n):
-        if done[a]:
-            continue
-        stack.push_back(<int32_t>a)
-        while not stack.empty():
-            top = stack.back()
-            c1 = arc_c1[top]
-            c2 = arc_c2[top]
-            if not done[c1]:
-                stack.push_back(c1)
-                continue
-            if not done[c2]:
-                stack.push_back(c2)
-                continue
-            dur[top] = dur[c1] + dur[c2]
-            dist[top] = dist[c1] + dist[c2]
-            done[top] = 1
-            stack.pop_back()
-
-
 cdef struct Entry:
     int32_t target
     uint8_t initial

@@ -4,12 +4,14 @@ An original arc's cost is its road edge's (plus, on the turn-aware car graph, th
 add it); a shortcut's is the sum of its two halves. Written at build time beside the hierarchy (``ch_arc_dur``,
 ``ch_arc_dist``, ``ch_loop_dur``, ``ch_loop_dist``) so served workers memory-map one shared copy: computed per
 worker on first use they cost ~1 GB and seconds per million road nodes. Originals are filled in chunks into the
-output arrays (memory-mapped files at build time), so a country's arcs never need several full-size temporaries.
+output arrays (memory-mapped files at build time), so a country's arcs never need several full-size temporaries;
+at build time the inputs are read chunk by chunk from their files (:class:`NpyFiles`), so their pages do not stay
+resident beside the outputs either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from numpy.lib.format import open_memmap
 from lds.formats import FLAG_RESTRICTED, RESTRICTED_ENTRY_PENALTY_S
 
 FILES = ("ch_arc_dur", "ch_arc_dist", "ch_loop_dur", "ch_loop_dist")
-CHUNK = 1 << 22  # arcs per chunk of the originals' pass
+CHUNK = 1 << 20  # arcs per chunk of the originals' pass (each needs ~100 bytes of temporaries per arc)
 
 
 @dataclass(frozen=True)
@@ -33,20 +35,50 @@ class ArcCosts:
     loop_dist: np.ndarray
 
 
+class NpyFiles(Mapping):
+    """The ``.npy`` files of a dir by name, each memory-mapped afresh on every access: a slice copied out of it
+    leaves no page of the file resident once the map is dropped (a map kept open would keep every page read)."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        path = self.folder / f"{name}.npy"
+        if not path.is_file():
+            raise KeyError(name)
+        return np.load(path, mmap_mode="r")
+
+    def __iter__(self) -> Iterator[str]:
+        return (p.stem for p in self.folder.glob("*.npy"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 def fill_arc_costs(v: Mapping[str, np.ndarray], edge_based: bool, dur: np.ndarray, dist: np.ndarray,
                    loop_dur: np.ndarray, loop_dist: np.ndarray) -> None:
     """Fill the four output arrays (float64, arcs and hierarchy nodes long) from a graph's arrays ``v``
     (road ``edge_*`` and hierarchy ``ch_*``)."""
-    from lds.graph._matrix import shortcut_costs
+    fill_arc_cost(v, edge_based, "dur", dur, loop_dur)
+    fill_arc_cost(v, edge_based, "dist", dist, loop_dist)
 
-    label, c1 = v["ch_arc_label"], v["ch_arc_c1"]
-    time, length, flags, edge_w = v["edge_time"], v["edge_length"], v["edge_flags"], v["ch_edge_w"]
-    for lo in range(0, len(c1), CHUNK):
-        hi = min(lo + CHUNK, len(c1))
-        original = c1[lo:hi] < 0
-        edge = np.where(original, label[lo:hi], 0)
-        chunk_dur = np.where(original, time[edge].astype(np.float64), 0.0)
-        dist[lo:hi] = np.where(original, length[edge].astype(np.float64), 0.0)
+
+def fill_arc_cost(v: Mapping[str, np.ndarray], edge_based: bool, what: str, out: np.ndarray,
+                  loop_out: np.ndarray) -> None:
+    """Fill one quantity (``"dur"`` or ``"dist"``) of every arc and loop: originals chunk by chunk, then each
+    shortcut as the sum of its halves."""
+    from lds.graph._ch import shortcut_sums
+
+    edge_time, length, flags, edge_w = (np.asarray(v[k]) for k in ("edge_time", "edge_length", "edge_flags",
+                                                                   "ch_edge_w"))
+    for lo in range(0, len(out), CHUNK):
+        hi = min(lo + CHUNK, len(out))
+        original = np.asarray(v["ch_arc_c1"][lo:hi]) < 0
+        edge = np.where(original, v["ch_arc_label"][lo:hi], 0)
+        if what == "dist":
+            out[lo:hi] = np.where(original, length[edge].astype(np.float64), 0.0)
+            continue
+        chunk_dur = np.where(original, edge_time[edge].astype(np.float64), 0.0)
         if edge_based:  # an arc is a turn onto its head edge: add the turn's duration, as routes do
             tail, arc_w = _tails_and_weights(v, lo, hi)
             turn = arc_w - edge_w[edge]
@@ -55,13 +87,10 @@ def fill_arc_costs(v: Mapping[str, np.ndarray], edge_based: bool, dur: np.ndarra
             )
             turn -= np.where(entering, RESTRICTED_ENTRY_PENALTY_S * 1000.0, 0.0)
             chunk_dur += np.where(original, np.maximum(np.rint(turn), 0.0) / 1000.0, 0.0)
-        dur[lo:hi] = chunk_dur
-    shortcut_costs(np.ascontiguousarray(c1), np.ascontiguousarray(v["ch_arc_c2"]), dur, dist)
-    lc1, lc2 = v["ch_loop_c1"], v["ch_loop_c2"]
-    has = lc1 >= 0
-    a, b = np.maximum(lc1, 0), np.maximum(lc2, 0)
-    loop_dur[:] = np.where(has, dur[a] + dur[b], 0.0)
-    loop_dist[:] = np.where(has, dist[a] + dist[b], 0.0)
+        out[lo:hi] = chunk_dur
+    shortcut_sums(np.ascontiguousarray(v["ch_arc_c1"]), np.ascontiguousarray(v["ch_arc_c2"]), out)
+    lc1, lc2 = np.asarray(v["ch_loop_c1"]), np.asarray(v["ch_loop_c2"])
+    loop_out[:] = np.where(lc1 >= 0, out[np.maximum(lc1, 0)] + out[np.maximum(lc2, 0)], 0.0)
 
 
 def _tails_and_weights(v: Mapping[str, np.ndarray], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +98,8 @@ def _tails_and_weights(v: Mapping[str, np.ndarray], lo: int, hi: int) -> tuple[n
     n_fwd = len(v["ch_fwd_head"])
     tails, weights = [], []
     if lo < min(hi, n_fwd):
-        owner = np.searchsorted(v["ch_fwd_off"], np.arange(lo, min(hi, n_fwd), dtype=np.int64), side="right") - 1
+        owner = np.searchsorted(np.asarray(v["ch_fwd_off"]), np.arange(lo, min(hi, n_fwd), dtype=np.int64),
+                                side="right") - 1
         tails.append(owner)
         weights.append(v["ch_fwd_w"][lo:min(hi, n_fwd)])
     if max(lo, n_fwd) < hi:
@@ -86,15 +116,18 @@ def compute_arc_costs(v: Mapping[str, np.ndarray], edge_based: bool) -> ArcCosts
     return costs
 
 
-def write_arc_costs(v: Mapping[str, np.ndarray], edge_based: bool, graph_dir: Path) -> None:
-    """Write the arc costs as ``.npy`` files in ``graph_dir`` (filled in place, memory-mapped)."""
+def write_arc_costs(graph_dir: Path, edge_based: bool) -> None:
+    """Write the arc costs as ``.npy`` files in ``graph_dir`` (filled in place, memory-mapped) from the graph's and
+    hierarchy's files there."""
+    v = NpyFiles(graph_dir)
     n_arcs, n = len(v["ch_arc_c1"]), len(v["ch_loop_c1"])
-    out = [open_memmap(graph_dir / f"{name}.npy", mode="w+", dtype=np.float64, shape=(size,))
-           for name, size in zip(FILES, (n_arcs, n_arcs, n, n), strict=True)]
-    fill_arc_costs(v, edge_based, *out)
-    for array in out:
-        array.flush()
-    del out
+    for what, (arc_file, loop_file) in (("dur", FILES[::2]), ("dist", FILES[1::2])):  # one at a time: unmapped
+        out = open_memmap(graph_dir / f"{arc_file}.npy", mode="w+", dtype=np.float64, shape=(n_arcs,))
+        loop_out = open_memmap(graph_dir / f"{loop_file}.npy", mode="w+", dtype=np.float64, shape=(n,))
+        fill_arc_cost(v, edge_based, what, out, loop_out)
+        out.flush()
+        loop_out.flush()
+        del out, loop_out
 
 
 def stored_arc_costs(arrays: Mapping[str, np.ndarray]) -> ArcCosts | None:

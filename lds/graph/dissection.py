@@ -10,11 +10,12 @@ Each cell is cut straight across, in one of four directions, wherever between 30
 separator is smallest; every candidate cut of a direction is sized in one linear pass (:func:`_separator_sizes`),
 so the search is exhaustive yet costs a sort per direction. On grids a straight cut is the best separator there
 is; a flow-based cut (inertial flow, as OSRM's partitioner) would only pay where towns leave crooked gaps.
+
+Cells wait on an explicit stack rather than in recursive calls, so a split cell's arcs are freed as soon as its
+halves are cut out of them: a country's dissection holds about one copy of its arcs, not one per level.
 """
 
 from __future__ import annotations
-
-import sys
 
 import numpy as np
 
@@ -77,6 +78,7 @@ def _best_cut(
         key = (int(size[pick]), float(balance[pick]))
         if best is None or key < best[0]:
             best = (key, order, int(pick))
+        del coord, order, rt, rh, size, c, gap, cand  # before the next direction's: one set at a time
     return best[1], best[2]
 
 
@@ -92,20 +94,30 @@ def nested_dissection(
     n = len(nodes)
     if n == 0:
         return nodes
-    t = np.searchsorted(nodes, tails).astype(np.int64)
-    h = np.searchsorted(nodes, heads).astype(np.int64)
     px, py = np.asarray(x)[nodes], np.asarray(y)[nodes]
     side = np.zeros(n, dtype=np.int8)
     rank = np.zeros(n, dtype=np.int64)
     placed = np.zeros(n, dtype=bool)
     out: list[np.ndarray] = []
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 10_000))
-
-    def cell(ids: np.ndarray, at: np.ndarray, ah: np.ndarray) -> None:
+    # (cell ids, arc tails, arc heads) to split, or a separator to place once both its halves are placed
+    # int64 indices: numpy converts narrower ones on every gather, which doubled the time
+    stack: list = [
+        (
+            np.arange(n, dtype=np.int64),
+            np.searchsorted(nodes, tails).astype(np.int64),
+            np.searchsorted(nodes, heads).astype(np.int64),
+        )
+    ]
+    while stack:
+        job = stack.pop()
+        if not isinstance(job, tuple):
+            out.append(job)
+            continue
+        ids, at, ah = job
+        del job
         if len(ids) <= LEAF_NODES:
             out.append(ids)
-            return
+            continue
         order, half = _best_cut(ids, at, ah, px, py, rank)
         side[ids[order[:half]]] = 0
         side[ids[order[half:]]] = 1
@@ -121,14 +133,10 @@ def nested_dissection(
         ids_free = ids[~placed[ids]]
         left, right = ids_free[side[ids_free] == 0], ids_free[side[ids_free] == 1]
         la, ra = keep & in_left, keep & ~in_left
-        cell(left, at[la], ah[la])
-        cell(right, at[ra], ah[ra])
-        out.append(sep)
-
-    try:
-        cell(np.arange(n, dtype=np.int64), t, h)
-    finally:
-        sys.setrecursionlimit(limit)
+        stack.append(sep)  # after both halves
+        stack.append((right, at[ra], ah[ra]))
+        stack.append((left, at[la], ah[la]))  # first
+        del ids, at, ah, order, st, sh, cross, left_end, right_end, keep, in_left, la, ra
     order = np.concatenate(out)
     assert len(order) == n
     return nodes[order]

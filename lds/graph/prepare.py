@@ -30,6 +30,7 @@ lists first):
 
 from __future__ import annotations
 
+import ctypes
 import json
 import time
 from collections.abc import Callable
@@ -155,8 +156,29 @@ def _largest_component(tg: dict[str, np.ndarray], n: int) -> np.ndarray:
     return labels == np.argmax(np.bincount(labels))
 
 
+def _release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim; elsewhere nothing): the contractor's
+    small vectors leave hundreds of MB free but resident in the heap, which would count in the stage's peak
+    beside the arc costs that follow."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _save(graph_dir: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` as ``.npy`` files, each dropped from the dict once written (so freed if nothing else
+    holds it)."""
+    for name in list(arrays):
+        np.save(graph_dir / f"{name}.npy", np.ascontiguousarray(arrays.pop(name)))
+
+
 def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None = None) -> dict[str, Any]:
-    """Write the routing hierarchy of the graph in ``graph_dir``; return its counts (also in ``ch.json``)."""
+    """Write the routing hierarchy of the graph in ``graph_dir``; return its counts (also in ``ch.json``).
+
+    The contraction's arcs dominate the memory (a country's car graph gets ~20 per node), so everything else is
+    written before it starts (the snapping grid, the turn tables) and the hierarchy's arrays are written one at a
+    time after it; the arc costs then read the written files."""
     from lds.graph import _ch
 
     graph_dir = Path(graph_dir)
@@ -165,15 +187,25 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
               if not p.stem.startswith(("ch_", "turn_", "snap_"))}
     edge_based = mode in EDGE_BASED_MODES
     tg = turn_graph(arrays, mode) if edge_based else edge_basics(arrays)
-    if edge_based:
-        n, tail, head, weight = len(tg["edge_w"]), tg["from"], tg["to"], tg["arc_w"]
-        label = tg["to"]
+    if edge_based:  # an original arc of the edge-based graph stands for the edge it turns onto
+        n = len(tg["edge_w"])
+        arcs = {"tail": tg["from"], "head": tg["to"], "weight": tg["arc_w"], "label": tg["to"]}
     else:
         n = len(arrays["node_osm"])
-        tail = np.ascontiguousarray(arrays["edge_src"], dtype=np.int32)
-        head = np.ascontiguousarray(arrays["edge_dst"], dtype=np.int32)
-        weight, label = tg["edge_w"], np.arange(len(tail), dtype=np.int32)
+        arcs = {"tail": np.ascontiguousarray(arrays["edge_src"], dtype=np.int32),
+                "head": np.ascontiguousarray(arrays["edge_dst"], dtype=np.int32), "weight": tg["edge_w"],
+                "label": np.arange(len(arrays["edge_src"]), dtype=np.int32)}
+    n_turns = len(tg["from"]) if edge_based else None
     t1 = time.perf_counter()
+    _save(graph_dir, build_grid(arrays, _largest_component(tg, n) if edge_based else None))
+    # Edges out of and into every road node, for points snapped onto a node.
+    n_nodes = len(arrays["node_osm"])
+    turn = {"ch_edge_w": tg["edge_w"], "turn_bearing_start": tg["bearing_start"],
+            "turn_bearing_end": tg["bearing_end"], "turn_node_out": tg["node_out"]}
+    turn["turn_out_off"], turn["turn_out_edges"] = _csr(np.asarray(arrays["edge_src"]), n_nodes)
+    turn["turn_in_off"], turn["turn_in_edges"] = _csr(np.asarray(arrays["edge_dst"]), n_nodes)
+    _save(graph_dir, turn)
+    del tg
 
     def report(done: int, total: int) -> None:
         if progress:
@@ -188,35 +220,29 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
                 progress(f"{mode} ch", f"{len(nodes)} nodes left dense: nested dissection order")
             return nested_dissection(nodes, tails, heads, x, y)
 
-    ch = _ch.contract(n, tail, head, weight, label, WITNESS_SETTLE_LIMIT, True, report, 100_000, CORE_DEGREE,
-                      CORE_SOFT_DEGREE, CORE_SOFT_SHARE, core_order, DISSECTION_SETTLE_LIMIT, DISSECTION_RELAX_LIMIT)
+    del arrays  # unmapped: the geometry's pages read above leave the stage's memory
+    t_contract = time.perf_counter()
+
+    def sink(name: str, array: np.ndarray) -> None:
+        _save(graph_dir, {f"ch_{name}": array})
+
+    ch = _ch.contract(n, arcs, WITNESS_SETTLE_LIMIT, True, report, 100_000, CORE_DEGREE,
+                      CORE_SOFT_DEGREE, CORE_SOFT_SHARE, core_order, DISSECTION_SETTLE_LIMIT, DISSECTION_RELAX_LIMIT,
+                      sink, graph_dir)  # the arcs spilled beside the graph (on the build's disk, not in a tmpfs)
+    del core_order
     t2 = time.perf_counter()
-    out = {f"ch_{k}": v for k, v in ch.items() if not k.startswith("_")}
-    out.update(build_grid(arrays, _largest_component(tg, n) if edge_based else None))
-    out["ch_edge_w"] = tg["edge_w"]
-    out["turn_bearing_start"] = tg["bearing_start"]
-    out["turn_bearing_end"] = tg["bearing_end"]
-    out["turn_node_out"] = tg["node_out"]
-    # Edges out of and into every road node, for points snapped onto a node.
-    n_nodes = len(arrays["node_osm"])
-    out["turn_out_off"], out["turn_out_edges"] = _csr(np.asarray(arrays["edge_src"]), n_nodes)
-    out["turn_in_off"], out["turn_in_edges"] = _csr(np.asarray(arrays["edge_dst"]), n_nodes)
     stats = {
         "format": CH_FORMAT, "mode": mode, "kind": "edge" if edge_based else "node", "nodes": n,
-        "turns": len(tg["from"]) if edge_based else None,
-        "shortcuts": int(len(ch["arc_c1"]) - np.count_nonzero(ch["arc_c1"] < 0)),
-        "arcs": len(ch["arc_c1"]), "core_nodes": int(ch["core_size"][0]),
+        "turns": n_turns, "shortcuts": ch["_shortcuts"], "arcs": ch["_arcs"], "core_nodes": int(ch["core_size"][0]),
         "dissection_nodes": int(ch["ordered_nodes"][0]), "turn_seconds": round(t1 - t0, 3),
-        "contract_seconds": round(t2 - t1, 3),
+        "contract_seconds": round(t2 - t_contract, 3),
         "restricted_entry_penalty_s": RESTRICTED_ENTRY_PENALTY_S, "turn_costs": edge_based,
     }
-    for name, array in out.items():
-        np.save(graph_dir / f"{name}.npy", np.ascontiguousarray(array))
-    del out, ch, tg, tail, head, weight, label  # the arc costs below read the written files (memory-mapped), not these copies
+    _save(graph_dir, {f"ch_{k}": ch.pop(k) for k in list(ch) if not k.startswith("_")})  # what sink left
+    del ch
+    _release_free_memory()
     t3 = time.perf_counter()
-    written = {p.stem: np.asarray(np.load(p, mmap_mode="r")) for p in graph_dir.glob("*.npy")}
-    write_arc_costs(written, edge_based, graph_dir)
-    del written
+    write_arc_costs(graph_dir, edge_based)
     stats["arc_costs_seconds"] = round(time.perf_counter() - t3, 3)
     (graph_dir / "ch.json").write_text(json.dumps(stats))
     if progress:
