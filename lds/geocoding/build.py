@@ -1,9 +1,10 @@
 """``build_index``: an OSM extract -> the address index directory (called by ``lds build``).
 
-Steps: read (``osmread``); merge streets and infer missing ones (``streets``); expand interpolation ways
-(``interpolation``); fill city/postcode/country from areas and place nodes (``localities``) and from
-neighbours (``fill``); make the entities (streets, places, POIs, postcodes) and their names as canonical
-tokens with an inverted index (``vocabulary``); write everything with the address points (``store``).
+Steps: read (``osmread``: the address points and street ways as columns, ``columns``); merge streets and infer
+missing ones (``streets``); expand interpolation ways (``interpolation``); fill city/postcode/country from areas
+and place nodes (``localities``, ``address_fill``) and from neighbours (``fill``); make the entities (streets,
+places, POIs, postcodes) and their names as canonical tokens with an inverted index (``vocabulary``); write
+everything with the address points (``store``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,15 +21,23 @@ import numpy as np
 import shapely
 
 from lds.formats import FLAG_INFERRED, FLAG_INTERPOLATED, KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
-from lds.geo import ecef
 from lds.geocoding import interpolation
+from lds.geocoding.address_fill import (
+    StreetAddresses,
+    address_order,
+    fill_localities,
+    mode_of,
+    outlines_in_order,
+    pooled,
+    postcode_rows,
+)
 from lds.geocoding.buildings import save_buildings
-from lds.geocoding.fill import address_localities, fill_countries, fill_from_street, most_common
-from lds.geocoding.housenumbers import main_number
+from lds.geocoding.columns import CITY_FROM_NODE, CITY_FROM_TAG, StreetWays
+from lds.geocoding.fill import address_localities, fill_countries, fill_from_street, nearest_row
 from lds.geocoding.localities import PLACE_RANK, SUBURB_PLACES, Localities, context_names, display_name
 from lds.geocoding.osmread import read_extract
 from lds.geocoding.store import StringPool, save_arrays, save_manifest, save_strings
-from lds.geocoding.streets import Segments, group_streets, infer_streets
+from lds.geocoding.streets import Segments, central_point, group_streets, infer_streets, set_members
 from lds.geocoding.vocabulary import Tokenizer, build_vocabulary
 
 Progress = Callable[[str, str], None]
@@ -55,18 +63,24 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     ex = read_extract(source_path, progress)
     locs = Localities(ex.areas, ex.places)
     groups, addr_group = group_streets(ex.streets, ex.addresses, progress)
-    segments = Segments.from_groups(groups, ex.streets)
+    tmp = out_dir.with_name(out_dir.name + ".tmp")  # the index is written here, then renamed
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    segments, rep = Segments.write(groups, ex.streets, tmp)
+    ex.streets = StreetWays()  # their coordinates are in the segments now, their names in the groups
     inferred = infer_streets(ex.addresses, addr_group, groups, segments)
     progress("geocoder", f"street inferred for {inferred} addresses without addr:street")
-    extra, extra_groups = interpolation.expand(ex.interpolations, ex.addresses, ex.address_by_node, addr_group)
-    addresses = ex.addresses + extra
-    for i, g in enumerate(extra_groups, start=len(ex.addresses)):
-        groups[g]["addrs"].append(i)
+    extra, extra_groups = interpolation.expand(ex.interpolations, ex.addresses, addr_group)
+    addresses = ex.addresses
+    addresses.extend(extra)
     addr_group = np.concatenate([addr_group, np.array(extra_groups, dtype=np.int64)])
-    progress("geocoder", f"{len(extra)} house numbers interpolated from {len(ex.interpolations)} interpolation ways")
+    del extra
+    members = set_members(groups, addr_group, addresses.inferred + 2 * addresses.interpolated.astype(np.int8))
+    progress("geocoder", f"{len(extra_groups)} house numbers interpolated from {len(ex.interpolations)} interpolation ways")
 
     tok = Tokenizer()
     pool = StringPool()
+    strings = addresses.strings
     ctx_cache: dict[int, set[str]] = {}
 
     def locality_context(loc) -> set[str]:
@@ -91,43 +105,22 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
 
     # --- addresses: locality fill-in
     n_addr = len(addresses)
-    a_lat = np.array([a["lat"] for a in addresses], dtype=np.float64)
-    a_lon = np.array([a["lon"] for a in addresses], dtype=np.float64)
-    a_locs = locs.locate(a_lat, a_lon)
-    filled = Counter()
-    for a, loc in zip(addresses, a_locs):  # names interned: one string per locality, not one per address
-        if a.get("city"):
-            a["_city_from"] = "tag"
-        elif loc.city:
-            a["city"] = sys.intern(display_name(loc.city))
-            a["_city_from"] = "node" if loc.city_from_node else "area"
-            filled["city"] += 1
-        if not a.get("suburb") and loc.suburb:
-            a["suburb"] = sys.intern(display_name(loc.suburb))
-        if loc.state:
-            a["state"] = sys.intern(display_name(loc.state))
-        if not a.get("postcode") and loc.postcode:
-            a["postcode"] = loc.postcode
-            filled["postcode_area"] += 1
-        code = (a.get("country") or "").strip().upper()
-        if len(code) == 2 and code.isalpha():
-            a["country"] = code
-        elif loc.country_code:
-            a["country"] = loc.country_code
-            filled["country"] += 1
-        else:
-            a.pop("country", None)
-    fill_from_street(addresses, groups, "postcode", lambda a: not a.get("postcode"), lambda a: bool(a.get("postcode")), filled)
+    a_lat, a_lon = addresses.lat, addresses.lon
+    unique_locs, a_loc = locs.locate_ids(a_lat, a_lon)
+    filled = fill_localities(addresses, unique_locs, a_loc)
+    postcode = addresses["postcode"]
+    fill_from_street(addresses, groups, "postcode", postcode < 0, postcode >= 0, filled)
     # a tagged city on the same street beats the nearest place node (postal districts such as "København V")
-    fill_from_street(addresses, groups, "city", lambda a: a.get("_city_from") == "node",
-                      lambda a: a.get("_city_from") == "tag", filled)
-    majority = fill_countries(addresses, a_lat, a_lon, countries, filled)
+    fill_from_street(addresses, groups, "city", addresses.city_from == CITY_FROM_NODE,
+                     addresses.city_from == CITY_FROM_TAG, filled)
+    majority = fill_countries(addresses, countries, filled)
     progress("geocoder", f"filled in: {dict(filled)}")
 
     # --- entities
     ent: dict[str, list] = defaultdict(list)
     ent_names: list[list[str]] = []
-    ent_ctx: list[set[str]] = []
+    ent_ctx: list[frozenset[str]] = []
+    shared_ctx: dict[frozenset[str], frozenset[str]] = {}
 
     def add_entity(kind: int, lat: float, lon: float, name: str | None, names: list[str], ctx: set[str], **fields) -> int:
         ent["kind"].append(kind)
@@ -138,25 +131,28 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
             ent[f].append(pool.add(fields.get(f)))
         ent["importance"].append(fields.get("importance", 0.0))
         ent_names.append(names)
-        ent_ctx.append(ctx)
+        ctx = frozenset(ctx)
+        ent_ctx.append(shared_ctx.setdefault(ctx, ctx))  # one set for the many streets of one town
         return len(ent["kind"]) - 1
 
     # streets first: entity id == group id
-    rep = _representative_points(groups, segments, a_lat, a_lon)
-    no_addr = [g for g, grp in enumerate(groups) if not grp["addrs"]]
+    for g, grp in enumerate(groups):  # streets without a way: the address nearest the centre of theirs
+        if g not in rep:
+            j = int(grp["addrs"][central_point(a_lat[grp["addrs"]], a_lon[grp["addrs"]])])
+            rep[g] = (float(a_lat[j]), float(a_lon[j]))
+    no_addr = [g for g, grp in enumerate(groups) if not len(grp["addrs"])]
     rep_locs = locs.locate([rep[g][0] for g in no_addr], [rep[g][1] for g in no_addr])
     rep_loc = dict(zip(no_addr, rep_locs))
+    per_street = StreetAddresses(*members, addresses, a_loc)
     for g, grp in enumerate(groups):
-        members = [addresses[i] for i in grp["addrs"]]
         ctx: set[str] = set()
-        if members:
-            fields = {f: most_common(m.get(f) for m in members) for f in ("city", "suburb", "state", "postcode", "country")}
-            for i in grp["addrs"]:
-                ctx |= locality_context(a_locs[i])
-            for value in {m.get(f) for m in members for f in ("city", "suburb", "postcode")}:
-                if value:
-                    ctx.update(tok(value))
-            for code in {m.get("country") for m in members}:
+        if len(grp["addrs"]):
+            fields = per_street.fields(g)
+            for u in per_street.localities(g):
+                ctx |= locality_context(unique_locs[u])
+            for value in per_street.values(g, ("city", "suburb", "postcode")):
+                ctx.update(tok(value))
+            for code in per_street.values(g, ("country",), keep_none=True):
                 ctx |= country_context(code)
         else:
             loc = rep_loc[g]
@@ -170,8 +166,9 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
         add_entity(
             KIND_STREET, rep[g][0], rep[g][1], grp["name"], names, ctx, street=grp["name"],
             category="street" if grp["kind"] == "street" else "addr:place",
-            importance=math.log1p(len(members)) + (0.5 if grp["ways"] else 0.0), **fields,
+            importance=math.log1p(len(grp["addrs"])) + (0.5 if grp["ways"] else 0.0), **fields,
         )
+    del per_street
 
     # places: nodes, then areas whose centre is not already a place node of the same name
     place_entity_by_osm: dict[str, int] = {}
@@ -189,7 +186,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
             continue
         place_items.append(({"osm": a["osm"], "lat": center[1], "lon": center[0], "names": a["names"],
                              "place": a["place"] or f"admin_level={a['level']}", "level": a["level"], "iso2": a["iso2"]}, a))
-    place_items += address_localities(addresses, a_lat, a_lon, place_items)
+    place_items += address_localities(addresses, place_items)
     p_locs = locs.locate([p["lat"] for p, _ in place_items], [p["lon"] for p, _ in place_items])
     node_entity: dict[tuple[float, float], int] = {}
     for (p, area), loc in zip(place_items, p_locs):
@@ -239,21 +236,18 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
         )
 
     # postcodes: centre = the address nearest the mean of those carrying the code
-    by_code: dict[tuple[str, str | None], list[int]] = defaultdict(list)
-    for i, a in enumerate(addresses):
-        if a.get("postcode"):
-            by_code[(a["postcode"], a.get("country"))].append(i)
-    for (code, country), idxs in by_code.items():
-        lat, lon = float(np.mean(a_lat[idxs])), float(np.mean(a_lon[idxs]))
-        j = idxs[int(np.argmin((a_lat[idxs] - lat) ** 2 + (a_lon[idxs] - lon) ** 2))]
-        city = most_common(addresses[i].get("city") for i in idxs)
+    by_code = postcode_rows(addresses)
+    city, state = addresses["city"], addresses["state"]
+    for (code, country), idxs in by_code:
+        j = nearest_row(a_lat, a_lon, idxs)
+        cities = city[idxs]
         ctx = set()
-        for c in {addresses[i].get("city") for i in idxs}:
-            if c:
-                ctx.update(tok(c))
+        for c in np.unique(cities[cities >= 0]).tolist():
+            ctx.update(tok(strings.text(c)))
         ctx |= country_context(country)
-        add_entity(KIND_POSTCODE, float(a_lat[j]), float(a_lon[j]), code, [code], ctx, postcode=code, city=city,
-                   state=addresses[j].get("state"), country=country, category="postcode", importance=1.0)
+        add_entity(KIND_POSTCODE, float(a_lat[j]), float(a_lon[j]), code, [code], ctx, postcode=code,
+                   city=strings.text(mode_of(cities)), state=strings.text(int(state[j])), country=country,
+                   category="postcode", importance=1.0)
 
     n_ent = len(ent["kind"])
     progress("geocoder", f"{n_ent} entities: {len(groups)} streets, {len(place_items)} places, {len(ex.pois)} POIs, {len(by_code)} postcodes")
@@ -262,47 +256,28 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     voc = build_vocabulary(ent_names, ent_ctx, tok)
 
     # --- addresses sorted by (street, number, text) so each street's numbers are one contiguous run
-    big = np.iinfo(np.int64).max
-    order = sorted(range(n_addr), key=lambda i: (addr_group[i] if addr_group[i] >= 0 else big,
-                                                 main_number(addresses[i]["hn"]), addresses[i]["hn"]))
-    order_arr = np.array(order, dtype=np.int64)
+    order_arr = address_order(addresses, addr_group)
     counts = np.bincount(addr_group[addr_group >= 0], minlength=n_ent) if n_addr else np.zeros(n_ent, dtype=np.int64)
     ent_addr_off = np.zeros(n_ent + 1, dtype=np.int64)
     ent_addr_off[1:] = np.cumsum(counts)
 
-    def col(field: str) -> np.ndarray:
-        ids: dict[str | None, int] = {}
-        out = np.empty(n_addr, dtype=np.int32)
-        for k, i in enumerate(order):
-            v = addresses[i].get(field)
-            j = ids.get(v)
-            if j is None:
-                j = ids[v] = pool.add(v)
-            out[k] = j
-        return out
-
-    addr_flags = np.array([(FLAG_INTERPOLATED if addresses[i].get("interpolated") else 0)
-                           | (FLAG_INFERRED if addresses[i].get("street_inferred") else 0) for i in order], dtype=np.uint8)
-    # OSM object of each address ("n123", "w45": an interpolated number's is its interpolation way), for lds.addresses
-    osm = [addresses[i].get("osm") or "" for i in order]
-    addr_osm_type = np.array([ord(o[0]) if o[1:].isdigit() else 0 for o in osm], dtype=np.uint8)
-    addr_osm_id = np.array([int(o[1:]) if o[1:].isdigit() else 0 for o in osm], dtype=np.int64)
-
-    # --- write
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # --- write: the address columns one at a time, in their written order (a country's are large)
+    address_columns = {
+        "addr_lat": lambda: a_lat[order_arr], "addr_lon": lambda: a_lon[order_arr],
+        "addr_entity": lambda: addr_group[order_arr].astype(np.int32),
+        **{f"addr_{f}": (lambda f=f: pooled(addresses[f][order_arr], strings, pool))
+           for f in ("hn", "postcode", "city", "suburb", "state", "country")},
+        "addr_flags": lambda: (np.where(addresses.interpolated, FLAG_INTERPOLATED, 0)
+                               | np.where(addresses.inferred, FLAG_INFERRED, 0))[order_arr].astype(np.uint8),
+        # OSM object of each address ("n123", "w45": an interpolated number's is its interpolation way), for lds.addresses
+        "addr_osm_type": lambda: addresses.osm_type[order_arr], "addr_osm_id": lambda: addresses.osm_id[order_arr],
+    }
+    for name, make in address_columns.items():
+        save_arrays(tmp, {name: make()})
     arrays = {
-        "addr_lat": a_lat[order_arr] if n_addr else a_lat, "addr_lon": a_lon[order_arr] if n_addr else a_lon,
-        "addr_entity": addr_group[order_arr].astype(np.int32) if n_addr else np.zeros(0, np.int32),
-        "addr_hn": col("hn"), "addr_postcode": col("postcode"), "addr_city": col("city"), "addr_suburb": col("suburb"),
-        "addr_state": col("state"), "addr_country": col("country"), "addr_flags": addr_flags,
-        "addr_osm_type": addr_osm_type, "addr_osm_id": addr_osm_id,
         "ent_kind": np.array(ent["kind"], dtype=np.int8), "ent_lat": np.array(ent["lat"]), "ent_lon": np.array(ent["lon"]),
         "ent_importance": np.array(ent["importance"], dtype=np.float32), "ent_addr_off": ent_addr_off,
         **voc.arrays(),
-        "seg_lat0": segments.lat0, "seg_lon0": segments.lon0, "seg_lat1": segments.lat1, "seg_lon1": segments.lon1,
-        "seg_entity": segments.group.astype(np.int32),
     }
     for f in ("name", "street", "hn", "postcode", "city", "suburb", "state", "country", "category"):
         arrays[f"ent_{f}"] = np.array(ent[f], dtype=np.int32)
@@ -312,14 +287,14 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     save_strings(tmp, "vocab", list(voc.vocab))
     save_strings(tmp, "surface", voc.surface_keys)
     _save_area_geoms(tmp, locs)
-    save_buildings(tmp, [addresses[i].get("outline") for i in order])  # reverse at building level
+    save_buildings(tmp, outlines_in_order(addresses.outlines, order_arr))  # reverse at building level
     i18n = _i18n(groups, ex, countries)
     (tmp / "i18n.json").write_text(json.dumps(i18n, ensure_ascii=False))
-    all_lat = np.concatenate([a_lat, np.array(ent["lat"])])
-    all_lon = np.concatenate([a_lon, np.array(ent["lon"])])
-    n_real = len(ex.addresses)
+    lat_parts = [x for x in (a_lat, np.array(ent["lat"])) if len(x)]
+    lon_parts = [x for x in (a_lon, np.array(ent["lon"])) if len(x)]
+    n_real = addresses.n_real
     summary = {
-        "addresses": n_real, "interpolated": len(extra), "streets": len(groups), "places": len(place_items),
+        "addresses": n_real, "interpolated": len(addresses) - n_real, "streets": len(groups), "places": len(place_items),
         "pois": len(ex.pois), "postcodes": len(by_code), "names": len(voc.name_entity), "tokens": len(voc.vocab),
         "street_segments": len(segments), "streets_inferred": inferred, "areas": len(locs.areas),
         "filled": dict(filled), "missing_node_refs": ex.missing_refs,
@@ -327,7 +302,8 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     manifest = {
         "source": source_path.name, "counts": summary, "countries": {k: {"name": display_name(v), **v} for k, v in countries.items()},
         "default_country": majority,
-        "bbox": [float(all_lon.min()), float(all_lat.min()), float(all_lon.max()), float(all_lat.max())] if len(all_lat) else None,
+        "bbox": [float(min(x.min() for x in lon_parts)), float(min(x.min() for x in lat_parts)),
+                 float(max(x.max() for x in lon_parts)), float(max(x.max() for x in lat_parts))] if lat_parts else None,
     }
     save_manifest(tmp, manifest)
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -339,29 +315,6 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
 
 def _admin_rank(level: int) -> int:
     return {2: 30, 3: 26, 4: 25, 5: 23, 6: 21, 7: 20, 8: 19, 9: 14, 10: 13}.get(level, 10)
-
-
-def _representative_points(groups, segments: Segments, a_lat, a_lon) -> list[tuple[float, float]]:
-    """A point on each street: the segment midpoint nearest the centre of all its midpoints (a point
-    on the street even when it bends), else the address nearest the centre of its addresses."""
-    out: list[tuple[float, float]] = []
-    by_group: dict[int, list[int]] = defaultdict(list)
-    for s, g in enumerate(segments.group.tolist()):
-        by_group[g].append(s)
-    for g, grp in enumerate(groups):
-        segs = by_group.get(g)
-        if segs:
-            mid_lat = (segments.lat0[segs] + segments.lat1[segs]) / 2
-            mid_lon = (segments.lon0[segs] + segments.lon1[segs]) / 2
-            xyz = ecef(mid_lon, mid_lat)
-            j = int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))
-            out.append((float(mid_lat[j]), float(mid_lon[j])))
-        else:
-            idx = grp["addrs"]
-            xyz = ecef(a_lon[idx], a_lat[idx])
-            j = idx[int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))]
-            out.append((float(a_lat[j]), float(a_lon[j])))
-    return out
 
 
 def _reverse_places(locs: Localities, ex, place_entity_by_osm: dict, node_entity: dict) -> dict[str, np.ndarray]:

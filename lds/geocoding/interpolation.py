@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import numpy as np
+
 from lds.geo import distance_m
+from lds.geocoding.columns import FIELDS, Addresses
 from lds.geocoding.housenumbers import main_number, parity_step
 
 MAX_NUMBERS = 1000  # numbers generated between two anchors; larger gaps are tagging errors
@@ -30,32 +33,70 @@ def _point_at(coords: list[tuple[float, float]], fraction: float) -> tuple[float
     return coords[-1]
 
 
-def expand(interpolations: list[dict], addresses: list[dict], address_by_node: dict[int, int],
-           addr_group) -> tuple[list[dict], list[int]]:
-    """Address records (and their street group) for the numbers interpolation ways imply.
+def _anchors(interpolations: list[dict], addresses: Addresses) -> list[list[tuple[int, int]]]:
+    """Per interpolation way, its (position, address row) of the nodes that are address points."""
+    refs = np.array([ref for way in interpolations for ref in way["nodes"]], dtype=np.int64)
+    rows = addresses.row_of("n", refs).tolist()
+    out, at = [], 0
+    for way in interpolations:
+        n = len(way["nodes"])
+        out.append([(k, r) for k, r in enumerate(rows[at : at + n]) if r >= 0])
+        at += n
+    return out
+
+
+def _existing(addresses: Addresses, addr_group: np.ndarray, groups: set[int]) -> set[tuple[int, str]]:
+    """(street group, lower-cased number) of the addresses on the streets in ``groups``."""
+    rows = np.flatnonzero(np.isin(addr_group, np.fromiter(groups, dtype=np.int64, count=len(groups))))
+    hn = addresses["hn"]
+    lower: dict[int, str] = {}
+    out = set()
+    for i in rows.tolist():
+        h = int(hn[i])
+        if h not in lower:
+            lower[h] = addresses.strings.text(h).lower()
+        out.add((int(addr_group[i]), lower[h]))
+    return out
+
+
+def expand(interpolations: list[dict], addresses: Addresses, addr_group) -> tuple[Addresses, list[int]]:
+    """Address rows (and their street group) for the numbers interpolation ways imply.
 
     The street is the one both end points belong to (after street inference, so end points without
     ``addr:street`` count too); numbers that already exist on that street are skipped.
     """
-    out: list[dict] = []
+    strings = addresses.strings
+    out = Addresses(strings)
     groups: list[int] = []
-    existing = {(int(addr_group[i]), a["hn"].lower()) for i, a in enumerate(addresses) if addr_group[i] >= 0}
-    for way in interpolations:
+    anchors_of = _anchors(interpolations, addresses)
+    touched = {int(addr_group[i]) for anchors in anchors_of for _, i in anchors if addr_group[i] >= 0}
+    existing = _existing(addresses, addr_group, touched)
+
+    def field(name: str, i: int) -> int:
+        return int(addresses[name][i])
+
+    for way, anchors in zip(interpolations, anchors_of):
         step = parity_step(way["kind"])
         if step is None:
             continue
-        anchors = [(k, address_by_node[ref]) for k, ref in enumerate(way["nodes"]) if ref in address_by_node]
+        way_addr = {f: strings.id(v) for f, v in way["addr"].items() if f in FIELDS}
+        way_type, way_id = way["osm"][0], int(way["osm"][1:])
         for (k0, i0), (k1, i1) in pairwise(anchors):
-            a0, a1 = addresses[i0], addresses[i1]
             g = int(addr_group[i0])
             if g < 0 or g != int(addr_group[i1]):
                 continue
-            n0, n1 = main_number(a0["hn"]), main_number(a1["hn"])
+            n0, n1 = main_number(addresses.text("hn", i0)), main_number(addresses.text("hn", i1))
             if n0 < 0 or n1 < 0 or n0 == n1 or abs(n1 - n0) / step > MAX_NUMBERS:
                 continue
             coords = [c for c in way["coords"][k0 : k1 + 1] if c is not None]
             if len(coords) < 2:
                 continue
+            rec = {}
+            for f in ("street", "place"):
+                rec[f] = next((v for v in (field(f, i0), field(f, i1), way_addr.get(f, -1)) if v >= 0), -1)
+            for f in ("postcode", "city", "country", "suburb"):
+                same = field(f, i0) if field(f, i0) == field(f, i1) else -1
+                rec[f] = way_addr.get(f, -1) if way_addr.get(f, -1) >= 0 else same
             direction = 1 if n1 > n0 else -1
             inc = 1 if way["kind"] in ("odd", "even") else step  # parity filtered below
             n = n0 + direction * inc
@@ -63,14 +104,9 @@ def expand(interpolations: list[dict], addresses: list[dict], address_by_node: d
                 wrong_parity = way["kind"] == "odd" and n % 2 == 0 or way["kind"] == "even" and n % 2 == 1
                 if not wrong_parity and (g, str(n)) not in existing:
                     lon, lat = _point_at(coords, (n - n0) / (n1 - n0))
-                    rec = {"osm": way["osm"], "lat": lat, "lon": lon, "hn": str(n), "interpolated": True,
-                           "street": a0.get("street") or a1.get("street") or way["addr"].get("street"),
-                           "place": a0.get("place") or a1.get("place") or way["addr"].get("place")}
-                    for field in ("postcode", "city", "country", "suburb"):
-                        value = way["addr"].get(field) or (a0.get(field) if a0.get(field) == a1.get(field) else None)
-                        if value:
-                            rec[field] = value
-                    out.append({k: v for k, v in rec.items() if v is not None})
+                    rec["hn"] = strings.id(str(n))
+                    out.append(way_type, way_id, lat, lon, [rec.get(f, -1) for f in FIELDS], interpolated=True)
                     groups.append(g)
                 n += direction * inc
+    out.freeze()
     return out, groups

@@ -31,6 +31,7 @@ PLACE_RANK = {
 CITY_LEVELS = (8, 7, 6)  # admin_level of a municipality, most specific first (fr/de/it/es/us 8, dk 7, kreisfreie 6)
 SUBURB_LEVELS = (10, 9, 11)
 STATE_LEVELS = (4, 3, 5)
+LOCATE_CHUNK = 65_536  # points located at once (the point geometries and tree hits of a chunk are in memory)
 
 
 def context_names(names: dict[str, str]) -> list[str]:
@@ -81,48 +82,70 @@ class Localities:
             return None
         return cKDTree(ecef([p["lon"] for p in nodes], [p["lat"] for p in nodes]))
 
-    def _nearest(self, kd, nodes, radii, xyz: np.ndarray, k: int = 8) -> list[dict | None]:
-        """Per point, the place node with the smallest distance/radius ratio below 1."""
-        out: list[dict | None] = [None] * len(xyz)
+    def _nearest(self, kd, nodes, radii, xyz: np.ndarray, k: int = 8) -> np.ndarray:
+        """Per point, the index of the place node with the smallest distance/radius ratio below 1 (-1: none)."""
+        out = np.full(len(xyz), -1, dtype=np.int64)
         if kd is None or len(xyz) == 0:
             return out
         k = min(k, len(nodes))
         dist, idx = kd.query(xyz, k=k, distance_upper_bound=max(radii.values()))
         dist = dist.reshape(len(xyz), k)
         idx = idx.reshape(len(xyz), k)
-        for i in range(len(xyz)):
-            best, best_ratio = None, 1.0
-            for d, j in zip(dist[i], idx[i]):
-                if j >= len(nodes):
-                    break
-                ratio = d / radii[nodes[j]["place"]]
-                if ratio < best_ratio:
-                    best, best_ratio = nodes[j], ratio
-            out[i] = best
+        node_radius = np.array([radii[p["place"]] for p in nodes] + [1.0])
+        ratio = np.where(idx < len(nodes), dist / node_radius[idx], np.inf)
+        best = np.argmin(ratio, axis=1)  # the first of equal ratios, as a strict "<" scan keeps
+        ok = ratio[np.arange(len(xyz)), best] < 1.0
+        out[ok] = idx[np.arange(len(xyz)), best][ok]
         return out
 
     def locate(self, lats, lons) -> list[Locality]:
+        """The :class:`Locality` of each point."""
+        unique, which = self.locate_ids(lats, lons)
+        return [unique[k] for k in which.tolist()]
+
+    def locate_ids(self, lats, lons, chunk: int = LOCATE_CHUNK) -> tuple[list[Locality], np.ndarray]:
+        """The distinct localities of the points and, per point, the index of its own among them: points of one
+        town share one :class:`Locality`, and a country's millions of points are located ``chunk`` at a time."""
         lats = np.asarray(lats, dtype=np.float64)
         lons = np.asarray(lons, dtype=np.float64)
+        which = np.zeros(len(lats), dtype=np.int64)
+        unique: list[Locality] = []
+        index: dict[bytes, int] = {}
+        for s in range(0, len(lats), chunk):
+            rows = self._located_rows(lats[s : s + chunk], lons[s : s + chunk])
+            keys, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+            ids = np.empty(len(keys), dtype=np.int64)
+            for u in np.argsort(first, kind="stable").tolist():
+                row = keys[u]
+                key = row[: 2 + int((row[2:] >= 0).sum())].tobytes()  # the same in chunks of another depth
+                if key not in index:
+                    city, suburb = int(row[0]), int(row[1])
+                    index[key] = len(unique)
+                    unique.append(self._combine(
+                        [int(a) for a in row[2:] if a >= 0], self.city_nodes[city] if city >= 0 else None,
+                        self.suburb_nodes[suburb] if suburb >= 0 else None,
+                    ))
+                ids[u] = index[key]
+            which[s : s + len(rows)] = ids[inverse.reshape(-1)]
+        return unique, which
+
+    def _located_rows(self, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+        """Per point (city node, suburb node, enclosing areas in the tree's order, -1 padded) as one int row."""
         n = len(lats)
-        enclosing: list[list[int]] = [[] for _ in range(n)]
+        pi = ai = np.zeros(0, dtype=np.int64)
         if self.tree is not None and n:
-            pts = shapely.points(lons, lats)
-            pi, ai = self.tree.query(pts, predicate="within")
-            for p, a in zip(pi.tolist(), ai.tolist()):
-                enclosing[p].append(a)
+            pi, ai = self.tree.query(shapely.points(lons, lats), predicate="within")
+            order = np.argsort(pi, kind="stable")
+            pi, ai = pi[order], ai[order]
+        depth = int(np.bincount(pi, minlength=n).max()) if len(pi) else 0
+        rows = np.full((n, 2 + depth), -1, dtype=np.int64)
+        if len(pi):
+            start = np.searchsorted(pi, np.arange(n))
+            rows[pi, 2 + np.arange(len(pi)) - start[pi]] = ai
         xyz = ecef(lons, lats) if n else np.zeros((0, 3))
-        cities = self._nearest(self._city_kd, self.city_nodes, CITY_PLACES, xyz)
-        suburbs = self._nearest(self._suburb_kd, self.suburb_nodes, SUBURB_PLACES, xyz)
-        out = []
-        cache: dict[tuple, Locality] = {}
-        for i in range(n):
-            key = (tuple(enclosing[i]), id(cities[i]), id(suburbs[i]))
-            loc = cache.get(key)
-            if loc is None:
-                loc = cache[key] = self._combine(enclosing[i], cities[i], suburbs[i])
-            out.append(loc)
-        return out
+        rows[:, 0] = self._nearest(self._city_kd, self.city_nodes, CITY_PLACES, xyz)
+        rows[:, 1] = self._nearest(self._suburb_kd, self.suburb_nodes, SUBURB_PLACES, xyz)
+        return rows
 
     def _combine(self, area_ids: list[int], city_node: dict | None, suburb_node: dict | None) -> Locality:
         areas = sorted((self.areas[a] for a in area_ids), key=lambda a: a["area_m2"])

@@ -13,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import osmium
 import shapely
+
+from lds.geocoding.columns import FIELDS, Addresses, StreetWays, Strings
 
 Progress = Callable[[str, str], None]
 
@@ -36,18 +39,17 @@ CONTEXT_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "da", "sv", "no",
 
 @dataclass
 class Extract:
-    """Everything the index build needs, as plain Python records (dicts with fixed keys)."""
+    """Everything the index build needs: the address points and the named highways as columns (:class:`Addresses`,
+    :class:`StreetWays`: by far the most objects), the rest as plain Python records (dicts with fixed keys)."""
 
-    addresses: list[dict] = field(default_factory=list)
+    addresses: Addresses = field(default_factory=lambda: Addresses(Strings()))
     interpolations: list[dict] = field(default_factory=list)
-    streets: list[dict] = field(default_factory=list)
+    streets: StreetWays = field(default_factory=StreetWays)
     places: list[dict] = field(default_factory=list)
     pois: list[dict] = field(default_factory=list)
     areas: list[dict] = field(default_factory=list)
     associated: list[dict] = field(default_factory=list)
     countries: dict[str, dict] = field(default_factory=dict)
-    address_by_node: dict[int, int] = field(default_factory=dict)
-    address_by_osm: dict[str, int] = field(default_factory=dict)
     missing_refs: int = 0
 
 
@@ -64,17 +66,33 @@ def names_of(tags) -> dict[str, str]:
 
 
 _ADDR_FIELDS = tuple((k, k[5:]) for k in ADDR_KEYS)  # addr:street -> street, made once, not per address
+# the tag of each of an address point's FIELDS after the house number (None: not a tag, filled in later)
+_ADDR_ROW_KEYS = tuple(f"addr:{f}" if f"addr:{f}" in ADDR_KEYS else None for f in FIELDS[1:])
 
 
 def _addr(tags) -> dict[str, str]:
-    """The addr:* fields of an object. The values are interned: a country repeats each street, city and postcode
-    over thousands of addresses, and one string object each instead of one per address saves a third of the
-    memory the addresses take while the index is built."""
+    """The addr:* fields of an object (POIs, interpolation ways), whitespace collapsed."""
     out = {}
     for k, field_name in _ADDR_FIELDS:
         v = tags.get(k)
         if v and v.strip():
             out[field_name] = sys.intern(" ".join(v.split()))
+    return out
+
+
+def _address_ids(tags, hn: str, strings: Strings) -> list[int]:
+    """The ``FIELDS`` of an address point as ids in ``strings`` (-1: untagged; a country repeats each street,
+    city and postcode over thousands of addresses: one string each). Whitespace collapsed as in ``_addr``."""
+    ids, lookup = strings.ids, strings.id
+    out = [lookup(hn)]
+    for k in _ADDR_ROW_KEYS:
+        v = tags.get(k) if k else None
+        if v and v.strip():
+            v = " ".join(v.split())
+            i = ids.get(v)
+            out.append(lookup(v) if i is None else i)
+        else:
+            out.append(-1)
     return out
 
 
@@ -238,7 +256,7 @@ def read_extract(path: Path, progress: Progress) -> Extract:
             if not obj.location.valid():
                 continue
             lon, lat = obj.location.lon, obj.location.lat
-            _point_object(ex, f"n{obj.id}", obj.id, tags, lat, lon)
+            _point_object(ex, "n", obj.id, tags, lat, lon)
             continue
         # ways
         pts = []
@@ -261,7 +279,7 @@ def read_extract(path: Path, progress: Progress) -> Extract:
             if not names.get("name") and obj.id in assoc_way_name:
                 names["name"] = assoc_way_name[obj.id]
             if names.get("name") and len(pts) >= 2 and tags.get("area") != "yes":
-                ex.streets.append({"osm": osm, "names": names, "coords": pts, "highway": sys.intern(tags.get("highway"))})
+                ex.streets.append(names, pts)
                 continue
         if "addr:interpolation" in tags:
             ex.interpolations.append(
@@ -284,9 +302,9 @@ def read_extract(path: Path, progress: Progress) -> Extract:
         if has_addr or "name" in tags or "place" in tags:
             point = _way_point(pts, closed)
             if point is not None:
-                _point_object(ex, osm, None, tags, point[1], point[0], is_area=rec is not None)
-                if closed and has_addr and "building" in tags and osm in ex.address_by_osm:  # lds.geocoding.buildings
-                    ex.addresses[ex.address_by_osm[osm]]["outline"] = pts
+                row = _point_object(ex, "w", obj.id, tags, point[1], point[0], is_area=rec is not None)
+                if closed and row >= 0 and "building" in tags:  # lds.geocoding.buildings
+                    ex.addresses.outlines[row] = pts
     progress("geocoder", f"pass 2: {len(ex.addresses)} addresses, {len(ex.streets)} named highway ways, "
              f"{len(ex.places)} places, {len(ex.pois)} POIs, {ex.missing_refs} missing node refs")
 
@@ -303,32 +321,39 @@ def read_extract(path: Path, progress: Progress) -> Extract:
         geom = _assemble(ways, member_coords)
         if geom is not None:
             p = geom.point_on_surface() if not geom.contains(geom.centroid) else geom.centroid
-            _point_object(ex, rec["osm"], None, rec["tags"], p.y, p.x)
-            if "building" in rec["tags"] and rec["osm"] in ex.address_by_osm:
-                ex.addresses[ex.address_by_osm[rec["osm"]]]["outline"] = geom
-    for a in rels.associated:
-        for mtype, ref in a["houses"]:
-            i = ex.address_by_osm.get(f"{mtype}{ref}")
-            if i is not None and not ex.addresses[i].get("street") and not ex.addresses[i].get("place"):
-                ex.addresses[i]["street"] = a["name"]
-                ex.addresses[i]["source"] = "associatedStreet"
+            row = _point_object(ex, "r", int(rec["osm"][1:]), rec["tags"], p.y, p.x)
+            if "building" in rec["tags"] and row >= 0:
+                ex.addresses.outlines[row] = geom
+    ex.addresses.freeze()
+    ex.streets.freeze()
+    _associated_streets(ex.addresses, rels.associated)
     ex.associated = rels.associated
     ex.countries = {code: names for code, names in rels.country_tags.items()}
     return ex
 
 
-def _point_object(ex: Extract, osm: str, node_id: int | None, tags, lat: float, lon: float, is_area: bool = False) -> None:
-    """Classify one located object: address, place, POI (an object may be several)."""
+def _associated_streets(addresses: Addresses, associated: list[dict]) -> None:
+    """The house members of an associatedStreet relation without addr:street or addr:place take its name (the
+    first relation's when several name one house)."""
+    houses = [(mtype, ref, a["name"]) for a in associated for mtype, ref in a["houses"]]
+    rows = np.full(len(houses), -1, dtype=np.int64)
+    for mtype in {h[0] for h in houses}:
+        at = [k for k, h in enumerate(houses) if h[0] == mtype]
+        rows[at] = addresses.row_of(mtype, np.array([houses[k][1] for k in at], dtype=np.int64))
+    street, place = addresses["street"], addresses["place"]
+    for (_, _, name), i in zip(houses, rows.tolist()):
+        if i >= 0 and street[i] < 0 and place[i] < 0:
+            street[i] = addresses.strings.id(name)
+
+
+def _point_object(ex: Extract, osm_type: str, osm_id: int, tags, lat: float, lon: float, is_area: bool = False) -> int:
+    """Classify one located object: address, place, POI (an object may be several). Its address row, or -1."""
+    row = -1
     if "addr:housenumber" in tags:
         hn = " ".join(tags.get("addr:housenumber").split())
         if hn:
-            rec = {"osm": osm, "lat": lat, "lon": lon, "hn": hn, **_addr(tags)}
-            if "name" in tags:
-                rec["name"] = tags.get("name")
-            ex.address_by_osm[osm] = len(ex.addresses)
-            if node_id is not None:
-                ex.address_by_node[node_id] = len(ex.addresses)
-            ex.addresses.append(rec)
+            row = ex.addresses.append(osm_type, osm_id, lat, lon, _address_ids(tags, hn, ex.addresses.strings))
+    osm = f"{osm_type}{osm_id}"
     place = tags.get("place")
     if place and not is_area:
         names = names_of(tags)
@@ -338,9 +363,10 @@ def _point_object(ex: Extract, osm: str, node_id: int | None, tags, lat: float, 
                               "is_in": is_in or None})
             if place == "country" and _iso2(tags):
                 ex.countries.setdefault(_iso2(tags), names)
-        return
+        return row
     if "name" in tags and "highway" not in tags and "boundary" not in tags:
         kind = _poi_kind(tags)
         if kind:
             hn = " ".join((tags.get("addr:housenumber") or "").split())
             ex.pois.append({"osm": osm, "lat": lat, "lon": lon, "kind": kind, "names": names_of(tags), "addr": _addr(tags), "hn": hn})
+    return row

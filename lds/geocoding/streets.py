@@ -12,17 +12,21 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import pairwise
+from pathlib import Path
 
 import numpy as np
 from scipy.spatial import cKDTree
 
 from lds.geo import ecef, haversine_m, project_on_segments
+from lds.geocoding.columns import Addresses, StreetWays
 from lds.geocoding.normalize import name_key
 
 MERGE_M = 300.0  # ways of one name closer than this are one street
 ATTACH_M = 1000.0  # an address joins a street of its addr:street name within this distance
 INFER_M = 150.0  # an address without addr:street takes the nearest named street within this distance
 SEGMENT_MAX_M = 50.0  # long segments are split so a KD-tree over midpoints finds the nearest one
+SEGMENT_CHUNK = 50_000  # street points cut into segments at once while the index is built
+SEGMENT_FILES = (("seg_lat0", "<f8"), ("seg_lon0", "<f8"), ("seg_lat1", "<f8"), ("seg_lon1", "<f8"), ("seg_entity", "<i4"))
 
 Progress = Callable[[str, str], None]
 
@@ -54,15 +58,27 @@ def _cluster_points(lats, lons, owners: np.ndarray, n_owners: int, radius: float
     return _union_find(n_owners, np.unique(owner_pairs, axis=0) if len(owner_pairs) else [])
 
 
-def group_streets(streets: list[dict], addresses: list[dict], progress: Progress) -> tuple[list[dict], np.ndarray]:
+def _points(streets: StreetWays, owners: list[tuple[int, int]]) -> np.ndarray:
+    """Rows (lat, lon, owner) of every point of the ways ``(owner, way)``."""
+    coords = [streets.coords(w) for _, w in owners]
+    lens = [len(c) for c in coords]
+    arr = np.empty((sum(lens), 3))
+    if lens:
+        xy = np.concatenate(coords)
+        arr[:, 0], arr[:, 1] = xy[:, 1], xy[:, 0]
+        arr[:, 2] = np.repeat([o for o, _ in owners], lens)
+    return arr
+
+
+def group_streets(streets: StreetWays, addresses: Addresses, progress: Progress) -> tuple[list[dict], np.ndarray]:
     """Street groups and the group of each address (-1: none).
 
-    A group is ``{"key", "kind" ("street"|"place"), "ways": [...], "addrs": [...], "names": {...}}``.
+    A group is ``{"key", "kind" ("street"|"place"), "ways": [...], "addrs": rows, "names": {...}}``.
     """
     groups: list[dict] = []
     by_key: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(streets):
-        key = name_key(s["names"]["name"])
+    for i, names in enumerate(streets.names):
+        key = name_key(names["name"])
         if key:
             by_key[key].append(i)
     key_groups: dict[str, list[int]] = defaultdict(list)
@@ -70,8 +86,7 @@ def group_streets(streets: list[dict], addresses: list[dict], progress: Progress
         if len(ways) == 1:
             labels = np.zeros(1, dtype=np.int64)
         else:
-            pts = [(lat, lon, j) for j, w in enumerate(ways) for lon, lat in streets[w]["coords"]]
-            arr = np.array(pts)
+            arr = _points(streets, list(enumerate(ways)))
             labels = _cluster_points(arr[:, 0], arr[:, 1], arr[:, 2].astype(np.int64), len(ways), MERGE_M)
         for root in dict.fromkeys(labels.tolist()):
             members = [w for w, lab in zip(ways, labels.tolist()) if lab == root]
@@ -79,55 +94,139 @@ def group_streets(streets: list[dict], addresses: list[dict], progress: Progress
             groups.append({"key": key, "kind": "street", "ways": members, "addrs": []})
 
     addr_group = np.full(len(addresses), -1, dtype=np.int64)
-    pending: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i, a in enumerate(addresses):
-        if a.get("street"):
-            key = name_key(a["street"])
-            if key:
-                pending[("street", key)].append(i)
-        elif a.get("place"):
-            key = name_key(a["place"])
-            if key:
-                pending[("place", key)].append(i)
+    pending = _pending(addresses)
     for (kind, key), idxs in pending.items():
-        lats = np.array([addresses[i]["lat"] for i in idxs])
-        lons = np.array([addresses[i]["lon"] for i in idxs])
+        lats, lons = addresses.lat[idxs], addresses.lon[idxs]
         rest = np.ones(len(idxs), dtype=bool)
         cands = key_groups.get(key, []) if kind == "street" else []
         if cands:
-            pts = [(lat, lon, g) for g in cands for w in groups[g]["ways"] for lon, lat in streets[w]["coords"]]
-            arr = np.array(pts)
+            arr = _points(streets, [(g, w) for g in cands for w in groups[g]["ways"]])
             tree = cKDTree(ecef(arr[:, 1], arr[:, 0]))
-            dist, j = tree.query(ecef(lons, lats), distance_upper_bound=ATTACH_M)
-            for k, (d, jj) in enumerate(zip(dist.tolist(), j.tolist())):
-                if jj < len(arr):
-                    g = int(arr[jj, 2])
-                    addr_group[idxs[k]] = g
-                    groups[g]["addrs"].append(idxs[k])
-                    rest[k] = False
+            _, j = tree.query(ecef(lons, lats), distance_upper_bound=ATTACH_M)
+            hit = j < len(arr)
+            g_of = arr[j[hit], 2].astype(np.int64)
+            addr_group[idxs[hit]] = g_of
+            rest = ~hit
         if rest.any():
-            sub = [i for i, r in zip(idxs, rest.tolist()) if r]
+            sub = idxs[rest]
             labels = _cluster_points(lats[rest], lons[rest], np.arange(len(sub)), len(sub), MERGE_M)
             roots: dict[int, int] = {}
-            for i, lab in zip(sub, labels.tolist()):
+            for i, lab in zip(sub.tolist(), labels.tolist()):
                 if lab not in roots:
                     roots[lab] = len(groups)
                     groups.append({"key": key, "kind": kind, "ways": [], "addrs": []})
                 addr_group[i] = roots[lab]
-                groups[roots[lab]]["addrs"].append(i)
+    set_members(groups, addr_group)
+    strings = addresses.strings
+    addr_name = np.where(addresses["street"] >= 0, addresses["street"], addresses["place"])
     for g in groups:
-        way_names = Counter(streets[w]["names"]["name"] for w in g["ways"])
-        addr_names = Counter(addresses[i].get("street") or addresses[i].get("place") for i in g["addrs"])
-        g["name"] = (way_names or addr_names).most_common(1)[0][0]
+        way_names = Counter(streets.names[w]["name"] for w in g["ways"])
+        addr_names = Counter(addr_name[g["addrs"]].tolist())
+        if way_names:
+            g["name"] = way_names.most_common(1)[0][0]
+        else:
+            g["name"] = strings.text(addr_names.most_common(1)[0][0])
         names: dict[str, str] = {}
         for w in g["ways"]:
-            for k, v in streets[w]["names"].items():
+            for k, v in streets.names[w].items():
                 names.setdefault(k, v)
         names["name"] = g["name"]
         g["names"] = names
-        g["variants"] = sorted(set(addr_names) - {g["name"]} - {None})
+        g["variants"] = sorted({strings.text(i) for i in addr_names if i >= 0} - {g["name"]})
     progress("geocoder", f"{len(groups)} streets from {len(streets)} named ways and {len(pending)} address street names")
     return groups, addr_group
+
+
+def set_members(groups: list[dict], addr_group: np.ndarray, joined: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's ``addrs``: the rows of ``addr_group`` naming it, in the order they joined it (by ``joined``,
+    then row: a street's addresses by name, then those inferred, then interpolated). As views of one array
+    (rows, offsets by group), which is returned: a country's millions of addresses in Python lists cost 36 bytes
+    each."""
+    rows = np.flatnonzero(addr_group >= 0)
+    keys = (rows,) if joined is None else (rows, joined[rows])
+    rows = rows[np.lexsort((*keys, addr_group[rows]))]
+    bounds = np.searchsorted(addr_group[rows], np.arange(len(groups) + 1))
+    for g, grp in enumerate(groups):
+        grp["addrs"] = rows[bounds[g] : bounds[g + 1]]
+    return rows, bounds
+
+
+def _pending(addresses: Addresses) -> dict[tuple[str, str], np.ndarray]:
+    """The rows of each (kind, name key) of the addresses' addr:street (else addr:place), keys in the order of
+    their first row (name_key computed once per distinct name)."""
+    street, place = addresses["street"], addresses["place"]
+    keys: list[tuple[str, str]] = []
+    key_id: dict[tuple[str, str], int] = {}
+
+    def key_of(kind: str):
+        def fn(text: str | None) -> int:
+            key = name_key(text) if text else ""
+            if not key:
+                return -1
+            return key_id.setdefault((kind, key), len(key_id))
+
+        return fn
+
+    kid = np.full(len(addresses), -1, dtype=np.int64)
+    has_street = street >= 0
+    kid[has_street] = addresses.strings.map(key_of("street"), street[has_street])
+    on_place = ~has_street & (place >= 0)
+    kid[on_place] = addresses.strings.map(key_of("place"), place[on_place])
+    keys = list(key_id)
+    rows = np.flatnonzero(kid >= 0)
+    order = np.argsort(kid[rows], kind="stable")
+    rows, sorted_kid = rows[order], kid[rows][order]
+    bounds = np.searchsorted(sorted_kid, np.arange(len(keys) + 1))
+    parts = {keys[k]: rows[bounds[k] : bounds[k + 1]] for k in range(len(keys))}
+    first = sorted(parts, key=lambda k: int(parts[k][0]))
+    return {k: parts[k] for k in first}
+
+
+def _raw(batch: list[tuple[int, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """(lat0, lon0, lat1, lon1, group) of the consecutive point pairs of the ways ``(group, coords)``."""
+    a = np.concatenate([c[:-1] for _, c in batch])
+    b = np.concatenate([c[1:] for _, c in batch])
+    group = np.repeat([g_id for g_id, _ in batch], [len(c) - 1 for _, c in batch]).astype(np.int32)
+    return a[:, 1].copy(), a[:, 0].copy(), b[:, 1].copy(), b[:, 0].copy(), group
+
+
+def _pieces(lat0: np.ndarray, lon0: np.ndarray, lat1: np.ndarray, lon1: np.ndarray) -> np.ndarray:
+    """How many pieces of at most ``SEGMENT_MAX_M`` each segment is cut into."""
+    return np.maximum(1, np.ceil(haversine_m(lon0, lat0, lon1, lat1) / SEGMENT_MAX_M)).astype(np.int64)
+
+
+def _cut(lat0, lon0, lat1, lon1, group, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each segment cut into ``n`` equal pieces: (lat0, lon0, lat1, lon1, group) of the pieces."""
+    idx = np.repeat(np.arange(len(n)), n)
+    k = np.arange(len(idx)) - np.repeat(np.cumsum(n) - n, n)
+    f0 = k / n[idx]
+    f1 = (k + 1) / n[idx]
+    dlat, dlon = (lat1 - lat0)[idx], ((lon1 - lon0 + 540.0) % 360.0 - 180.0)[idx]
+    lat0, lon0 = lat0[idx], lon0[idx]
+    return lat0 + dlat * f0, lon0 + dlon * f0, lat0 + dlat * f1, lon0 + dlon * f1, group[idx]
+
+
+def central_point(lat: np.ndarray, lon: np.ndarray) -> int:
+    """The index of the point nearest the centre (in 3D) of all the points."""
+    xyz = ecef(lon, lat)
+    return int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))
+
+
+class _NpyWriter:
+    """A 1-D ``.npy`` file of known length written in pieces (the same bytes as ``np.save`` of the whole)."""
+
+    def __init__(self, path: Path, dtype: str, length: int):
+        self.file = open(path, "wb")  # noqa: SIM115 - closed by close()
+        self.dtype = np.dtype(dtype)
+        np.lib.format.write_array_header_1_0(
+            self.file, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (length,)}
+        )
+
+    def write(self, values: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(values, dtype=self.dtype).tobytes())
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class Segments:
@@ -139,30 +238,38 @@ class Segments:
         self._tree = None
 
     @classmethod
-    def from_groups(cls, groups: list[dict], streets: list[dict]) -> Segments:
-        rows: list[tuple[float, float, float, float, int]] = []
+    def write(cls, groups: list[dict], streets: StreetWays, out: Path,
+              chunk: int = SEGMENT_CHUNK) -> tuple[Segments, dict[int, tuple[float, float]]]:
+        """Cut the groups' ways into segments (group and way order) and write them to ``out`` (``seg_*.npy``) a
+        chunk of whole groups (about ``chunk`` points) at a time: a country's millions of segments are never all in
+        memory. Returns the segments memory-mapped from those files, and the representative point of each group
+        that has segments (:func:`central_point` of their midpoints), made while its chunk is in memory."""
+        batches, batch, size = [], [], 0
         for g_id, g in enumerate(groups):
             for w in g["ways"]:
-                coords = streets[w]["coords"]
-                for (x0, y0), (x1, y1) in pairwise(coords):
-                    rows.append((y0, x0, y1, x1, g_id))
-        if not rows:
-            z = np.zeros(0)
-            return cls(z, z, z, z, np.zeros(0, dtype=np.int32))
-        arr = np.array(rows)
-        lat0, lon0, lat1, lon1 = arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
-        length = haversine_m(lon0, lat0, lon1, lat1)
-        pieces = np.maximum(1, np.ceil(length / SEGMENT_MAX_M)).astype(np.int64)
-        idx = np.repeat(np.arange(len(arr)), pieces)
-        k = np.arange(len(idx)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-        f0 = k / pieces[idx]
-        f1 = (k + 1) / pieces[idx]
-        dlon = (lon1 - lon0 + 540.0) % 360.0 - 180.0
-        return cls(
-            lat0[idx] + (lat1 - lat0)[idx] * f0, lon0[idx] + dlon[idx] * f0,
-            lat0[idx] + (lat1 - lat0)[idx] * f1, lon0[idx] + dlon[idx] * f1,
-            arr[idx, 4].astype(np.int32),
-        )
+                c = streets.coords(w)
+                if len(c) >= 2:
+                    batch.append((g_id, c))
+                    size += len(c)
+            if size >= chunk or (g_id == len(groups) - 1 and batch):
+                batches.append(batch)
+                batch, size = [], 0
+        pieces = [_pieces(*_raw(batch)[:4]) for batch in batches]
+        total = int(sum(int(p.sum()) for p in pieces))
+        files = [_NpyWriter(out / f"{name}.npy", dtype, total) for name, dtype in SEGMENT_FILES]
+        rep: dict[int, tuple[float, float]] = {}
+        for batch, n in zip(batches, pieces):
+            lat0, lon0, lat1, lon1, group = _cut(*_raw(batch), n)
+            for f, values in zip(files, (lat0, lon0, lat1, lon1, group)):
+                f.write(values)
+            bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+            for s0, s1 in pairwise(bounds.tolist()):
+                mid_lat, mid_lon = (lat0[s0:s1] + lat1[s0:s1]) / 2, (lon0[s0:s1] + lon1[s0:s1]) / 2
+                j = central_point(mid_lat, mid_lon)
+                rep[int(group[s0])] = (float(mid_lat[j]), float(mid_lon[j]))
+        for f in files:
+            f.close()
+        return cls(*(np.load(out / f"{name}.npy", mmap_mode="r") for name, _ in SEGMENT_FILES)), rep
 
     def __len__(self) -> int:
         return len(self.group)
@@ -193,18 +300,16 @@ class Segments:
         return float(d[j]), int(idx[j]), float(t[j]), float(plat[j]), float(plon[j])
 
 
-def infer_streets(addresses: list[dict], addr_group: np.ndarray, groups: list[dict], segments: Segments) -> int:
+def infer_streets(addresses: Addresses, addr_group: np.ndarray, groups: list[dict], segments: Segments) -> int:
     """Give street-less numbered addresses the nearest named street within ``INFER_M``; returns the count."""
     n = 0
-    for i, a in enumerate(addresses):
-        if addr_group[i] >= 0 or a.get("street") or a.get("place"):
-            continue
-        hit = segments.nearest(a["lat"], a["lon"], INFER_M)
+    todo = np.flatnonzero((addr_group < 0) & (addresses["street"] < 0) & (addresses["place"] < 0))
+    for i in todo.tolist():
+        hit = segments.nearest(float(addresses.lat[i]), float(addresses.lon[i]), INFER_M)
         if hit is None:
             continue
         g = int(segments.group[hit[1]])
         addr_group[i] = g
-        groups[g]["addrs"].append(i)
-        a["street_inferred"] = True
+        addresses.inferred[i] = True
         n += 1
     return n

@@ -79,7 +79,7 @@ class Vocabulary:
         return sorted(self.surface)
 
 
-def build_vocabulary(ent_names: list[list[str]], ent_ctx: list[set[str]], tok: Tokenizer) -> Vocabulary:
+def build_vocabulary(ent_names: list[list[str]], ent_ctx: list[frozenset[str]], tok: Tokenizer) -> Vocabulary:
     """Token ids, idf (ln(1 + names / names holding the token)), postings and contexts of all entities."""
     name_entity: list[int] = []
     name_toks: list[tuple[str, ...]] = []
