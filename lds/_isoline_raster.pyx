@@ -15,6 +15,8 @@ import numpy as np
 cimport numpy as cnp
 from libc.math cimport INFINITY, M_PI, ceil, cos, floor, sqrt
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from libcpp.pair cimport pair
+from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
 
 cnp.import_array()
@@ -24,10 +26,11 @@ cdef float NAN_MARK = -1.0  # a cell no road crosses (costs are never negative)
 cdef int32_t INT32_BIG = 2147483647
 
 
-cdef inline void _load_edge(int64_t a, int64_t b, const double* lon, const double* lat, double lon0,
-                            double lat0, double kx, double ky, vector[double]& xs, vector[double]& ys,
-                            vector[double]& cum) noexcept nogil:
-    cdef int64_t v
+cdef inline double _load_edge(const int64_t* off, int32_t e, const double* lon, const double* lat, double lon0,
+                              double lat0, double kx, double ky, vector[double]& xs, vector[double]& ys,
+                              vector[double]& cum) noexcept nogil:
+    """Edge ``e``'s geometry projected to metres (``xs``, ``ys``) with the arc length at each point; its length."""
+    cdef int64_t v, a = off[e], b = off[e + 1]
     cdef double x, y, dx, dy
     xs.clear()
     ys.clear()
@@ -43,6 +46,7 @@ cdef inline void _load_edge(int64_t a, int64_t b, const double* lon, const doubl
             cum.push_back(cum.back() + sqrt(dx * dx + dy * dy))
         xs.push_back(x)
         ys.push_back(y)
+    return cum.back()
 
 
 cdef inline int64_t _point_at(double s, int64_t k, vector[double]& xs, vector[double]& ys, vector[double]& cum,
@@ -151,12 +155,10 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
     (``flip``: that is this edge's end), plus both ends and the start fraction: the same places whichever
     direction the road is drawn from, whatever the search's limit. With ``collect``, the reached samples' cells
     and costs are appended to ``cells`` and ``out_cost`` instead, and nothing is marked."""
-    cdef int64_t a = geom_off[e], b = geom_off[e + 1], last, n, j, k = 0, ix, iy, idx
+    cdef int64_t n, j, k = 0, ix, iy, idx
     cdef double length, inv_len, s, x = 0.0, y = 0.0, cost
     cdef double slack = limit * 1e-9 + 1e-9
-    _load_edge(a, b, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
-    last = b - a - 1
-    length = cum[last]
+    length = _load_edge(geom_off, e, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
     inv_len = 1.0 / length if length > 0 else 0.0
     n = <int64_t>floor(length / h)
     for j in range(n + 4):
@@ -186,6 +188,69 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
                 rc[idx] = min(rc[idx], <float>min(cost, limit))
 
 
+def park_walk(const int32_t[::1] seed_node, const double[::1] seed_cost, const int64_t[::1] indptr,
+              const int32_t[::1] adj_edge, const int32_t[::1] adj_dst, const double[::1] adj_len, double walk_m,
+              double[::1] scratch, double[::1] edge_scratch):
+    """The footways walked from a parked car: from each seed (a node where a footway meets a reached road, at that
+    road's cost; ``seed_cost`` ascending), every footway edge (``indptr``/``adj_*``: the walking-only edges in CSR
+    order) within ``walk_m`` metres of walking, as records ``(edge, cost, upto)``: the edge is served at ``cost``
+    from its start up to fraction ``upto``. A place takes the cheapest seed that walks to it: seeds run cheapest
+    first and a node already left with as much walk remaining is not walked on again (so the records do not
+    depend on the seeds dearer than a level), and an edge is recorded again only when walked farther along than
+    before. ``scratch`` and ``edge_scratch`` are per-node and per-edge arrays of -1, restored before returning."""
+    cdef vector[int32_t] out_edge, touched, touched_edges
+    cdef double upto
+    cdef vector[double] out_cost, out_upto
+    cdef priority_queue[pair[double, int32_t]] heap  # (-distance walked, node)
+    cdef pair[double, int32_t] top
+    cdef Py_ssize_t i, n_seeds = seed_node.shape[0]
+    cdef int64_t k
+    cdef int32_t u, e
+    cdef double rem, length
+    cdef Py_ssize_t n
+    with nogil:
+        for i in range(n_seeds):
+            heap.push(pair[double, int32_t](0.0, seed_node[i]))
+            while not heap.empty():
+                top = heap.top()
+                heap.pop()
+                u = top.second
+                rem = walk_m + top.first
+                if rem <= scratch[u]:
+                    continue
+                if scratch[u] < 0:
+                    touched.push_back(u)
+                scratch[u] = rem
+                for k in range(indptr[u], indptr[u + 1]):
+                    e = adj_edge[k]
+                    length = adj_len[k]
+                    upto = 1.0 if length <= rem else rem / length
+                    if upto > edge_scratch[e]:  # walked farther along than by any cheaper seed
+                        if edge_scratch[e] < 0:
+                            touched_edges.push_back(e)
+                        edge_scratch[e] = upto
+                        out_edge.push_back(e)
+                        out_cost.push_back(seed_cost[i])
+                        out_upto.push_back(upto)
+                    if length < rem and rem - length > scratch[adj_dst[k]]:
+                        heap.push(pair[double, int32_t](top.first - length, adj_dst[k]))
+        for i in range(<Py_ssize_t>touched.size()):
+            scratch[touched[i]] = -1.0
+        for i in range(<Py_ssize_t>touched_edges.size()):
+            edge_scratch[touched_edges[i]] = -1.0
+    n = <Py_ssize_t>out_edge.size()
+    rec_edge = np.empty(n, dtype=np.int32)
+    rec_cost = np.empty(n, dtype=np.float64)
+    rec_upto = np.empty(n, dtype=np.float64)
+    cdef int32_t[::1] re = rec_edge
+    cdef double[::1] rc = rec_cost, ru = rec_upto
+    for i in range(n):
+        re[i] = out_edge[i]
+        rc[i] = out_cost[i]
+        ru[i] = out_upto[i]
+    return rec_edge, rec_cost, rec_upto
+
+
 def reached_extent(const int32_t[::1] item_edge, const double[::1] item_f0, const double[::1] item_c0,
                    const double[::1] item_cb, const double[::1] item_wb, const float[::1] edge_w,
                    const int64_t[::1] geom_off, const double[::1] geom_lon, const double[::1] geom_lat,
@@ -197,7 +262,7 @@ def reached_extent(const int32_t[::1] item_edge, const double[::1] item_f0, cons
     cdef vector[double] xs, ys, cum
     cdef Py_ssize_t i, n_items = item_edge.shape[0]
     cdef int32_t e
-    cdef int64_t a, b, k, last, n_samples, j
+    cdef int64_t k, n_samples, j
     cdef double f0, c0, c, cb, wb, length, s, x = 0.0, y = 0.0, cost, inv_len
     cdef double xmin = 1e300, xmax = -1e300, ymin = 1e300, ymax = -1e300
     cdef double h = 0.5 * cell
@@ -210,11 +275,7 @@ def reached_extent(const int32_t[::1] item_edge, const double[::1] item_f0, cons
             f0 = item_f0[i]; c0 = item_c0[i]; c = edge_w[e]; cb = item_cb[i]; wb = item_wb[i]
             if c0 > limit and cb > limit:
                 continue
-            a = geom_off[e]
-            b = geom_off[e + 1]
-            _load_edge(a, b, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
-            last = b - a - 1
-            length = cum[last]
+            length = _load_edge(&geom_off[0], e, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
             inv_len = 1.0 / length if length > 0 else 0.0
             n_samples = <int64_t>floor(length / h)
             k = 0
@@ -231,13 +292,109 @@ def reached_extent(const int32_t[::1] item_edge, const double[::1] item_f0, cons
     return xmin, ymin, xmax, ymax
 
 
+cdef inline void _chamfer(int32_t* bd, float* g, int64_t nx, int64_t ny) noexcept nogil:
+    """Two-scan chamfer transform of the road cells (``bd`` 0) carrying their cost ``g`` to the other cells."""
+    cdef int64_t ix, iy, idx
+    for iy in range(1, ny - 1):
+        for ix in range(1, nx - 1):
+            idx = iy * nx + ix
+            _relax(bd, g, idx, idx - 1, 5)
+            _relax(bd, g, idx, idx - nx - 1, 7)
+            _relax(bd, g, idx, idx - nx, 5)
+            _relax(bd, g, idx, idx - nx + 1, 7)
+    for iy in range(ny - 2, 0, -1):
+        for ix in range(nx - 2, 0, -1):
+            idx = iy * nx + ix
+            _relax(bd, g, idx, idx + 1, 5)
+            _relax(bd, g, idx, idx + nx + 1, 7)
+            _relax(bd, g, idx, idx + nx, 5)
+            _relax(bd, g, idx, idx + nx - 1, 7)
+
+
+cdef inline double _walked_cost(int32_t e, double frac, const int32_t* head, const int32_t* nxt,
+                                 const double* fr_cost, const double* fr_upto) noexcept nogil:
+    """Least cost of the point at ``frac`` of footway edge ``e``: its cheapest record walking that far (an edge's
+    records, linked dearest first, walk ever farther), +inf for none."""
+    cdef double cost = INFINITY
+    cdef int32_t i = head[e] if e >= 0 else -1
+    while i >= 0 and fr_upto[i] >= frac - 1e-12:
+        cost = fr_cost[i]
+        i = nxt[i]
+    return cost
+
+
+cdef void _foot_pass(float* g, const int32_t* bd, float* g2, int32_t* bd2, int32_t reach_units,
+                     const int64_t* fo_off, const double* fo_lon, const double* fo_lat, const int32_t* fo_rev,
+                     const int32_t* fr_edge, const double* fr_cost, const double* fr_upto, Py_ssize_t n_rec,
+                     int32_t* head, const int32_t* fc_edge, Py_ssize_t n_fclaims, double lon0, double lat0,
+                     double kx, double ky, double h, double x0, double y0, double inv_cell, int64_t nx, int64_t ny,
+                     vector[int64_t]& cells, vector[double]& xs, vector[double]& ys, vector[double]& cum,
+                     int32_t* lo, int32_t* hi) noexcept nogil:
+    """Park and walk: the cells no road has within the off-road distance (``bd`` beyond ``reach_units``) take
+    the cost of their nearest footway within it (the walked parts at their cheapest record's cost, the rest +inf).
+    The footways (``fc_edge``, one edge of a two-way way) are sampled every cell, each once (half the roads'
+    density, for speed: a walk's end is placed to within a cell); ``head`` is a per-edge array of -1, restored
+    before returning."""
+    cdef int64_t idx, ix, iy, n, j, k
+    cdef Py_ssize_t i, m
+    cdef int32_t e, twin
+    cdef bint flip
+    cdef double length, inv_len, s, x = 0.0, y = 0.0, frac, cost
+    cdef vector[int32_t] nxt
+    nxt.resize(n_rec)
+    for i in range(n_rec):  # per edge, a list of its records, dearest first
+        nxt[i] = head[fr_edge[i]]
+        head[fr_edge[i]] = <int32_t>i
+    for idx in range(ny * nx):
+        g2[idx] = INFINITY
+        bd2[idx] = INT32_BIG
+    for i in range(n_fclaims):
+        e = fc_edge[i]
+        twin = fo_rev[e]
+        flip = twin >= 0 and twin < e
+        length = _load_edge(fo_off, e, fo_lon, fo_lat, lon0, lat0, kx, ky, xs, ys, cum)
+        inv_len = 1.0 / length if length > 0 else 0.0
+        n = <int64_t>floor(length / h)
+        k = 0
+        for j in range(n + 2):  # every h metres from the lower edge's start, and the other end
+            if j <= n:
+                s = length - (n - j) * h if flip else j * h
+            else:
+                s = 0.0 if flip else length
+                k = 0
+            k = _point_at(s, k, xs, ys, cum, &x, &y)
+            ix = <int64_t>floor((x - x0) * inv_cell + 0.5)
+            iy = <int64_t>floor((y - y0) * inv_cell + 0.5)
+            if ix < 1 or ix > nx - 2 or iy < 1 or iy > ny - 2:
+                continue
+            idx = iy * nx + ix
+            frac = s * inv_len
+            cost = min(_walked_cost(e, frac, head, &nxt[0], fr_cost, fr_upto),
+                       _walked_cost(twin, 1.0 - frac, head, &nxt[0], fr_cost, fr_upto))
+            if bd2[idx] == INT32_BIG:
+                bd2[idx] = 0
+                cells.push_back(idx)
+            if cost < g2[idx]:
+                g2[idx] = <float>cost
+    for i in range(n_rec):
+        head[fr_edge[i]] = -1
+    _chamfer(bd2, g2, nx, ny)
+    for iy in range(1, ny - 1):
+        for ix in range(1, nx - 1):
+            idx = iy * nx + ix
+            if bd[idx] > reach_units and bd2[idx] <= reach_units and g2[idx] < g[idx]:
+                g[idx] = g2[idx]
+                lo[iy] = min(lo[iy], <int32_t>ix)
+                hi[iy] = max(hi[iy], <int32_t>ix)
+
+
 def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, const double[::1] item_c0,
                     const double[::1] item_cb, const double[::1] item_wb, const float[::1] edge_w,
                     const int64_t[::1] geom_off, const double[::1] geom_lon, const double[::1] geom_lat,
                     const int32_t[::1] edge_rev, const uint8_t[::1] edge_snaps, const int32_t[::1] claim_edge,
                     double lon0, double lat0,
                     double limit, double cell, double offroad_m, int64_t jx0, int64_t jy0, int64_t nx, int64_t ny,
-                    workspace=None):
+                    workspace=None, foot=None):
     """Cost field of the catchment area: each cell takes the cost of the nearest road (within ``offroad_m``),
     +inf when that road is not reached within ``limit`` or no road is that near.
 
@@ -257,6 +414,12 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
     (lon0, lat0). Road samples on the border cells are ignored: the caller pads the grid by twice ``offroad_m``
     and a few cells around the reached roads (a place within ``offroad_m`` of a reached road has its nearest road
     within that). Returns ``(field, row_lo, row_hi)``.
+
+    ``foot`` (park and walk, for a car isoline): ``(geom_off, geom_lon, geom_lat, edge_rev, rec_edge, rec_cost,
+    rec_upto, head, claim_edge)`` of the walking graph: the footways walked from a parked car (:func:`park_walk`'s
+    records, ``head`` a per-edge scratch array of -1) and the walking-only ways around (one edge of a two-way
+    way). A place no road has within ``offroad_m`` takes the cost of
+    its nearest footway within that (+inf when that footway is not walked to), as it takes its nearest road's.
     """
     cdef double kx = M_PI / 180.0 * EARTH_RADIUS_M * cos(lat0 * M_PI / 180.0)
     cdef double ky = M_PI / 180.0 * EARTH_RADIUS_M
@@ -297,6 +460,29 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
     row_lo = np.full(ny, nx, dtype=np.int32)
     row_hi = np.full(ny, -1, dtype=np.int32)
     cdef int32_t[::1] lo_v = row_lo, hi_v = row_hi
+    # Park and walk: a second field of the nearest footway, for the places no road serves.
+    cdef bint has_foot = foot is not None
+    cdef const int64_t[::1] fo_off
+    cdef const double[::1] fo_lon, fo_lat, fr_cost, fr_upto
+    cdef const int32_t[::1] fo_rev, fr_edge, fc_edge
+    cdef int32_t[::1] fr_head
+    cdef float* g2 = NULL
+    cdef int32_t* bd2 = NULL
+    cdef float[::1] g2_v
+    cdef int32_t[::1] bd2_v
+    cdef vector[int64_t] foot_cells
+    cdef Py_ssize_t n_rec = 0, n_fclaims = 0
+    if has_foot:
+        fo_off, fo_lon, fo_lat, fo_rev, fr_edge, fr_cost, fr_upto, fr_head, fc_edge = foot
+        n_rec, n_fclaims = fr_edge.shape[0], fc_edge.shape[0]
+        has_foot = n_rec > 0 and n_fclaims > 0
+    if has_foot:
+        if workspace is None:
+            g2_v, bd2_v = np.empty(ny * nx, dtype=np.float32), np.empty(ny * nx, dtype=np.int32)
+        else:
+            g2_v = workspace.buffer("foot_field", np.float32, ny * nx)
+            bd2_v = workspace.buffer("foot_best", np.int32, ny * nx)
+        g2, bd2 = &g2_v[0], &bd2_v[0]
     with nogil:
         for idx in range(ny * nx):
             g[idx] = INFINITY
@@ -325,25 +511,19 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
             idx = cells[m]
             bd[idx] = 0
             g[idx] = rc[idx]
+        _chamfer(bd, g, nx, ny)
         for iy in range(1, ny - 1):
             for ix in range(1, nx - 1):
                 idx = iy * nx + ix
-                _relax(bd, g, idx, idx - 1, 5)
-                _relax(bd, g, idx, idx - nx - 1, 7)
-                _relax(bd, g, idx, idx - nx, 5)
-                _relax(bd, g, idx, idx - nx + 1, 7)
-        for iy in range(ny - 2, 0, -1):
-            for ix in range(nx - 2, 0, -1):
-                idx = iy * nx + ix
-                _relax(bd, g, idx, idx + 1, 5)
-                _relax(bd, g, idx, idx + nx + 1, 7)
-                _relax(bd, g, idx, idx + nx, 5)
-                _relax(bd, g, idx, idx + nx - 1, 7)
                 if bd[idx] > reach_units:
                     g[idx] = INFINITY
                 elif g[idx] < INFINITY:
                     lo_v[iy] = min(lo_v[iy], <int32_t>ix)
                     hi_v[iy] = max(hi_v[iy], <int32_t>ix)
+        if has_foot:
+            _foot_pass(g, bd, g2, bd2, reach_units, &fo_off[0], &fo_lon[0], &fo_lat[0], &fo_rev[0], &fr_edge[0],
+                       &fr_cost[0], &fr_upto[0], n_rec, &fr_head[0], &fc_edge[0], n_fclaims, lon0, lat0, kx, ky, cell,
+                       x0, y0, inv_cell, nx, ny, foot_cells, xs, ys, cum, &lo_v[0], &hi_v[0])
         # Pass 4: the reached roads cut off from the network serve the places no road of it has within offroad_m.
         for m in range(<Py_ssize_t>cut_cells.size()):
             cx = cut_cells[m] % nx

@@ -52,7 +52,8 @@ class LDS:
         index alone is ~90 MB per mode). The matrix's arc costs are left lazy: seconds per million nodes, too slow
         for a start-up."""
         from lds.graph.search import search_index
-        from lds.isoline_shape import snapping_edges
+        from lds.isoline_shape import claim_boxes, snapping_edges
+        from lds.isoline_walk import foot_network
         from lds.routing_alternatives import alternative_spaces
 
         for graph in self.graphs.values():
@@ -60,7 +61,10 @@ class LDS:
             graph.router  # noqa: B018
             search_index(graph)
             snapping_edges(graph)
+            claim_boxes(graph)
             alternative_spaces(graph)
+        if "car" in self.graphs and "walk" in self.graphs:  # car isolines' park and walk
+            foot_network(self.graphs["car"], self.graphs["walk"])
 
     def _load_geocoder(self) -> Any:
         if not self.data.geocoder_dir.is_dir():
@@ -130,7 +134,8 @@ class LDS:
         graph = self.graph(mode)
         range_type = v.choice("range_type", range_type, v.RANGE_TYPES)
         checked = v.isoline_ranges(ranges, range_type, self.settings)
-        return [iso.to_json() for iso in isolines(graph, point, checked, range_type, self.settings)]
+        walk = self.graphs.get("walk") if mode == "car" else None  # park and walk (lds.isoline_walk)
+        return [iso.to_json() for iso in isolines(graph, point, checked, range_type, self.settings, walk)]
 
     def isolines_h3(self, origin: LonLat, ranges: Sequence[float], range_type: str = "time", mode: str = "car",
                     resolution: int | None = None) -> list[dict]:

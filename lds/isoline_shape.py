@@ -11,8 +11,10 @@ a trip reaches. Method (no per-edge or per-cell Python loop):
 2. the field (``_isoline_raster.catchment_field``, C++): every road around is sampled at fixed places along
    it (the reached ones with their cost, the others as claims), and a two-scan chamfer transform gives each
    cell the cost of its nearest road within the off-road distance (a reached road cut off from the network
-   serves the cells no road of it has that near). Grids are anchored at the origin and the samples do not
-   depend on the search's limit, so a range's cells are the same whatever else is asked;
+   serves the cells no road of it has that near). A car isoline also covers the places no road has that near
+   that a footway walked from a reached road serves (park and walk, :mod:`lds.isoline_walk`). Grids are anchored
+   at the origin and the samples do not depend on the search's limit, so a range's cells are the same whatever
+   else is asked;
 3. contour each range's cells half-way between cell centres (marching squares, ``_contour``, one scan for
    every range of a field); holes smaller than ``isoline_resolution_m`` squared are filled;
 4. simplify the rings outwards (Douglas-Peucker, ``_contour``) to ``isoline_simplify_m`` or the cell size,
@@ -40,7 +42,8 @@ from lds._coords_json import pairs_json
 from lds._isoline_raster import catchment_field, reach_items, reached_extent
 from lds._polygon_check import polygon_problems
 from lds.geo import EARTH_RADIUS_M
-from lds.graph.search import Reach, expand_ranges, search_index
+from lds.graph.search import EdgeBoxes, Reach, expand_ranges, search_index
+from lds.isoline_walk import foot_field_args, walked
 from lds.memo import per_object
 
 # 1e-5 degrees: 1.1 m north-south, 0.8 m east-west at 45 degrees. The rings are drawn on a raster of 10 m or
@@ -286,9 +289,10 @@ def _geojson(lonlat: np.ndarray, ring_off: np.ndarray, poly_off: np.ndarray) -> 
 
 
 def level_cells(graph, reach: Reach, frame: Frame, levels: list[float], base_cell: float, offroad_m: float,
-                max_cells: int) -> list[float]:
+                max_cells: int, walk_m: float = 0.0) -> list[float]:
     """Cell size of each (ascending) level: ``base_cell`` doubled until the level's reached nodes, padded for the
-    off-road reach, fit in ``max_cells`` cells. A function of the level alone (the nodes settled within it)."""
+    off-road reach (and the park-and-walk distance ``walk_m``), fit in ``max_cells`` cells. A function of the level
+    alone (the nodes settled within it)."""
     nodes, cost = np.asarray(reach.nodes), np.asarray(reach.cost)
     order = np.argsort(cost, kind="stable")
     x = (np.asarray(graph.node_lon)[nodes[order]] - frame.lon0) * frame.kx
@@ -301,29 +305,34 @@ def level_cells(graph, reach: Reach, frame: Frame, levels: list[float], base_cel
             w = max(float(x[:n].max()), 0.0) - min(float(x[:n].min()), 0.0)
             h = max(float(y[:n].max()), 0.0) - min(float(y[:n].min()), 0.0)
         cell = base_cell
-        while (w / cell + 4 * offroad_m / cell + 8) * (h / cell + 4 * offroad_m / cell + 8) > max_cells:
+        pad = (4 * offroad_m + 2 * walk_m) / cell + 8
+        while (w / cell + pad) * (h / cell + pad) > max_cells:
             cell *= 2.0
+            pad = (4 * offroad_m + 2 * walk_m) / cell + 8
         cells.append(cell)
     return cells
 
 
 def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], base_cell: float, offroad_m: float,
-                     max_cells: int, workspace: Workspace | None = None):
+                     max_cells: int, workspace: Workspace | None = None, park: tuple | None = None):
     """``(field, levels)`` per cell size: the catchment cost field (:func:`catchment_field`) of the ascending
-    ``levels`` that share that cell. A field lives in ``workspace`` until the thread draws the next one."""
+    ``levels`` that share that cell. A field lives in ``workspace`` until the thread draws the next one. ``park``:
+    ``(FootNetwork, walk_m)`` when the places walked to from a parked car count too (:mod:`lds.isoline_walk`)."""
     index = search_index(graph)
     weight = index.edge_weight[reach.weight]
     starts = np.array(reach.starts, dtype=np.float64).reshape(-1, 3)
     items = reach_items(reach.nodes, reach.cost, index.indptr, index.adj_edge, index.edge_rev, weight,
                         index.edge_scratch(), starts[:, 0].astype(np.int32), starts[:, 1].copy(), starts[:, 2].copy())
     geometry = np.asarray(graph.edge_geom_off), np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
-    cells = level_cells(graph, reach, frame, levels, base_cell, offroad_m, max_cells)
+    walk_m = park[1] if park is not None else 0.0
+    cells = level_cells(graph, reach, frame, levels, base_cell, offroad_m, max_cells, walk_m)
+    records = walked(park[0], graph, reach, weight, levels[-1], walk_m) if park is not None else None
     for cell in sorted(set(cells)):
         group = [lv for lv, c in zip(levels, cells, strict=True) if c == cell]
         limit = group[-1]
         while True:  # the grid: the reached roads, padded for the off-road reach of the roads near them
             xmin, ymin, xmax, ymax = reached_extent(*items, weight, *geometry, frame.lon0, frame.lat0, limit, cell)
-            pad = 2 * int(offroad_m // cell) + 3
+            pad = 2 * int(offroad_m // cell) + int(walk_m // cell) + 3
             jx0, jy0 = int(np.floor(xmin / cell)) - pad, int(np.floor(ymin / cell)) - pad
             nx, ny = int(np.ceil(xmax / cell)) + pad - jx0 + 1, int(np.ceil(ymax / cell)) + pad - jy0 + 1
             if nx * ny <= 4 * max_cells:
@@ -333,9 +342,10 @@ def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], bas
         bbox = (frame.lon0 + x0 / frame.kx, frame.lat0 + y0 / frame.ky, frame.lon0 + (x0 + nx * cell) / frame.kx,
                 frame.lat0 + (y0 + ny * cell) / frame.ky)
         claims = _claims(graph, items[0], bbox)
+        foot = foot_field_args(park[0], records, limit, bbox) if park is not None else None
         z, row_lo, row_hi = catchment_field(*items, weight, *geometry, index.edge_rev, snapping_edges(graph), claims,
                                             frame.lon0, frame.lat0, limit, cell, offroad_m, jx0, jy0, nx, ny,
-                                            workspace)
+                                            workspace, foot)
         yield CostField(z, x0, y0, cell, row_lo, row_hi), group
 
 
@@ -343,13 +353,22 @@ def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float
     """The roads in ``bbox`` (edge ids, the lower one of a two-way road) that claim the places nearest them: the
     roads a router snaps to (:func:`snapping_edges`), except the reached ones (``item_edge``), which the field
     draws itself."""
-    edges = graph.snapper.edges_in(*bbox)
+    edges = claim_boxes(graph).in_box(bbox)
     rev = np.asarray(graph.edge_rev)
     drawn = np.zeros(len(rev), dtype=bool)
     drawn[item_edge] = True
     twins = rev[item_edge]
     drawn[twins[twins >= 0]] = True
-    return np.ascontiguousarray(edges[snapping_edges(graph)[edges].view(bool) & ~drawn[edges]], dtype=np.int32)
+    return np.ascontiguousarray(edges[~drawn[edges]], dtype=np.int32)
+
+
+@per_object
+def claim_boxes(graph) -> EdgeBoxes:
+    """The roads that may claim places (:func:`snapping_edges`, the lower edge of a two-way road), with their
+    bounds."""
+    rev = np.asarray(graph.edge_rev)
+    ids = np.arange(len(rev))
+    return EdgeBoxes.of(graph, ids[snapping_edges(graph).view(bool) & ((rev < 0) | (ids < rev))])
 
 
 @per_object
@@ -365,12 +384,13 @@ def snapping_edges(graph) -> np.ndarray:
 
 def catchment_geojson(graph, reach: Reach, frame: Frame, ranges: list[float], base_cell: float, offroad_m: float,
                       max_cells: int, min_hole_m2: float, simplify_m: float,
-                      workspace: Workspace | None = None) -> list[dict]:
+                      workspace: Workspace | None = None, park: tuple | None = None) -> list[dict]:
     """One GeoJSON MultiPolygon per range (in the order given), each the catchment area of that range, simplified
-    outwards, valid, and containing every shorter range's."""
+    outwards, valid, and containing every shorter range's. ``park``: see :func:`catchment_fields`."""
     levels = sorted(set(ranges))
     shapes: dict[float, Rings | shapely.MultiPolygon] = {}
-    for field, group in catchment_fields(graph, reach, frame, levels, base_cell, offroad_m, max_cells, workspace):
+    for field, group in catchment_fields(graph, reach, frame, levels, base_cell, offroad_m, max_cells, workspace,
+                                         park):
         traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.asarray(group, dtype=np.float64),
                               *field.extents(), workspace, True)
         for level, rings in zip(group, traced, strict=True):

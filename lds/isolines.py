@@ -14,6 +14,7 @@ from lds.errors import BadRequest
 from lds.graph.search import WEIGHTS, Reach, bounded_search
 from lds.graph.snap import Snap
 from lds.isoline_shape import WORKSPACE, Frame, catchment_geojson
+from lds.isoline_walk import foot_network
 
 SNAP_DECIMALS = 6
 MIN_CELL_M = 0.5  # guards against a zero or negative isoline_cell_m
@@ -58,16 +59,22 @@ def isoline_search(graph, origin: tuple[float, float], ranges: Sequence[float], 
     return ranges, snap, bounded_search(graph, snap, max(ranges), range_type)
 
 
-def isolines(graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str, settings) -> list[Isoline]:
+def isolines(graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str, settings,
+             walk=None) -> list[Isoline]:
     """One :class:`Isoline` per range (in the order given), each containing every shorter one.
 
     ``range_type`` is ``time`` (seconds, edge travel times) or ``distance`` (metres, edge lengths).
+    ``walk``: the walking graph, given for a car isoline, which then also covers the places walked to from a
+    parked car along footways (``isoline_park_walk_m``, :mod:`lds.isoline_walk`).
     Raises OutOfCoverage when the origin is farther than ``snap_radius_m`` from the mode's roads.
     """
     ranges, snap, reach = isoline_search(graph, origin, ranges, range_type, settings)
     frame = Frame(snap.lon, snap.lat)
+    park = None
+    if walk is not None and graph.mode == "car" and settings.isoline_park_walk_m > 0:
+        park = (foot_network(graph, walk), float(settings.isoline_park_walk_m))
     geoms = catchment_geojson(graph, reach, frame, ranges, max(MIN_CELL_M, settings.isoline_cell_m),
                               max(0.0, settings.isoline_offroad_m), max(MIN_CELLS, settings.isoline_max_cells),
-                              settings.isoline_resolution_m ** 2, settings.isoline_simplify_m, WORKSPACE)
+                              settings.isoline_resolution_m ** 2, settings.isoline_simplify_m, WORKSPACE, park)
     return [Isoline(r, range_type, graph.mode, geom, (snap.lon, snap.lat), snap.distance_m)
             for r, geom in zip(ranges, geoms, strict=True)]

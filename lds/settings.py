@@ -44,6 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
     # --- service -------------------------------------------------------------------------
     Setting("data_dir", None, "Data directory written by `lds build` (graphs + address index).", _opt_str, path=True),
     Setting("data_keep_versions", 3, "Versions of the data kept in a data dir that `lds build` writes into again (the new one beside the old, then the dir's `current` pointer flipped); older ones are deleted. At least 2, so the version being replaced outlives the requests still on it.", int),
+    Setting("build_jobs", 0, "Stages `lds build` runs side by side (the address index beside the road graphs, one mode's hierarchy beside another's); 0 = one per core. Each stage is single-threaded.", int),
+    Setting("build_memory_mb", 0, "Memory budget (MiB) of `lds build`'s stages run side by side: a stage starts beside others only while the sum of their estimated peaks stays within it (one alone always runs); 0 = three quarters of the memory available when the build starts.", int),
     Setting("build_duckdb_memory_mb", 1024, "Memory (MiB) `lds build` lets DuckDB use while it copies the LDS tables into their DuckDB file; past it DuckDB spills to disk, so a country builds in bounded memory.", int),
     Setting("data_check_s", 5.0, "How often `lds serve` (its master process) and `lds worker` look at the data dir's `current` pointer and switch to a new version by themselves (SIGHUP to the master switches at once); 0 = only on SIGHUP.", float),
     Setting("host", "127.0.0.1", "Address `lds serve` binds to."),
@@ -73,6 +75,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_isoline_time_s", 3600, "Largest time range (seconds) for isolines.", int),
     Setting("max_isoline_distance_m", 60000, "Largest distance range (metres) for isolines.", int),
     Setting("isoline_offroad_m", 80.0, "How far from its road a place can lie and still be served by it (metres): an isoline covers the places whose nearest road within this distance is reached.", float),
+    Setting("isoline_park_walk_m", 120.0, "Car isolines: how far (metres) a place may be walked to along footways, paths and steps from a reached road and still be inside (park and walk: houses on stepped lanes, squares served by footways); the walk is not costed. 0 = off.", float),
     Setting("isoline_resolution_m", 200.0, "Holes smaller than this squared (m^2) are filled; the polygon's level of detail.", float),
     Setting("isoline_simplify_m", 10.0, "Douglas-Peucker tolerance for isoline rings (metres).", float),
     Setting("isoline_cell_m", 10.0, "Finest raster cell (metres) isolines are drawn on; doubled for a range whose reach would exceed isoline_max_cells.", float),

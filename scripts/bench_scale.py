@@ -100,8 +100,9 @@ def _addresses(data: Path, n: int, seed: int) -> list[str]:
     return out
 
 
-def queries(data: Path, pairs: int, seed: int) -> dict[str, Any]:
-    """Start-up and query latencies of the built data, in this process."""
+def queries(data: Path, pairs: int, seed: int, points_file: Path | None = None) -> dict[str, Any]:
+    """Start-up and query latencies of the built data, in this process; the points used go to ``points_file``
+    (for the peers' side, scripts/bench_scale_peers.py)."""
     from lds.core import LDS
     from lds.settings import Settings
 
@@ -119,6 +120,8 @@ def queries(data: Path, pairs: int, seed: int) -> dict[str, Any]:
     startup = time.perf_counter() - t0
     route_ms = _timed_calls(lambda a, b: core.route(a, b, mode="car"), pts)
     origins = [(p[0],) for p in pts[:10]]
+    if points_file is not None:
+        points_file.write_text(json.dumps({"pairs": [[*a, *b] for a, b in pts], "origins": [o for o, in origins]}))
     car_iso = _timed_calls(lambda o: core.isolines(o, [1800], mode="car"), origins)
     walk_iso = _timed_calls(lambda o: core.isolines(o, [3600], mode="walk"), origins)
     addrs = _addresses(data, 200, seed)
@@ -218,6 +221,18 @@ def _valhalla(pbf: Path, work: Path, log: Path, threads: int, timeout: float | N
     return res
 
 
+def peer_queries(pbf: Path, points: Path, cache: Path, log: Path, threads: int, engines: str) -> dict[str, Any]:
+    """OSRM (MLD) and Valhalla answering the points lds answered, in the benchmark Python: routes p50/p95 and
+    30-min car / 60-min walk isochrone p50 (scripts/bench_scale_peers.py; prepares their data once in ``cache``)."""
+    engines = ",".join(e for e in ("osrm", "valhalla") if any(n.startswith(e) for n in engines.split(",")))
+    cmd = [str(BENCH_VENV / "python"), str(REPO / "scripts" / "bench_scale_peers.py"), "--pbf", str(pbf),
+           "--points", str(points), "--cache", str(cache), "--threads", str(threads), "--engines", engines]
+    with log.open("a") as err:
+        run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, check=False, cwd=REPO)
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if run.returncode == 0 and lines else {"error": f"exit {run.returncode}, see {log}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000000,5000000", help="comma-separated OSM node counts")
@@ -257,9 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         row["disk_mb"] = du_mb(data) if data.exists() else None
         meta = data / "meta.json"
         if meta.is_file():  # lds build's own account: seconds and peak memory per stage
-            row["build_stages"] = json.loads(meta.read_text()).get("stages")
+            meta = json.loads(meta.read_text())
+            row["build_stages"] = meta.get("stages")
+            # /usr/bin/time's peak is the largest single process's; stages run side by side add up (the build
+            # samples their sum), as one multi-threaded peer tool's threads do in its one process
+            if "build_peak_mb" in row:
+                row["build_peak_mb"] = max(row["build_peak_mb"], meta.get("peak_memory_mb", 0))
         if "error" not in build:
-            row.update(queries(data, args.pairs, args.seed))
+            row.update(queries(data, args.pairs, args.seed, args.work / f"points-{size}.json"))
             for mode in ("car", "walk"):
                 ch = next(data.rglob(f"graph/{mode}/ch.json"), None)
                 if ch:
@@ -271,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.peers:
             row["peers"] = peers(pbf, args.work / f"peers-{size}", args.work / f"peers-{size}.log",
                                  args.peer_threads, args.peer_timeout, args.peer_engines)
+            points = args.work / f"points-{size}.json"
+            if points.is_file():
+                row["peers"]["queries"] = peer_queries(pbf, points, args.work / f"peer-data-{size}",
+                                                       args.work / f"peers-{size}.log", args.peer_threads,
+                                                       args.peer_engines)
             print(json.dumps({"nodes_target": size, "peers": row["peers"]}), flush=True)
         rows.append(row)
     print("\nsize      build s  peak MB  disk MB  start s  route p50  iso car30  iso walk60  geocode p50")
@@ -280,6 +305,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.get('disk_mb')!s:>7}  {r.get('startup_s')!s:>7}  {r.get('route_p50_ms')!s:>9}  "
             f"{r.get('iso_car30_p50_ms')!s:>9}  {r.get('iso_walk60_p50_ms')!s:>10}  {r.get('geocode_p50_ms')!s:>11}"
         )
+        q = r.get("peers", {}).get("queries", {})
+        for label, mine, theirs in (("route p50 vs OSRM MLD", "route_p50_ms", q.get("osrm_mld_route")),
+                                    ("route p50 vs Valhalla", "route_p50_ms", q.get("valhalla_route")),
+                                    ("isoline car 30 min p50 vs Valhalla", "iso_car30_p50_ms", q.get("valhalla_iso_car30")),
+                                    ("isoline walk 60 min p50 vs Valhalla", "iso_walk60_p50_ms",
+                                     q.get("valhalla_iso_walk60"))):
+            if theirs and theirs.get("p50_ms") and r.get(mine):
+                print(f"           {label}: lds {r[mine]} ms, peer {theirs['p50_ms']} ms "
+                      f"({r[mine] / theirs['p50_ms']:.2f}x)")
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
+from lds._isoline_raster import park_walk
 from shapely.geometry import shape
 
 from lds.geo import EARTH_RADIUS_M
@@ -127,14 +128,16 @@ def test_rings_closer_than_the_rounding_stay_valid():
 # --- catchment areas (the isolines the API draws) ---------------------------------------------------------------
 
 
-def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=80.0, levels=None, cut_off=()):
+def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=80.0, levels=None, cut_off=(),
+              foot=None, walk_m=0.0):
     """Polygons (metres) of ``catchment_field`` at each level (default: ``limit``), unsimplified, every hole kept;
-    the edges ``cut_off`` are not of the network (no router snaps to them)."""
+    the edges ``cut_off`` are not of the network (no router snaps to them); ``foot``: the field's park-and-walk
+    argument, footways walked up to ``walk_m``."""
     edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
         zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
     weights = np.asarray(weights, dtype=np.float32)
     xmin, ymin, xmax, ymax = reached_extent(edge, f0, c0, cb, wb, weights, *geometry, LON0, LAT0, float(limit), cell)
-    pad = 2 * int(offroad_m // cell) + 3
+    pad = 2 * int(offroad_m // cell) + int(walk_m // cell) + 3
     jx0, jy0 = int(np.floor(xmin / cell)) - pad, int(np.floor(ymin / cell)) - pad
     nx, ny = int(np.ceil(xmax / cell)) + pad - jx0 + 1, int(np.ceil(ymax / cell)) + pad - jy0 + 1
     no_twins = np.full(len(geometry[0]) - 1, -1, dtype=np.int32)
@@ -142,7 +145,7 @@ def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=8
     snaps[list(cut_off)] = 0
     z, lo, hi = catchment_field(edge, f0, c0, cb, wb, weights, *geometry, no_twins, snaps,
                                 np.asarray(claims, dtype=np.int32), LON0, LAT0, float(limit), cell, offroad_m, jx0, jy0,
-                                nx, ny)
+                                nx, ny, None, foot)
     f = CostField(z, jx0 * cell, jy0 * cell, cell, lo, hi)
     return f, [shapely.union_all(Rings.from_traced(*t, 0.0).polygons()) for t in traced_levels(f, levels or [limit])]
 
@@ -166,6 +169,39 @@ def test_a_reached_road_cut_off_from_the_network_serves_what_no_network_road_doe
         assert area.contains(shapely.Point(60, 230))  # 30 m from road 1 where it is reached at 6.5
         assert not area.contains(shapely.Point(380, 230))  # road 1 reached there only at 14.5
         assert not area.contains(shapely.Point(260, 150))  # nearer road 2 (unreached) than the off-road distance
+
+
+def test_park_and_walk_covers_the_places_a_footway_off_a_reached_street_serves():
+    """Stepped lanes: a street reached at cost 10 (road 0, 400 m east) and an unreached one 400 m north of it
+    (road 1, a claim); a footway climbs from the first street's middle to the second. Walked 120 m from the parked
+    car, the footway serves the places beside it that no road has within the off-road distance; the places by its
+    unwalked rest, by a footway walked from no reached road, and those nearer a road are judged as before."""
+    geometry = roads([(0, 0), (400, 0)], [(0, 400), (400, 400)])
+    footways = roads([(200, 0), (200, 400)], [(300, 400), (300, 300)])  # footway 1: off the unreached street
+    no_twins = np.full(2, -1, dtype=np.int32)
+    # Footway CSR by start node: node 0 at (200, 0) on road 0, node 1 at (200, 400), node 2 at (300, 400).
+    indptr = np.array([0, 1, 1, 2], dtype=np.int64)
+    adj_edge, adj_dst = np.array([0, 1], dtype=np.int32), np.array([1, 2], dtype=np.int32)
+    adj_len = np.array([400.0, 100.0])
+
+    def walked_area(seed_cost, limit, walk_m=120.0, level=None):
+        rec = park_walk(np.array([0], dtype=np.int32), np.array([seed_cost]), indptr, adj_edge, adj_dst, adj_len,
+                        walk_m, np.full(3, -1.0), np.full(2, -1.0))
+        foot = (*footways, no_twins, *rec, np.full(2, -1, dtype=np.int32), np.array([0, 1], dtype=np.int32))
+        return catchment([(0, 0.0, 0.0, np.inf, 0.0)], [20.0], geometry, limit, claims=[1], foot=foot,
+                         walk_m=walk_m, levels=[level or limit])[1][0]
+
+    area = walked_area(10.0, limit=30)
+    assert area.contains(shapely.Point(230, 100))  # 100 m from the street, 30 m from the walked footway
+    assert area.contains(shapely.Point(150, 40))  # by the street itself
+    assert not area.contains(shapely.Point(230, 200))  # by the footway beyond 120 m of walking
+    assert not area.contains(shapely.Point(320, 330))  # by footway 1, walked from no reached road
+    assert not area.contains(shapely.Point(200, 330))  # nearer the unreached street than the off-road distance
+    assert not walked_area(10.0, limit=30, walk_m=0.0).contains(shapely.Point(230, 100))  # park and walk off
+    # The seed's cost is the place's: outside a level below it, and the same cells whatever the limit above it.
+    assert not walked_area(40.0, limit=60, level=30).contains(shapely.Point(230, 100))
+    assert walked_area(40.0, limit=60, level=45).contains(shapely.Point(230, 100))
+    assert walked_area(10.0, limit=300, level=30).equals(walked_area(10.0, limit=30))
 
 
 def test_a_block_between_reached_streets_is_inside_a_wide_empty_area_is_not():

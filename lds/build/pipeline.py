@@ -17,7 +17,7 @@ import numpy as np
 
 from lds import __version__, versions
 from lds.build.progress import Progress
-from lds.build.stages import Stages, prune_stale, stop_fork_server
+from lds.build.stages import Stage, Stages, prune_stale, stop_fork_server
 from lds.errors import BadRequest
 from lds.formats import DATA_FORMAT, MODEL_VERSION, TABLES_DB, TABLES_DIR, TABLES_FORMAT
 from lds.settings import Settings
@@ -87,6 +87,9 @@ def current_meta(out: str | Path, digest: str) -> dict | None:
 ROADS_STAGE_DIR = ".roads"  # the osm stage's output in the staging dir (removed before publishing)
 
 
+SCHEDULING_ENV = {"LDS_BUILD_JOBS", "LDS_BUILD_MEMORY_MB"}  # how stages are scheduled, not what they make
+
+
 def build_key(source: Path, digest: str, modes: Iterable[str], skip_geocoder: bool) -> str:
     """What a build's result depends on: the extract (size, mtime, sha256), its options, the lds version and
     formats, and the LDS_* environment (settings that tune the build). A resumed build reuses stages only
@@ -96,7 +99,7 @@ def build_key(source: Path, digest: str, modes: Iterable[str], skip_geocoder: bo
         "lds": __version__, "data_format": DATA_FORMAT, "model_version": MODEL_VERSION, "tables_format": TABLES_FORMAT,
         "source": {"sha256": digest, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns},
         "modes": list(modes), "geocoder": not skip_geocoder,
-        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("LDS_")},
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("LDS_") and k not in SCHEDULING_ENV},
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
@@ -110,10 +113,12 @@ def resumable_staging_dir(out: Path, key: str) -> Path:
 
 
 # --- the stages: each runs in a child process (lds.build.stages), reading and writing only the staging dir ---
-def osm_stage(source: Path, roads_dir: Path, progress: Progress) -> None:
+def osm_stage(source: Path, roads_dir: Path, progress: Progress) -> dict:
     from lds.build.osm import read_roads, save_roads
 
-    save_roads(read_roads(source, progress), roads_dir)
+    roads = read_roads(source, progress)
+    save_roads(roads, roads_dir)
+    return {"way_node_refs": int(roads.stats["way_node_refs"])}
 
 
 def graph_stage(work: Path, mode: str, progress: Progress) -> dict:
@@ -156,6 +161,67 @@ def tables_stage(work: Path, modes: list[str], geocoder: bool, progress: Progres
                                    Settings.from_env().build_duckdb_memory_mb)}
 
 
+# Peak memory of the stages (MiB per unit of their input), measured on synthetic countries (scripts/bench_scale.py,
+# 1M and 5M nodes): the estimates that decide which stages may run side by side within build_memory_mb. Real
+# extracts hold fewer roads and addresses per byte of .osm.pbf than the synthetic country, so the per-byte
+# estimates are generous there; an estimate a stage exceeds is scaled up for the stages of its kind still to run.
+STAGE_BASE_MB = 150.0
+OSM_MB_PER_PBF_MB = 20.0
+GEOCODER_MB_PER_PBF_MB = 40.0
+GRAPH_MB_PER_WAY_REF = 0.0005
+TABLES_MB_PER_WAY_REF = 0.0006
+CH_MB_PER_EDGE = 0.0006  # per edge of the mode's road graph (car: 2.1 GB for 4.2M edges, the 5M-node country)
+
+
+def _way_refs(done: dict[str, dict]) -> float:
+    return float(done.get("osm", {}).get("way_node_refs", float("inf")))  # unknown (an older record): runs alone
+
+
+def _edges(done: dict[str, dict], mode: str) -> float:
+    return float(done.get(mode, {}).get("counts", {}).get("edges", float("inf")))
+
+
+def stage_plan(source: Path, work: Path, modes: list[str], geocoder: bool) -> list[Stage]:
+    """The stages of a build, with what each waits for and its memory estimate, in the order preferred when
+    several could start (the longest chains first)."""
+    pbf_mb = source.stat().st_size / 2**20
+    roads_dir = work / ROADS_STAGE_DIR
+    plan = [Stage("osm", osm_stage, (source, roads_dir), [roads_dir],
+                  memory_mb=lambda done: STAGE_BASE_MB + OSM_MB_PER_PBF_MB * pbf_mb)]
+    if geocoder:
+        plan.append(Stage("geocoder", geocoder_stage, (source, work / "geocoder"), [work / "geocoder"],
+                          memory_mb=lambda done: STAGE_BASE_MB + GEOCODER_MB_PER_PBF_MB * pbf_mb))
+    for mode in modes:
+        graph_dir = work / "graph" / mode
+        plan.append(Stage(mode, graph_stage, (work, mode), [graph_dir, roads_dir / f"access.{mode}.npz"], ("osm",),
+                          lambda done: STAGE_BASE_MB + GRAPH_MB_PER_WAY_REF * _way_refs(done)))
+        plan.append(Stage(f"{mode} ch", ch_stage, (graph_dir, mode), [], (mode,),
+                          lambda done, mode=mode: STAGE_BASE_MB + CH_MB_PER_EDGE * _edges(done, mode)))
+    plan.append(Stage("tables", tables_stage, (work, modes, geocoder), [work / TABLES_DIR],
+                      tuple(stage.name for stage in plan),
+                      lambda done: STAGE_BASE_MB + TABLES_MB_PER_WAY_REF * _way_refs(done)))
+    return plan
+
+
+def build_jobs(settings: Settings) -> tuple[int, float]:
+    """How many stages may run at once and their memory budget (MiB), from the settings (0 = from the machine)."""
+    jobs = settings.build_jobs or len(os.sched_getaffinity(0))
+    budget = settings.build_memory_mb or 0.75 * available_memory_mb()
+    return max(1, jobs), float(budget)
+
+
+def available_memory_mb() -> float:
+    """Memory the system can give without swapping (Linux's MemAvailable), in MiB."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def build(
     extract: str,
     out: str | Path,
@@ -188,23 +254,15 @@ def build(
     work = resumable_staging_dir(out, key)
     stages = Stages(work, key, restart=restart)
     progress.stage_begin()
+    jobs, budget_mb = build_jobs(Settings.from_env())
     try:
-        roads_dir = work / ROADS_STAGE_DIR
-        stages.run("osm", [roads_dir], progress, osm_stage, source, roads_dir)
-        counts = {}
-        for mode in modes:
-            graph_dir = work / "graph" / mode
-            counts[mode] = stages.run(mode, [graph_dir, roads_dir / f"access.{mode}.npz"], progress, graph_stage,
-                                      work, mode)["counts"]
-            stages.run(f"{mode} ch", [], progress, ch_stage, graph_dir, mode)
-        geocoder_counts = None
-        if not skip_geocoder:
-            geocoder_counts = stages.run("geocoder", [work / "geocoder"], progress, geocoder_stage, source,
-                                         work / "geocoder")["counts"]
-        tables_info = stages.run("tables", [work / TABLES_DIR], progress, tables_stage, work, modes,
-                                 not skip_geocoder)["tables"]
+        records = stages.run_all(stage_plan(source, work, modes, not skip_geocoder), progress, jobs, budget_mb)
     finally:
         stop_fork_server()
+    counts = {mode: records[mode]["counts"] for mode in modes}
+    geocoder_counts = None if skip_geocoder else records["geocoder"]["counts"]
+    tables_info = records["tables"]["tables"]
+    roads_dir = work / ROADS_STAGE_DIR
     roads = json.loads((roads_dir / "roads.json").read_text())
 
     built_at = datetime.now(UTC).isoformat(timespec="seconds")

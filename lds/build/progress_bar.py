@@ -16,7 +16,8 @@ def build_stages(modes: Iterable[str], skip_geocoder: bool = False) -> list[str]
 
 
 class BarProgress(Progress):
-    """A :class:`Progress` that also moves a bar to the last stage reported (``stages``: step names in order)."""
+    """A :class:`Progress` that also moves a bar one step per stage ended (``stages``: their step names; stages
+    may run side by side and end in any order)."""
 
     def __init__(self, stages: Iterable[str], stream=None):
         super().__init__(stream)
@@ -31,9 +32,15 @@ class BarProgress(Progress):
 
     def __call__(self, step: str, message: str = "") -> None:
         self.bar.write(f"[{self.elapsed():7.1f}s] {step}: {message}", file=self.stream)
-        if step in self.stages:
-            self.bar.update(max(0, self.stages.index(step) + 1 - self.bar.n))
+        if step == "source":
+            self.bar.update(1)
         self.bar.set_description_str(step)
         if step == "done":
             self.bar.update(self.bar.total - self.bar.n)
             self.bar.close()
+
+    def stage_done(self, name: str, **kw) -> dict[str, float]:
+        info = super().stage_done(name, **kw)
+        if name in self.stages:
+            self.bar.update(1)
+        return info

@@ -8,6 +8,10 @@ single-threaded process with the build's modules imported: no copy of the build 
 no second start-up per stage), die with it and so with the build (a killed build leaves no stage running), send
 their progress lines to the build's :class:`~lds.build.progress.Progress` and report their own peak memory.
 
+Stages that do not depend on each other run side by side (:meth:`Stages.run_all`): as many as the build's
+``jobs``, and only while the sum of their estimated peaks stays within its memory budget, so a country whose
+hierarchy alone fills the machine builds one stage at a time and a city uses every core.
+
 :class:`Stages` records the stages a build has finished (``stages.json``), which makes a build resumable.
 """
 
@@ -20,9 +24,12 @@ import os
 import shutil
 import signal
 import sys
+import time
 import traceback
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
@@ -75,42 +82,82 @@ def _child(conn, t0: float, fn: Callable[..., Any], args: tuple) -> None:
     conn.send(("result", result, peak_rss_mb()))
 
 
+class _Child:
+    """A stage running in a child process of the fork server."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, progress: Progress):
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        self.conn, theirs = ctx.Pipe(duplex=False)
+        self.name = fn.__name__
+        self.proc = ctx.Process(target=_child, args=(theirs, progress.t0, fn, args), name=f"lds-build-{fn.__name__}")
+        # The child needs nothing from __main__, and would otherwise import (re-run) the calling script: a build
+        # called from a script without an ``if __name__ == "__main__"`` guard would start itself again.
+        main = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            self.proc.start()
+        finally:
+            sys.modules["__main__"] = main
+        theirs.close()
+
+    def receive(self, progress: Progress) -> tuple[bool, Any, float]:
+        """Handle one message: ``(False, None, 0)`` for a progress line (relayed to ``progress``), ``(True, result,
+        peak MiB)`` at the end. The child's exception is raised here."""
+        try:
+            kind, *rest = self.conn.recv()
+        except EOFError:
+            self.proc.join()
+            raise StageFailed(f"build stage {self.name} died (exit code {self.proc.exitcode})") from None
+        if kind == "progress":
+            progress(*rest)
+            return False, None, 0.0
+        self.proc.join()
+        value, peak = rest
+        if kind == "error":
+            raise value
+        return True, value, peak
+
+    def rss_mb(self) -> float:
+        """Its resident memory now (MiB; 0 once it has ended)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+
+
 def run_in_child(fn: Callable[..., Any], args: tuple, progress: Progress) -> tuple[Any, float]:
     """``fn(*args, progress=...)`` in a spawned child process: its result and the child's peak memory (MiB).
     Progress lines are relayed to ``progress``; an exception in the child is raised here."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(_PRELOAD)
-    ours, theirs = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(theirs, progress.t0, fn, args), name=f"lds-build-{fn.__name__}")
-    # The child needs nothing from __main__, and would otherwise import (re-run) the calling script: a build
-    # called from a script without an ``if __name__ == "__main__"`` guard would start itself again.
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        proc.start()
-    finally:
-        sys.modules["__main__"] = main
-    theirs.close()
+    child = _Child(fn, args, progress)
     try:
         while True:
-            try:
-                kind, *rest = ours.recv()
-            except EOFError:
-                proc.join()
-                raise StageFailed(f"build stage {fn.__name__} died (exit code {proc.exitcode})") from None
-            if kind == "progress":
-                progress(*rest)
-                continue
-            proc.join()
-            value, peak = rest
-            if kind == "error":
-                raise value
-            return value, peak
+            ended, value, peak = child.receive(progress)
+            if ended:
+                return value, peak
     finally:
-        ours.close()
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+        child.close()
+
+
+@dataclass
+class Stage:
+    """One stage of a build: ``fn(*args, progress=...)`` in a child, returning a dict for the record; it runs once
+    the stages named in ``after`` are done, deleting what a half-done run left in ``outputs`` first. ``memory_mb``
+    estimates its peak from the records of the stages done (used to decide what may run beside it)."""
+
+    name: str
+    fn: Callable[..., Any]
+    args: tuple
+    outputs: list[Path] = field(default_factory=list)
+    after: tuple[str, ...] = ()
+    memory_mb: Callable[[dict[str, dict]], float] = lambda done: 0.0
 
 
 def stop_fork_server() -> None:
@@ -157,21 +204,57 @@ class Stages:
     def done(self, name: str) -> dict | None:
         return self.state["done"].get(name)
 
-    def run(self, name: str, outputs: list[Path], progress: Progress, fn: Callable[..., Any], *args: Any) -> dict:
-        """Stage ``name`` (``fn(*args, progress=...)`` in a child, returning a dict for the record) unless this
-        build finished it before; what it left in ``outputs`` is deleted first. Its record."""
-        if self.done(name):
-            progress.stage_done(name, reused=True)
-            return self.state["done"][name]
-        for path in outputs:
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink(missing_ok=True)
-        result, peak = run_in_child(fn, args, progress)
-        self.state["done"][name] = {**(result or {}), **progress.stage_done(name, peak_mb=peak)}
-        self._save(self.state)
-        return self.state["done"][name]
+    def run_all(self, stages: Sequence[Stage], progress: Progress, jobs: int = 1,
+                memory_mb: float = float("inf")) -> dict[str, dict]:
+        """Run ``stages`` (those this build did not finish before), up to ``jobs`` at once while the sum of their
+        estimates stays within ``memory_mb`` (a stage always runs when it would run alone), each as soon as the
+        stages it comes after are done, in the order given otherwise. The records of all. A failing stage stops
+        the others and its exception is raised."""
+        done = self.state["done"]
+        for stage in stages:
+            if stage.name in done:
+                progress.stage_done(stage.name, reused=True)
+        waiting = [stage for stage in stages if stage.name not in done]
+        running: dict[Any, tuple[Stage, _Child, float, float]] = {}  # conn -> stage, child, started, estimate
+        scale: dict[Callable, float] = {}  # estimates of a kind scaled up once one of them proved low
+        try:
+            while waiting or running:
+                for stage in list(waiting):
+                    if len(running) >= max(1, jobs) or any(name not in done for name in stage.after):
+                        continue
+                    estimate = stage.memory_mb(done) * scale.get(stage.fn, 1.0)
+                    if running and sum(r[3] for r in running.values()) + estimate > memory_mb:
+                        continue
+                    waiting.remove(stage)
+                    for path in stage.outputs:
+                        if path.is_dir():
+                            shutil.rmtree(path)
+                        else:
+                            path.unlink(missing_ok=True)
+                    child = _Child(stage.fn, stage.args, progress)
+                    running[child.conn] = (stage, child, time.perf_counter(), estimate)
+                if not running:
+                    missing = {name for stage in waiting for name in stage.after} - set(done)
+                    raise ValueError(f"build stages wait for stages never run: {sorted(missing)}")
+                for conn in wait(list(running), timeout=0.5):
+                    stage, child, started, estimate = running[conn]
+                    ended, result, peak = child.receive(progress)
+                    if not ended:
+                        continue
+                    del running[conn]
+                    child.close()
+                    if estimate > 0 and peak > estimate:
+                        scale[stage.fn] = max(scale.get(stage.fn, 1.0), peak / estimate)
+                    done[stage.name] = {**(result or {}), **progress.stage_done(stage.name, peak_mb=peak,
+                                                                                started=started)}
+                    self._save(self.state)
+                if len(running) > 1:
+                    together = sum(child.rss_mb() for _, child, _, _ in running.values())
+                    progress.concurrent_peak_mb = max(progress.concurrent_peak_mb, together)
+        finally:
+            for _, child, _, _ in running.values():
+                child.close()
+        return {stage.name: done[stage.name] for stage in stages}
 
     def close(self) -> None:
         """The build is complete: the record goes (a published build is not resumed)."""

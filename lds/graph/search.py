@@ -33,6 +33,28 @@ def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return base + np.arange(total, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class EdgeBoxes:
+    """Some edges of a graph (``edges``, int32) with the lon/lat bounds of each one's geometry: which of them a box
+    touches is four comparisons per edge, no spatial index to walk (the isolines ask it once per drawing)."""
+
+    edges: np.ndarray
+    bounds: np.ndarray  # (4, n): lon min, lat min, lon max, lat max
+
+    @classmethod
+    def of(cls, graph, edges: np.ndarray) -> EdgeBoxes:
+        starts = np.asarray(graph.edge_geom_off, dtype=np.int64)[:-1]  # every edge has two points or more
+        lon, lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
+        bounds = np.stack([np.minimum.reduceat(lon, starts)[edges], np.minimum.reduceat(lat, starts)[edges],
+                           np.maximum.reduceat(lon, starts)[edges], np.maximum.reduceat(lat, starts)[edges]])
+        return cls(np.ascontiguousarray(edges, dtype=np.int32), bounds.reshape(4, len(edges)))
+
+    def in_box(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
+        """The edges whose bounds meet ``bbox`` (lon/lat): every one with a point in it, and a few more."""
+        lo_lon, lo_lat, hi_lon, hi_lat = self.bounds
+        return self.edges[(hi_lon >= bbox[0]) & (lo_lon <= bbox[2]) & (hi_lat >= bbox[1]) & (lo_lat <= bbox[3])]
+
+
 class SearchIndex:
     """Out-edges of every node in CSR order, with a contiguous weight array per range type."""
 

@@ -1,0 +1,145 @@
+"""Park and walk: the places a car isoline reaches on foot from a reached road.
+
+A car catchment holds the places whose nearest road (within ``isoline_offroad_m``) is reached. Some places have no
+road that near: the houses on stepped lanes, the squares and courtyards served by footways. A driver parks on a
+reached road and walks there; so a car isoline also covers the places served by the walking-only ways (footways,
+paths, steps, pedestrian streets: the walking graph's ways the car graph does not have) within
+``isoline_park_walk_m`` of walking from a reached road, at that road's cost (the walk, like the off-road distance,
+is not costed: it is a catchment, not a trip). The roads keep priority: a place within the off-road distance of a
+road belongs to that road, reached or not.
+
+Which footways are walked depends on the reached roads' costs alone (the seeds run cheapest first,
+:func:`lds._isoline_raster.park_walk`), so a range's area is the same whatever larger range the search ran to.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lds._isoline_raster import park_walk
+from lds.graph.search import EdgeBoxes, Reach
+
+
+@dataclass(frozen=True)
+class FootNetwork:
+    """The walking-only ways of a walking graph (CSR by start node) and where they meet a car graph's roads: seed
+    ``k`` is walking node ``seed_node[k]`` at fraction ``seed_frac[k]`` of car edge ``seed_edge[k]``."""
+
+    walk: object
+    indptr: np.ndarray
+    adj_edge: np.ndarray
+    adj_dst: np.ndarray
+    adj_len: np.ndarray
+    seed_node: np.ndarray
+    seed_edge: np.ndarray
+    seed_frac: np.ndarray
+    seed_src: np.ndarray  # the car node each seed's edge leaves
+    geometry: tuple  # the walking graph's edge_geom_off, geom_lon, geom_lat, edge_rev as catchment_field takes them
+    ways: EdgeBoxes  # the walking-only edges, one per two-way way
+    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    def scratch(self, name: str, n: int, fill: float, dtype=np.float64) -> np.ndarray:
+        """This thread's array ``name`` of ``n`` items, ``fill`` between uses (callers restore what they set)."""
+        buf = getattr(self._local, name, None)
+        if buf is None:
+            buf = np.full(n, fill, dtype=dtype)
+            setattr(self._local, name, buf)
+        return buf
+
+
+_NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # car graph -> FootNetwork
+_LOCK = threading.Lock()
+
+
+def foot_network(car, walk) -> FootNetwork:
+    """The :class:`FootNetwork` of ``walk`` against ``car``, built on first use and kept with the car graph."""
+    net = _NETWORKS.get(car)
+    if net is None or net.walk is not walk:
+        with _LOCK:
+            net = _NETWORKS.get(car)
+            if net is None or net.walk is not walk:
+                net = _NETWORKS[car] = _build(car, walk)
+    return net
+
+
+def _edge_fractions(graph) -> tuple[np.ndarray, np.ndarray]:
+    """Per geometry point of ``graph``: its edge and its arc-length fraction along it."""
+    off = np.asarray(graph.edge_geom_off, dtype=np.int64)
+    lon, lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
+    edge = np.repeat(np.arange(len(off) - 1), np.diff(off))
+    step = np.zeros(len(lon))
+    step[1:] = np.hypot(np.diff(lon) * np.cos(np.radians(lat[1:])), np.diff(lat))
+    step[off[:-1]] = 0.0  # no step across two edges
+    cum = np.cumsum(step)
+    along = cum - cum[off[:-1]][edge]
+    total = np.maximum((cum[off[1:] - 1] - cum[off[:-1]])[edge], 1e-300)
+    return edge, np.clip(along / total, 0.0, 1.0)
+
+
+def _build(car, walk) -> FootNetwork:
+    foot = ~np.isin(np.asarray(walk.edge_way), np.unique(np.asarray(car.edge_way)))
+    ids = np.flatnonzero(foot).astype(np.int32)
+    src = np.asarray(walk.edge_src)[ids]
+    order = np.argsort(src, kind="stable")
+    indptr = np.zeros(walk.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=walk.n_nodes), out=indptr[1:])
+    adj_edge = np.ascontiguousarray(ids[order])
+    # Seeds: the nodes of walking-only ways that are points of a car road (the same OSM node).
+    foot_nodes = np.unique(np.concatenate([src, np.asarray(walk.edge_dst)[ids]]))
+    foot_osm = np.asarray(walk.node_osm)[foot_nodes]
+    by_osm = np.argsort(foot_osm, kind="stable")
+    car_osm = np.asarray(car.geom_osm)
+    points = np.flatnonzero(np.isin(car_osm, foot_osm))
+    node = foot_nodes[by_osm[np.searchsorted(foot_osm, car_osm[points], sorter=by_osm)]]
+    edge, frac = _edge_fractions(car)
+    geometry = (np.ascontiguousarray(walk.edge_geom_off, dtype=np.int64),
+                np.ascontiguousarray(walk.geom_lon, dtype=np.float64),
+                np.ascontiguousarray(walk.geom_lat, dtype=np.float64), np.ascontiguousarray(walk.edge_rev, dtype=np.int32))
+    rev = np.asarray(walk.edge_rev)
+    return FootNetwork(walk, indptr, adj_edge,
+                       np.ascontiguousarray(np.asarray(walk.edge_dst)[adj_edge], dtype=np.int32),
+                       np.ascontiguousarray(np.asarray(walk.edge_length)[adj_edge], dtype=np.float64),
+                       node.astype(np.int32), edge[points].astype(np.int32), frac[points],
+                       np.asarray(car.edge_src)[edge[points]], geometry,
+                       EdgeBoxes.of(walk, ids[(rev[ids] < 0) | (ids < rev[ids])]))
+
+
+def seed_costs(net: FootNetwork, car, reach: Reach, edge_w: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    """The seeds a car reaches within ``limit``: walking nodes and their cost, cheapest first (a node listed again
+    at a higher cost is not walked from again: :func:`park_walk`)."""
+    node_cost = net.scratch("node_cost", car.n_nodes, np.inf)
+    node_cost[reach.nodes] = reach.cost
+    try:
+        cost = node_cost[net.seed_src] + net.seed_frac * edge_w[net.seed_edge]
+    finally:
+        node_cost[reach.nodes] = np.inf
+    for e, f0, c0 in reach.starts:
+        on = np.flatnonzero(net.seed_edge == e)
+        on = on[net.seed_frac[on] >= f0]
+        cost[on] = np.minimum(cost[on], c0 + (net.seed_frac[on] - f0) * float(edge_w[e]))
+    keep = np.flatnonzero(cost <= limit + limit * 1e-9 + 1e-9)
+    order = keep[np.argsort(cost[keep], kind="stable")]
+    return np.ascontiguousarray(net.seed_node[order]), np.ascontiguousarray(cost[order])
+
+
+def walked(net: FootNetwork, car, reach: Reach, edge_w: np.ndarray, limit: float, walk_m: float) -> tuple:
+    """The footways walked within ``walk_m`` from the roads reached within ``limit``: :func:`park_walk`'s records
+    ``(edge, cost, upto)``, cost ascending. Those of a lower limit are the ones costing at most it (the seeds run
+    cheapest first), so one call serves every range of a request."""
+    nodes, cost = seed_costs(net, car, reach, edge_w, limit)
+    return park_walk(nodes, cost, net.indptr, net.adj_edge, net.adj_dst, net.adj_len, float(walk_m),
+                     net.scratch("walked", net.walk.n_nodes, -1.0), net.scratch("walked_edges", net.walk.n_edges, -1.0))
+
+
+def foot_field_args(net: FootNetwork, records: tuple, limit: float, bbox: tuple[float, float, float, float]) -> tuple:
+    """The ``foot`` argument of :func:`lds._isoline_raster.catchment_field`: the walking graph's geometry, the
+    ``records`` (:func:`walked`) costing at most ``limit``, and the walking-only ways in ``bbox`` (lon/lat), which
+    claim the places nearest them."""
+    edge, cost, upto = records
+    n = int(np.searchsorted(cost, limit + limit * 1e-9 + 1e-9, side="right"))
+    head = net.scratch("head", net.walk.n_edges, -1, np.int32)
+    return (*net.geometry, edge[:n], cost[:n], upto[:n], head, net.ways.in_box(bbox))
