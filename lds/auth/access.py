@@ -33,7 +33,7 @@ class AccessControl:
     def __init__(self, settings: Settings, store: StateStore, counter: LeasedQuota, limiter: RateLimiter):
         self.settings = settings
         self.store = store
-        self.tokens = TokenStore(store, settings.auth_cache_ttl_s)
+        self.tokens = TokenStore(store, settings.auth_cache_ttl_s, local_dir=settings.state_dir)
         self.counter = counter
         self.limiter = limiter
 

@@ -11,6 +11,9 @@ counter is where it was when the lookup was made. Two implementations, picked by
   ~2 µs) on each read; every notification received moves the process's counter. The writer waits
   until its own listener saw the notification, by which time PostgreSQL has signalled every
   listener. While a process's listener is down, its reads answer None: no lookup is trusted.
+  Signalled is not received: a listener's backend may send the notification a moment later (a loaded
+  machine), so the processes of one server (sharing a state dir) also share the file counter above, moved
+  before the writer returns: at once on every worker of the server, within milliseconds elsewhere.
 
 (Redis pub/sub would do for PostgreSQL deployments too, but NOTIFY is sent by the same transaction
 that makes the change, needs no other service and cannot be lost to a Redis outage.)
@@ -19,6 +22,7 @@ that makes the change, needs no other service and cannot be lost to a Redis outa
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import mmap
 import os
@@ -212,11 +216,39 @@ class PgChanges:
         log.warning("token change notification not seen back within %.1f s", _WAIT_SEEN_S)
 
 
-def token_changes(store: Any) -> TokenChanges:
-    """The counter for this state store (:class:`lds.state.StateStore`)."""
+class LayeredChanges:
+    """PostgreSQL's notifications for every machine, and a file counter for the processes of this one: a change
+    moves the sum at once here, and on other machines when their listener receives it."""
+
+    def __init__(self, remote: PgChanges, local: FileChanges):
+        self.remote, self.local = remote, local
+
+    def current(self) -> int | None:
+        remote = self.remote.current()
+        return None if remote is None else remote + self.local.current()
+
+    def announce(self, conn: Any) -> Any:
+        return self.remote.announce(conn)
+
+    def published(self, marker: Any) -> None:
+        self.local.published(None)
+        self.remote.published(marker)
+
+    def close(self) -> None:
+        self.remote.close()
+
+
+def token_changes(store: Any, local_dir: str | Path | None = None) -> TokenChanges:
+    """The counter for this state store (:class:`lds.state.StateStore`); with PostgreSQL, ``local_dir`` (the
+    server's state dir) holds the counter its processes share."""
     url = store.engine.url
     if store.backend == "postgresql":
-        return PgChanges(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        remote = PgChanges(url.set(drivername="postgresql").render_as_string(hide_password=False))
+        if local_dir is None:
+            return remote
+        Path(local_dir).mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+        return LayeredChanges(remote, FileChanges(Path(local_dir).resolve() / f"tokenchanges-{name}"))
     database = url.database
     if not database or database == ":memory:":
         return LocalChanges()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
@@ -183,13 +184,13 @@ class TokenStore:
     """Token CRUD and authentication over the metadata store."""
 
     def __init__(self, store: StateStore, cache_ttl_s: float = 0.0, clock: Callable[[], float] = time.monotonic,
-                 changes: TokenChanges | None = None):
+                 changes: TokenChanges | None = None, local_dir: str | Path | None = None):
         self.store = store
         self.table = Token.__table__
         self._by_hash = select(self.table).where(self.table.c.token_hash == bindparam("digest"))  # built once: hot path
         self.cache_ttl_s = cache_ttl_s
         self._clock = clock
-        self.changes = changes if changes is not None else token_changes(store)
+        self.changes = changes if changes is not None else token_changes(store, local_dir)
         # digest -> (trusted until, principal, expiration date, change counter when looked up): valid tokens only,
         # so a new token works at once
         self._recent: dict[str, tuple[float, Principal, datetime | None, int]] = {}

@@ -7,7 +7,7 @@ import pytest
 from authfixtures import *
 from sqlalchemy import update
 
-from lds.auth.changes import CHANNEL, PgChanges
+from lds.auth.changes import CHANNEL, LayeredChanges, PgChanges
 from lds.auth.tokens import ADMIN_ID, TokenStore
 from lds.errors import BadRequest, Conflict, NotFound, Unauthorized
 from lds.state import StateStore
@@ -119,7 +119,7 @@ def test_admin_from_setting_replaces_the_stored_one(tokens):
 def _settled(tokens: TokenStore) -> None:
     """PostgreSQL: wait (briefly) until this store's listener took in the notifications already sent to it."""
     deadline = time.monotonic() + 2
-    while isinstance(tokens.changes, PgChanges) and time.monotonic() < deadline:
+    while isinstance(tokens.changes, PgChanges | LayeredChanges) and time.monotonic() < deadline:
         before = tokens.changes.current()
         time.sleep(0.05)
         if before is not None and tokens.changes.current() == before:
@@ -212,6 +212,36 @@ def test_without_its_listener_a_process_trusts_no_lookup(pg_url):
     assert tokens.authenticate(token).name == "changed while deaf"  # looked up: nothing is trusted meanwhile
     time.sleep(1.1)
     assert tokens.changes.current() is not None  # listening again
+
+
+def test_workers_sharing_a_state_dir_see_a_change_with_no_wait(pg_url, tmp_path):
+    """PostgreSQL signals every listener by the writer's commit, but a listener's backend may send the notification
+    a moment later on a busy machine: the workers of one server (one state dir) also share a file counter, moved
+    before the writer returns, so the very next lookup in another worker sees the change, no wait for delivery."""
+    store = StateStore(pg_url)
+    store.migrate()
+    here = TokenStore(store, cache_ttl_s=3600, local_dir=tmp_path)
+    elsewhere = TokenStore(StateStore(pg_url), local_dir=tmp_path)
+    assert isinstance(here.changes, LayeredChanges)
+    token, row = here.create({"allowed_apis": ["lds"], "quotas": {"routing": 1}})
+    assert here.authenticate(token).quotas == {"routing": 1}
+    _settled(here)
+    for n in range(2, 12):
+        elsewhere.update(row.id, {"quotas": {"routing": n}})
+        assert here.authenticate(token).quotas == {"routing": n}  # no _delivered(): at once
+    elsewhere.revoke(row.id)
+    with pytest.raises(Unauthorized, match="Token revoked"):
+        here.authenticate(token)
+    # a process of another server (another state dir) still learns through PostgreSQL
+    far = TokenStore(StateStore(pg_url), cache_ttl_s=3600, local_dir=tmp_path / "other")
+    other, other_row = far.create({"allowed_apis": ["lds"]})
+    assert far.authenticate(other).id == other_row.id
+    seen = far.changes.current()
+    here.update(other_row.id, {"name": "renamed"})
+    deadline = time.monotonic() + 2
+    while far.changes.current() == seen and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert far.authenticate(other).name == "renamed"
 
 
 def test_trusted_lookup_still_checks_the_expiration_date(state_store):
