@@ -90,14 +90,11 @@ def _addresses(data: Path, n: int, seed: int) -> list[str]:
     files = sorted((data).rglob("addresses*.parquet"))
     if not files:
         return []
-    t = pq.read_table(files[0]).to_pylist()
+    table = pq.read_table(files[0], columns=["street", "housenumber", "city"])  # the sample, not 10M dicts in RAM
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(t), size=min(n, len(t)), replace=False)
-    out = []
-    for i in picks:
-        row = t[int(i)]
-        out.append(" ".join(str(row.get(k) or "") for k in ("street", "housenumber", "city")).strip())
-    return out
+    picks = rng.choice(table.num_rows, size=min(n, table.num_rows), replace=False)
+    rows = table.take(picks).to_pylist()
+    return [" ".join(str(row.get(k) or "") for k in ("street", "housenumber", "city")).strip() for row in rows]
 
 
 def queries(data: Path, pairs: int, seed: int, points_file: Path | None = None) -> dict[str, Any]:
