@@ -134,7 +134,7 @@ class LDS:
         graph = self.graph(mode)
         range_type = v.choice("range_type", range_type, v.RANGE_TYPES)
         checked = v.isoline_ranges(ranges, range_type, self.settings)
-        walk = self.graphs.get("walk") if mode == "car" else None  # park and walk (lds.isoline_walk)
+        walk = self.graphs.get("walk")  # car isolines' park and walk (lds.isolines decides when it applies)
         return [iso.to_json() for iso in isolines(graph, point, checked, range_type, self.settings, walk)]
 
     def isolines_h3(self, origin: LonLat, ranges: Sequence[float], range_type: str = "time", mode: str = "car",
