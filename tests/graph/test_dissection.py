@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from test_router import assert_costs_equal_plain_dijkstra
 
-from lds.graph.dissection import _best_cut, _separator_sizes, nested_dissection
+from lds.graph import _dissection
+from lds.graph.dissection import CUT_SHARE, DIRECTIONS, LEAF_NODES, nested_dissection
 
 
 def test_separators_come_after_both_sides():
@@ -38,29 +39,95 @@ def test_separator_sizes_match_counting_each_cut():
     a, b = rng.integers(0, n, 300), rng.integers(0, n, 300)
     a, b = a[a != b], b[a != b]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    sizes = _separator_sizes(lo, hi, n)
+    sizes = _dissection.separator_sizes(lo.astype(np.int32), hi.astype(np.int32), n)
     for k in range(n + 1):
         cross = (lo < k) & (hi >= k)
         assert sizes[k] == min(len(np.unique(lo[cross])), len(np.unique(hi[cross])))
 
 
-def test_grid_cut_runs_between_two_columns():
-    """On a 20x10 grid of nodes (4-neighbour arcs) the best cut is a straight line across the short side,
-    between two columns of equal x: 10 separator nodes, halves within the balance limit."""
-    xs, ys = np.meshgrid(np.arange(20.0), np.arange(10.0))
+def _grid(w: int, h: int) -> tuple[np.ndarray, ...]:
+    """A w x h grid of nodes with 4-neighbour arcs both ways: (nodes, tails, heads, x, y)."""
+    xs, ys = np.meshgrid(np.arange(float(w)), np.arange(float(h)))
     px, py = xs.ravel(), ys.ravel()
-    ids = np.arange(200)
-    right = ids[px[ids] < 19]
-    up = ids[py[ids] < 9]
-    at = np.concatenate([right, right + 1, up, up + 20])
-    ah = np.concatenate([right + 1, right, up + 20, up])
-    order, k = _best_cut(ids, at, ah, px, py, np.zeros(200, dtype=np.int64))
-    assert k % 10 == 0 and 60 <= k <= 140
-    left = np.zeros(200, dtype=bool)
-    left[order[:k]] = True
-    assert len(np.unique(px[order[:k]])) == k // 10 and px[order[:k]].max() < px[order[k:]].min()
-    cross = left[at] & ~left[ah]
-    assert len(np.unique(at[cross])) == 10
+    ids = np.arange(w * h)
+    right, up = ids[px < w - 1], ids[py < h - 1]
+    return (ids.astype(np.int32), np.concatenate([right, right + 1, up, up + w]).astype(np.int32),
+            np.concatenate([right + 1, right, up + w, up]).astype(np.int32), px, py)
+
+
+def test_grid_cut_runs_between_two_columns():
+    """On a 20x10 grid of nodes (4-neighbour arcs) the first cut is a straight line across the short side: its
+    separator, ordered last, is one column of 10 nodes, with the halves within the balance limit."""
+    nodes, tails, heads, px, py = _grid(20, 10)
+    order = nested_dissection(nodes, tails, heads, px, py)
+    top = order[-10:]
+    assert len(np.unique(px[top])) == 1 and sorted(py[top]) == list(range(10))
+    assert 6 <= px[top[0]] <= 13
+    assert len(np.unique(px[order[-11:]])) == 2  # the 11th from last belongs to a half's separator
+
+
+def _reference_order(nodes, tails, heads, x, y):
+    """The dissection written plainly in numpy (recursive, a sort per cell and direction), as it was before the
+    C++ version: the order to match."""
+    n = len(nodes)
+    px, py = np.asarray(x)[nodes], np.asarray(y)[nodes]
+    at, ah = np.searchsorted(nodes, tails), np.searchsorted(nodes, heads)
+
+    def cut(ids, at, ah):
+        c = len(ids)
+        if c <= LEAF_NODES:
+            return [ids]
+        k = np.arange(c + 1)
+        balance = np.abs(k - c / 2)
+        allowed = (k >= CUT_SHARE * c) & (k <= (1 - CUT_SHARE) * c)
+        rank = np.zeros(n, dtype=np.int64)
+        best = None
+        for dx, dy in DIRECTIONS:
+            coord = np.round(dx * px[ids] + dy * py[ids], 2)
+            order = np.argsort(coord, kind="stable")
+            rank[ids[order]] = np.arange(c)
+            lo, hi = np.minimum(rank[at], rank[ah]), np.maximum(rank[at], rank[ah])
+            size = np.array([min(len(np.unique(lo[(lo < j) & (hi >= j)])), len(np.unique(hi[(lo < j) & (hi >= j)])))
+                             for j in range(c + 1)])
+            gap = allowed.copy()
+            gap[1:c] &= coord[order][1:] != coord[order][:-1]
+            cand = np.flatnonzero(gap if gap.any() else allowed)
+            pick = cand[np.lexsort((balance[cand], size[cand]))[0]]
+            if best is None or (size[pick], balance[pick]) < best[0]:
+                best = ((size[pick], balance[pick]), order, pick)
+        side = np.zeros(n, dtype=np.int8)
+        side[ids[best[1][best[2]:]]] = 1
+        cross = side[at] != side[ah]
+        ends_l = np.unique(np.where(side[at[cross]] == 0, at[cross], ah[cross]))
+        ends_r = np.unique(np.where(side[at[cross]] == 0, ah[cross], at[cross]))
+        sep = ends_l if len(ends_l) <= len(ends_r) else ends_r
+        free = ~np.isin(ids, sep)
+        keep = ~cross & ~np.isin(at, sep) & ~np.isin(ah, sep)
+        halves = [cut(ids[free & (side[ids] == s)], at[keep & (side[at] == s)], ah[keep & (side[at] == s)])
+                  for s in (0, 1)]
+        return halves[0] + halves[1] + [sep]
+
+    return nodes[np.concatenate(cut(np.arange(n), at, ah))]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_order_equals_plain_numpy_dissection(seed):
+    """The C++ dissection gives exactly the order of the plain one, on random points (arcs to near neighbours,
+    ids with gaps) and on a jittered grid whose columns share positions (cuts only between them)."""
+    rng = np.random.default_rng(seed)
+    n = 600
+    x, y = rng.uniform(0, 1000, n), rng.uniform(0, 1000, n)
+    a = rng.integers(0, n, 3000)
+    b = np.minimum(a + rng.integers(1, 30, 3000), n - 1)
+    a, b = a[a != b], b[a != b]
+    nodes = np.flatnonzero(rng.random(n) < 0.8).astype(np.int32)
+    inside = np.isin(a, nodes) & np.isin(b, nodes)
+    tails, heads = a[inside].astype(np.int32), b[inside].astype(np.int32)
+    assert np.array_equal(nested_dissection(nodes, tails, heads, x, y), _reference_order(nodes, tails, heads, x, y))
+    nodes, tails, heads, px, py = _grid(23, 17)
+    px = px + np.repeat(rng.integers(0, 2, 17), 23) * 0.001  # some rows off by a millimetre: one position
+    assert np.array_equal(nested_dissection(nodes, tails, heads, px, py),
+                          _reference_order(nodes, tails, heads, px, py))
 
 
 @pytest.fixture(scope="module", params=["car", "walk"])

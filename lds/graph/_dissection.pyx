@@ -1,0 +1,253 @@
+# distutils: language = c++
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Nested dissection order in C++ (see lds.graph.dissection for the method and its settings).
+
+A country's dissection visits every node once per level and direction; in numpy each cell cost a dozen array
+passes and temporaries, a third of the car hierarchy's build. Here the cells are ranges of two arrays split in
+place (their nodes ascending, their arcs in any order: a cut's sizes depend only on which arcs cross it), so the
+whole dissection holds one copy of the arcs and a few node-sized arrays.
+"""
+
+import numpy as np
+
+from libc.math cimport fabs, rint
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libcpp.algorithm cimport sort
+from libcpp.pair cimport pair
+from libcpp.vector cimport vector
+
+
+cdef struct _Job:
+    int64_t ns, ne  # nodes: ids[ns:ne]
+    int64_t a0, a1  # arcs: at/ah[a0:a1]
+    bint sep  # a separator, output once both halves are
+
+
+cdef inline double _key(double dx, double dy, double x, double y) noexcept nogil:
+    """A node's coordinate along (dx, dy) as numpy's ``round(v, 2)``: scaled, rounded half to even, scaled back
+    (positions equal to the centimetre count as one: the two directions of a road, a grid's column)."""
+    return rint((dx * x + dy * y) * 100.0) / 100.0
+
+
+cdef void _sizes(const int32_t* lo, const int32_t* hi, int64_t m, int64_t n, vector[int32_t]& far,
+                 vector[int32_t]& near, vector[int64_t]& left, vector[int64_t]& right,
+                 vector[int64_t]& size) noexcept nogil:
+    """``size[k]`` for every cut k in 0..n of n ranked nodes: the fewer distinct left or right ends of the arcs
+    crossing it (arcs as their ends' ranks lo < hi). A node of rank r is a left end for the cuts in (r, its
+    farthest neighbour's rank] and a right end for those in (its nearest neighbour's rank, r]: two difference
+    arrays, linear time."""
+    cdef int64_t i, r
+    cdef int64_t cl = 0, cr = 0
+    far.assign(n, -1)
+    near.assign(n, <int32_t>n)
+    left.assign(n + 2, 0)
+    right.assign(n + 2, 0)
+    size.resize(n + 1)
+    for i in range(m):
+        if hi[i] > far[lo[i]]:
+            far[lo[i]] = hi[i]
+        if lo[i] < near[hi[i]]:
+            near[hi[i]] = lo[i]
+    for r in range(n):
+        if far[r] > r:
+            left[r + 1] += 1
+            left[far[r] + 1] -= 1
+        if near[r] < r:
+            right[near[r] + 1] += 1
+            right[r + 1] -= 1
+    for i in range(n + 1):
+        cl += left[i]
+        cr += right[i]
+        size[i] = min(cl, cr)
+
+
+def separator_sizes(const int32_t[::1] lo, const int32_t[::1] hi, int64_t n):
+    """For every cut ``k`` of ``n`` ranked nodes (ranks < k on the left), the size of its separator: the fewer of
+    the left and right ends of the arcs crossing it (arcs as their ends' ranks ``lo`` < ``hi``)."""
+    cdef vector[int32_t] far, near
+    cdef vector[int64_t] left, right, size
+    _sizes(&lo[0] if lo.shape[0] else NULL, &hi[0] if hi.shape[0] else NULL, lo.shape[0], n, far, near, left,
+           right, size)
+    out = np.empty(n + 1, np.int64)
+    cdef int64_t[::1] o = out
+    cdef int64_t k
+    for k in range(n + 1):
+        o[k] = size[k]
+    return out
+
+
+def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1] heads, const double[::1] px,
+          const double[::1] py, int64_t leaf_nodes, double cut_share, const double[:, ::1] directions):
+    """Positions in ``nodes`` (ascending ids; ``px``/``py`` their coordinates) in nested dissection order: each
+    cell of more than ``leaf_nodes`` is cut straight across along one of ``directions`` (rows dx, dy), with at
+    least ``cut_share`` of its nodes on either side, where its separator (the fewer distinct ends of the arcs
+    crossing, on one side) is smallest, preferring cuts between distinct positions, then balance; both halves
+    come first, the separator after them. ``tails``/``heads`` are the arcs between the nodes (node ids)."""
+    cdef int64_t n = nodes.shape[0], m = tails.shape[0], i, j, k, d, nd = directions.shape[0]
+    out = np.empty(n, np.int64)
+    if n == 0:
+        return out
+    cdef int64_t[::1] res = out
+    cdef int64_t n_out = 0
+    # node ids -> positions; arcs in positions
+    cdef vector[int32_t] loc
+    loc.assign(<int64_t>nodes[n - 1] + 1, -1)
+    for i in range(n):
+        loc[nodes[i]] = <int32_t>i
+    cdef vector[int32_t] at, ah
+    at.resize(m)
+    ah.resize(m)
+    for i in range(m):
+        at[i] = loc[tails[i]]
+        ah[i] = loc[heads[i]]
+    vector[int32_t]().swap(loc)
+    cdef vector[int32_t] ids, tmp, rank, mark_l, mark_r
+    cdef vector[uint8_t] side, placed
+    cdef vector[int32_t] lo, hi, far, near
+    cdef vector[int64_t] left, right, size
+    cdef vector[pair[double, int32_t]] keys
+    cdef vector[int32_t] ords
+    cdef vector[double] kv
+    cdef int32_t* srt
+    cdef int64_t best_d = 0
+    cdef vector[_Job] stack
+    cdef _Job job, sub
+    ids.resize(n)
+    for i in range(n):
+        ids[i] = <int32_t>i
+    rank.resize(n)
+    # every node along each direction: by key, then id (each cell's stays so as cells split: a stable sort)
+    ords.resize(nd * n)
+    for d in range(nd):
+        keys.resize(n)
+        for i in range(n):
+            keys[i] = pair[double, int32_t](_key(directions[d, 0], directions[d, 1], px[i], py[i]), <int32_t>i)
+        sort(keys.begin(), keys.end())
+        for i in range(n):
+            ords[d * n + i] = keys[i].second
+    vector[pair[double, int32_t]]().swap(keys)
+    side.assign(n, 0)
+    placed.assign(n, 0)
+    mark_l.assign(n, -1)
+    mark_r.assign(n, -1)
+    cdef int32_t stamp = 0, x, y
+    cdef int64_t c, ns, ne, a0, a1, best_k, pick, kmin, kmax, half, n_l, n_r, p, q
+    cdef int64_t best_size, pick_size
+    cdef double dx, dy, best_bal, pick_bal, bal
+    cdef bint any_gap, found, use_gap, sep_left
+    job.ns, job.ne, job.a0, job.a1, job.sep = 0, n, 0, m, False
+    stack.push_back(job)
+    with nogil:
+        while not stack.empty():
+            job = stack.back()
+            stack.pop_back()
+            ns, ne, a0, a1 = job.ns, job.ne, job.a0, job.a1
+            c = ne - ns
+            if job.sep or c <= leaf_nodes:
+                for i in range(ns, ne):
+                    res[n_out] = ids[i]
+                    n_out += 1
+                continue
+            # the best cut over the directions
+            found = False
+            best_size, best_bal, half = 0, 0.0, 0
+            lo.resize(a1 - a0)
+            hi.resize(a1 - a0)
+            for d in range(nd):
+                dx, dy = directions[d, 0], directions[d, 1]
+                srt = ords.data() + d * n + ns  # the cell's nodes along d, kept sorted as cells split
+                kv.resize(c)
+                for i in range(c):
+                    x = srt[i]
+                    rank[x] = <int32_t>i
+                    kv[i] = _key(dx, dy, px[x], py[x])
+                for i in range(a1 - a0):
+                    x, y = rank[at[a0 + i]], rank[ah[a0 + i]]
+                    if x < y:
+                        lo[i], hi[i] = x, y
+                    else:
+                        lo[i], hi[i] = y, x
+                _sizes(lo.data(), hi.data(), a1 - a0, c, far, near, left, right, size)
+                # candidates: between cut_share and 1 - cut_share, at a gap between positions if there is one
+                any_gap = False
+                for k in range(c + 1):
+                    if k >= cut_share * c and k <= (1 - cut_share) * c and (k == 0 or k == c or kv[k] != kv[k - 1]):
+                        any_gap = True
+                        break
+                pick = -1
+                pick_size, pick_bal = 0, 0.0
+                for k in range(c + 1):
+                    if not (k >= cut_share * c and k <= (1 - cut_share) * c):
+                        continue
+                    if any_gap and not (k == 0 or k == c or kv[k] != kv[k - 1]):
+                        continue
+                    bal = fabs(k - c / 2.0)
+                    if pick < 0 or size[k] < pick_size or (size[k] == pick_size and bal < pick_bal):
+                        pick, pick_size, pick_bal = k, size[k], bal
+                if not found or pick_size < best_size or (pick_size == best_size and pick_bal < best_bal):
+                    found = True
+                    best_size, best_bal, half, best_d = pick_size, pick_bal, pick, d
+            # split: sides, the crossing arcs' ends on either side, the fewer of them the separator
+            srt = ords.data() + best_d * n + ns
+            for i in range(c):
+                side[srt[i]] = i >= half
+            stamp += 1
+            n_l = n_r = 0
+            for i in range(a0, a1):
+                x, y = at[i], ah[i]
+                if side[x] == side[y]:
+                    continue
+                if side[x] == 1:
+                    x, y = y, x
+                if mark_l[x] != stamp:
+                    mark_l[x] = stamp
+                    n_l += 1
+                if mark_r[y] != stamp:
+                    mark_r[y] = stamp
+                    n_r += 1
+            sep_left = n_l <= n_r
+            for i in range(ns, ne):
+                x = ids[i]
+                if sep_left and mark_l[x] == stamp or not sep_left and mark_r[x] == stamp:
+                    placed[x] = 1
+            # arcs kept: within a side, neither end placed; left ones first, then right ones (order is free)
+            p = a0
+            for i in range(a0, a1):
+                x, y = at[i], ah[i]
+                if side[x] != side[y] or placed[x] or placed[y]:
+                    continue
+                at[p], ah[p] = x, y
+                p += 1
+            q = p
+            i = a0
+            while i < q:  # partition [a0, p) into left and right
+                if side[at[i]] == 0:
+                    i += 1
+                else:
+                    q -= 1
+                    at[i], at[q] = at[q], at[i]
+                    ah[i], ah[q] = ah[q], ah[i]
+            # nodes in each order (ascending ids, then along each direction): left, right, separator
+            tmp.resize(c)
+            for d in range(-1, nd):
+                srt = ids.data() + ns if d < 0 else ords.data() + d * n + ns
+                j = 0
+                for k in range(3):
+                    for i in range(c):
+                        x = srt[i]
+                        if (k == 2 and placed[x]) or (k < 2 and not placed[x] and side[x] == k):
+                            tmp[j] = x
+                            j += 1
+                    if k == 0:
+                        n_l = j
+                    elif k == 1:
+                        n_r = j - n_l
+                for i in range(c):
+                    srt[i] = tmp[i]
+            sub.ns, sub.ne, sub.a0, sub.a1, sub.sep = ns + n_l + n_r, ne, 0, 0, True
+            stack.push_back(sub)  # after both halves
+            sub.ns, sub.ne, sub.a0, sub.a1, sub.sep = ns + n_l, ns + n_l + n_r, q, p, False
+            stack.push_back(sub)
+            sub.ns, sub.ne, sub.a0, sub.a1, sub.sep = ns, ns + n_l, a0, q, False
+            stack.push_back(sub)  # first
+    return out
