@@ -34,6 +34,7 @@ from lds.geocoding.address_fill import (
 from lds.geocoding.buildings import save_buildings
 from lds.geocoding.columns import CITY_FROM_NODE, CITY_FROM_TAG, StreetWays
 from lds.geocoding.fill import address_localities, fill_countries, fill_from_street, nearest_row
+from lds.geocoding.index import build_grid
 from lds.geocoding.localities import PLACE_RANK, SUBURB_PLACES, Localities, context_names, display_name
 from lds.geocoding.osmread import read_extract
 from lds.geocoding.store import StringPool, save_arrays, save_manifest, save_strings
@@ -67,6 +68,9 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     segments, rep = Segments.write(groups, ex.streets, tmp)
+    t_grid = time.perf_counter()
+    segments = Segments(segments.lat0, segments.lon0, segments.lat1, segments.lon1, segments.group, build_grid(tmp, "seg", tmp))
+    grid_seconds = time.perf_counter() - t_grid
     ex.streets = StreetWays()  # their coordinates are in the segments now, their names in the groups
     inferred = infer_streets(ex.addresses, addr_group, groups, segments)
     progress("geocoder", f"street inferred for {inferred} addresses without addr:street")
@@ -288,6 +292,11 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     save_strings(tmp, "surface", voc.surface_keys)
     _save_area_geoms(tmp, locs)
     save_buildings(tmp, outlines_in_order(addresses.outlines, order_arr))  # reverse at building level
+    t_grid = time.perf_counter()
+    for name in ("addr", "placenode"):  # reverse geocoding's nearest-point grids, memory-mapped by servers
+        build_grid(tmp, name, tmp)
+    grid_seconds += time.perf_counter() - t_grid
+    progress("geocoder", f"nearest-point grids written in {grid_seconds:.2f} s")
     i18n = _i18n(groups, ex, countries)
     (tmp / "i18n.json").write_text(json.dumps(i18n, ensure_ascii=False))
     lat_parts = [x for x in (a_lat, np.array(ent["lat"])) if len(x)]

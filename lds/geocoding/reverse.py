@@ -20,6 +20,7 @@ from lds.geocoding.index import AddressIndex
 
 INTERPOLATED_PENALTY_M = 5.0  # a real address point wins over an interpolated one up to this much farther
 NEAREST_K = 6
+PLACE_K = 16  # place nodes looked at for the one whose own radius holds the point
 
 
 def _language(language: str | None) -> str | None:
@@ -30,15 +31,14 @@ def _language(language: str | None) -> str | None:
 
 
 def nearest_address(index: AddressIndex, lat: float, lon: float, radius: float) -> tuple[int, float] | None:
-    tree = index.addr_tree
-    if tree is None:
+    """(address row, distance) of the nearest address point within ``radius``, an interpolated one only when no real
+    one is within ``INTERPOLATED_PENALTY_M`` more (of the ``NEAREST_K`` nearest); None when there is none."""
+    grid = index.addr_grid
+    if grid is None:
         return None
-    k = min(NEAREST_K, len(index.addr_lat))
-    dist, idx = tree.query(ecef(lon, lat), k=k, distance_upper_bound=radius + INTERPOLATED_PENALTY_M)
+    dist, idx = grid.query(ecef(lon, lat), NEAREST_K, radius + INTERPOLATED_PENALTY_M)
     best: tuple[float, int, float] | None = None
-    for d, j in zip(np.atleast_1d(dist).tolist(), np.atleast_1d(idx).tolist()):
-        if j >= len(index.addr_lat):
-            break
+    for d, j in zip(dist.tolist(), idx.tolist()):
         d = float(chord_to_arc(d))
         if d > radius:
             continue
@@ -61,16 +61,13 @@ def enclosing_place(index: AddressIndex, lat: float, lon: float) -> tuple[int, f
     if candidates:
         e = min(candidates)[1]
         return e, distance_m(lon, lat, float(index.ent_lon[e]), float(index.ent_lat[e]))
-    ptree = index.placenode_tree
-    if ptree is None:
+    grid = index.placenode_grid
+    if grid is None:
         return None
     radius = float(np.max(index.placenode_radius))
-    k = min(16, len(index.placenode_entity))
-    dist, idx = ptree.query(ecef(lon, lat), k=k, distance_upper_bound=radius)
+    dist, idx = grid.query(ecef(lon, lat), PLACE_K, radius)
     best = None
-    for d, j in zip(np.atleast_1d(dist).tolist(), np.atleast_1d(idx).tolist()):
-        if j >= len(index.placenode_entity):
-            break
+    for d, j in zip(dist.tolist(), idx.tolist()):
         ratio = d / float(index.placenode_radius[j])
         if ratio < 1.0 and (best is None or ratio < best[0]):
             best = (ratio, int(index.placenode_entity[j]), float(chord_to_arc(d)))

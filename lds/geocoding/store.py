@@ -1,8 +1,8 @@
 """On-disk layout of the address index: numpy arrays, one UTF-8 string blob, a JSON manifest.
 
-Arrays load with one ``np.load`` each (plain arrays, not memory maps: element access on a memmap costs
-~20x more and the query path reads single elements); Python objects (the vocabulary dict, KD-trees) are
-made from the arrays at load or on first use. Copenhagen (35k addresses) loads in about 50 ms.
+Arrays load with one ``np.load`` each, memory-mapped and served as plain ndarray views of the map (element access
+on a np.memmap itself costs ~20x more, and the query path reads single elements); Python objects (the vocabulary
+dict, KD-trees) are made from the arrays at load or on first use. Copenhagen (35k addresses) loads in about 50 ms.
 """
 
 from __future__ import annotations

@@ -19,12 +19,14 @@ from scipy.spatial import cKDTree
 
 from lds.geo import ecef, haversine_m, project_on_segments
 from lds.geocoding.columns import Addresses, StreetWays
+from lds.geocoding.nearest import PointGrid, midpoint_xyz
 from lds.geocoding.normalize import name_key
 
 MERGE_M = 300.0  # ways of one name closer than this are one street
 ATTACH_M = 1000.0  # an address joins a street of its addr:street name within this distance
 INFER_M = 150.0  # an address without addr:street takes the nearest named street within this distance
-SEGMENT_MAX_M = 50.0  # long segments are split so a KD-tree over midpoints finds the nearest one
+SEGMENT_MAX_M = 50.0  # long segments are split so a search over midpoints finds the nearest one
+SEGMENT_GRID_CELL_M = 150.0  # cell of the segment midpoints' nearest-point grid (lds.geocoding.nearest)
 SEGMENT_CHUNK = 50_000  # street points cut into segments at once while the index is built
 SEGMENT_FILES = (("seg_lat0", "<f8"), ("seg_lon0", "<f8"), ("seg_lat1", "<f8"), ("seg_lon1", "<f8"), ("seg_entity", "<i4"))
 
@@ -230,12 +232,13 @@ class _NpyWriter:
 
 
 class Segments:
-    """Street centrelines as short segments with a KD-tree over their midpoints (reverse lookups, inference)."""
+    """Street centrelines as short segments with a nearest-point grid over their midpoints (reverse lookups,
+    inference): the build's ``seg_grid_*`` files when given, else built in memory on first use."""
 
-    def __init__(self, lat0, lon0, lat1, lon1, group):
+    def __init__(self, lat0, lon0, lat1, lon1, group, grid: PointGrid | None = None):
         self.lat0, self.lon0, self.lat1, self.lon1 = lat0, lon0, lat1, lon1
         self.group = group
-        self._tree = None
+        self._grid = grid
 
     @classmethod
     def write(cls, groups: list[dict], streets: StreetWays, out: Path,
@@ -275,22 +278,20 @@ class Segments:
         return len(self.group)
 
     @property
-    def tree(self):
-        if self._tree is None and len(self):
-            lat0, lat1 = np.asarray(self.lat0), np.asarray(self.lat1)
-            lon0, lon1 = np.asarray(self.lon0), np.asarray(self.lon1)
-            self._tree = cKDTree((ecef(lon0, lat0) + ecef(lon1, lat1)) / 2.0)
-        return self._tree
+    def grid(self) -> PointGrid | None:
+        if self._grid is None and len(self):
+            xyz_of = midpoint_xyz(self.lon0, self.lat0, self.lon1, self.lat1)
+            self._grid = PointGrid.build(len(self), xyz_of, SEGMENT_GRID_CELL_M)
+        return self._grid
 
     def nearest(self, lat: float, lon: float, radius: float, k: int = 24):
-        """(distance_m, segment index, t, plat, plon) of the nearest segment within ``radius``, or None."""
-        tree = self.tree
-        if tree is None:
+        """(distance_m, segment index, t, plat, plon) of the nearest segment within ``radius``, or None: of the ``k``
+        segments with the nearest midpoints (a segment is at most ``SEGMENT_MAX_M`` long), the nearest one."""
+        grid = self.grid
+        if grid is None:
             return None
         k = min(k, len(self))
-        _, idx = tree.query(ecef(lon, lat), k=k, distance_upper_bound=radius + SEGMENT_MAX_M / 2 + 1)
-        idx = np.atleast_1d(idx)
-        idx = idx[idx < len(self)]
+        _, idx = grid.query(ecef(lon, lat), k, radius + SEGMENT_MAX_M / 2 + 1)
         if len(idx) == 0:
             return None
         d, t, plon, plat = project_on_segments(lon, lat, self.lon0[idx], self.lat0[idx], self.lon1[idx], self.lat1[idx])
