@@ -158,7 +158,19 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
     cdef int64_t n, j, k = 0, ix, iy, idx
     cdef double length, inv_len, s, x = 0.0, y = 0.0, cost
     cdef double slack = limit * 1e-9 + 1e-9
+    cdef double bx0, bx1, by0, by1
+    cdef Py_ssize_t v
     length = _load_edge(geom_off, e, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
+    # An edge whose every point falls outside the cells drawn (a road only a larger range reaches, on the finer grid
+    # of a smaller one) has no sample in them: skipped whole.
+    bx0 = bx1 = xs[0]
+    by0 = by1 = ys[0]
+    for v in range(1, <Py_ssize_t>xs.size()):
+        bx0 = min(bx0, xs[v]); bx1 = max(bx1, xs[v])
+        by0 = min(by0, ys[v]); by1 = max(by1, ys[v])
+    if (floor((bx1 - x0) * inv_cell + 0.5) < lo_x or floor((bx0 - x0) * inv_cell + 0.5) > hi_x
+            or floor((by1 - y0) * inv_cell + 0.5) < lo_y or floor((by0 - y0) * inv_cell + 0.5) > hi_y):
+        return
     inv_len = 1.0 / length if length > 0 else 0.0
     n = <int64_t>floor(length / h)
     for j in range(n + 4):
@@ -257,6 +269,16 @@ def reached_extent(const int32_t[::1] item_edge, const double[::1] item_f0, cons
                    double lon0, double lat0, double limit, double cell):
     """``(xmin, ymin, xmax, ymax)`` in metres around (lon0, lat0) of the roads reached within ``limit`` (sampled
     every half ``cell``, so within that of :func:`catchment_field`'s samples); all zero when none is."""
+    return reached_extents(item_edge, item_f0, item_c0, item_cb, item_wb, edge_w, geom_off, geom_lon, geom_lat, lon0,
+                           lat0, limit, cell, None)[0]
+
+
+def reached_extents(const int32_t[::1] item_edge, const double[::1] item_f0, const double[::1] item_c0,
+                    const double[::1] item_cb, const double[::1] item_wb, const float[::1] edge_w,
+                    const int64_t[::1] geom_off, const double[::1] geom_lon, const double[::1] geom_lat,
+                    double lon0, double lat0, double limit, double cell, select):
+    """:func:`reached_extent` of every item and, in the same pass, of the items ``select`` (uint8 per item) marks:
+    ``(box, selected box)`` (the second all zero when ``select`` is None)."""
     cdef double kx = M_PI / 180.0 * EARTH_RADIUS_M * cos(lat0 * M_PI / 180.0)
     cdef double ky = M_PI / 180.0 * EARTH_RADIUS_M
     cdef vector[double] xs, ys, cum
@@ -265,16 +287,22 @@ def reached_extent(const int32_t[::1] item_edge, const double[::1] item_f0, cons
     cdef int64_t k, n_samples, j
     cdef double f0, c0, c, cb, wb, length, s, x = 0.0, y = 0.0, cost, inv_len
     cdef double xmin = 1e300, xmax = -1e300, ymin = 1e300, ymax = -1e300
+    cdef double sxmin = 1e300, sxmax = -1e300, symin = 1e300, symax = -1e300
     cdef double h = 0.5 * cell
     cdef const double* plon = &geom_lon[0]
     cdef const double* plat = &geom_lat[0]
     cdef double slack = limit * 1e-9 + 1e-9
+    cdef bint has_sel = select is not None, chosen = False
+    cdef const uint8_t[::1] sel = select if has_sel else np.zeros(1, dtype=np.uint8)
+    if has_sel and sel.shape[0] != n_items:
+        raise ValueError("select must hold one flag per item")
     with nogil:
         for i in range(n_items):
             e = item_edge[i]
             f0 = item_f0[i]; c0 = item_c0[i]; c = edge_w[e]; cb = item_cb[i]; wb = item_wb[i]
             if c0 > limit and cb > limit:
                 continue
+            chosen = has_sel and sel[i] != 0
             length = _load_edge(&geom_off[0], e, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
             inv_len = 1.0 / length if length > 0 else 0.0
             n_samples = <int64_t>floor(length / h)
@@ -287,23 +315,32 @@ def reached_extent(const int32_t[::1] item_edge, const double[::1] item_f0, cons
                 k = _point_at(s, 0 if j > n_samples else k, xs, ys, cum, &x, &y)
                 xmin = min(xmin, x); xmax = max(xmax, x)
                 ymin = min(ymin, y); ymax = max(ymax, y)
-    if xmin > xmax:
-        return 0.0, 0.0, 0.0, 0.0
-    return xmin, ymin, xmax, ymax
+                if chosen:
+                    sxmin = min(sxmin, x); sxmax = max(sxmax, x)
+                    symin = min(symin, y); symax = max(symax, y)
+    box = (0.0, 0.0, 0.0, 0.0) if xmin > xmax else (xmin, ymin, xmax, ymax)
+    return box, ((0.0, 0.0, 0.0, 0.0) if sxmin > sxmax else (sxmin, symin, sxmax, symax))
 
 
 cdef inline void _chamfer(int32_t* bd, float* g, int64_t nx, int64_t ny) noexcept nogil:
     """Two-scan chamfer transform of the road cells (``bd`` 0) carrying their cost ``g`` to the other cells."""
+    _chamfer_window(bd, g, nx, 1, nx - 2, 1, ny - 2)
+
+
+cdef inline void _chamfer_window(int32_t* bd, float* g, int64_t nx, int64_t wx0, int64_t wx1, int64_t wy0,
+                                 int64_t wy1) noexcept nogil:
+    """:func:`_chamfer` over the cells ``wx0..wx1`` x ``wy0..wy1`` (their neighbours are read: one cell around
+    them must be set)."""
     cdef int64_t ix, iy, idx
-    for iy in range(1, ny - 1):
-        for ix in range(1, nx - 1):
+    for iy in range(wy0, wy1 + 1):
+        for ix in range(wx0, wx1 + 1):
             idx = iy * nx + ix
             _relax(bd, g, idx, idx - 1, 5)
             _relax(bd, g, idx, idx - nx - 1, 7)
             _relax(bd, g, idx, idx - nx, 5)
             _relax(bd, g, idx, idx - nx + 1, 7)
-    for iy in range(ny - 2, 0, -1):
-        for ix in range(nx - 2, 0, -1):
+    for iy in range(wy1, wy0 - 1, -1):
+        for ix in range(wx1, wx0 - 1, -1):
             idx = iy * nx + ix
             _relax(bd, g, idx, idx + 1, 5)
             _relax(bd, g, idx, idx + nx + 1, 7)
@@ -339,20 +376,28 @@ cdef void _foot_pass(float* g, const int32_t* bd, float* g2, int32_t* bd2, int32
     cdef Py_ssize_t i, m
     cdef int32_t e, twin
     cdef bint flip
-    cdef double length, inv_len, s, x = 0.0, y = 0.0, frac, cost
+    cdef double length, inv_len, s, x = 0.0, y = 0.0, frac, cost, bx0, bx1, by0, by1
     cdef vector[int32_t] nxt
+    cdef vector[int64_t] marked  # footway cells and their least cost, set once the window is known
+    cdef vector[float] marked_cost
+    cdef int64_t wx0 = nx, wx1 = -1, wy0 = ny, wy1 = -1, pad = reach_units // 5 + 2
     nxt.resize(n_rec)
     for i in range(n_rec):  # per edge, a list of its records, dearest first
         nxt[i] = head[fr_edge[i]]
         head[fr_edge[i]] = <int32_t>i
-    for idx in range(ny * nx):
-        g2[idx] = INFINITY
-        bd2[idx] = INT32_BIG
     for i in range(n_fclaims):
         e = fc_edge[i]
         twin = fo_rev[e]
         flip = twin >= 0 and twin < e
         length = _load_edge(fo_off, e, fo_lon, fo_lat, lon0, lat0, kx, ky, xs, ys, cum)
+        bx0 = bx1 = xs[0]
+        by0 = by1 = ys[0]
+        for m in range(1, <Py_ssize_t>xs.size()):
+            bx0 = min(bx0, xs[m]); bx1 = max(bx1, xs[m])
+            by0 = min(by0, ys[m]); by1 = max(by1, ys[m])
+        if (floor((bx1 - x0) * inv_cell + 0.5) < 1 or floor((bx0 - x0) * inv_cell + 0.5) > nx - 2
+                or floor((by1 - y0) * inv_cell + 0.5) < 1 or floor((by0 - y0) * inv_cell + 0.5) > ny - 2):
+            continue  # no sample in the grid
         inv_len = 1.0 / length if length > 0 else 0.0
         n = <int64_t>floor(length / h)
         k = 0
@@ -367,20 +412,42 @@ cdef void _foot_pass(float* g, const int32_t* bd, float* g2, int32_t* bd2, int32
             iy = <int64_t>floor((y - y0) * inv_cell + 0.5)
             if ix < 1 or ix > nx - 2 or iy < 1 or iy > ny - 2:
                 continue
-            idx = iy * nx + ix
             frac = s * inv_len
             cost = min(_walked_cost(e, frac, head, &nxt[0], fr_cost, fr_upto),
                        _walked_cost(twin, 1.0 - frac, head, &nxt[0], fr_cost, fr_upto))
-            if bd2[idx] == INT32_BIG:
-                bd2[idx] = 0
-                cells.push_back(idx)
-            if cost < g2[idx]:
-                g2[idx] = <float>cost
+            marked.push_back(iy * nx + ix)
+            marked_cost.push_back(<float>cost)
+            if cost < INFINITY:
+                wx0 = min(wx0, ix); wx1 = max(wx1, ix); wy0 = min(wy0, iy); wy1 = max(wy1, iy)
     for i in range(n_rec):
         head[fr_edge[i]] = -1
-    _chamfer(bd2, g2, nx, ny)
-    for iy in range(1, ny - 1):
-        for ix in range(1, nx - 1):
+    if wx1 < 0:
+        return
+    # Only the cells within the off-road distance of a walked sample may take a cost, from a sample within that
+    # of them, which only a sample within that again may claim: the transform runs in the window of the walked
+    # samples padded twice by the off-road distance (and a cell set around it), and is the same there as on the
+    # whole grid within that distance (a nearest sample's chamfer path stays in the box of the two).
+    wx0, wx1, wy0, wy1 = max(wx0 - 2 * pad, 1), min(wx1 + 2 * pad, nx - 2), max(wy0 - 2 * pad, 1), min(wy1 + 2 * pad,
+                                                                                                    ny - 2)
+    for iy in range(wy0 - 1, wy1 + 2):
+        for ix in range(wx0 - 1, wx1 + 2):
+            idx = iy * nx + ix
+            g2[idx] = INFINITY
+            bd2[idx] = INT32_BIG
+    for i in range(<Py_ssize_t>marked.size()):
+        idx = marked[i]
+        ix = idx % nx
+        iy = idx // nx
+        if ix < wx0 - 1 or ix > wx1 + 1 or iy < wy0 - 1 or iy > wy1 + 1:
+            continue
+        if bd2[idx] == INT32_BIG:
+            bd2[idx] = 0
+            cells.push_back(idx)
+        if marked_cost[i] < g2[idx]:
+            g2[idx] = marked_cost[i]
+    _chamfer_window(bd2, g2, nx, wx0, wx1, wy0, wy1)
+    for iy in range(wy0, wy1 + 1):
+        for ix in range(wx0, wx1 + 1):
             idx = iy * nx + ix
             if bd[idx] > reach_units and bd2[idx] <= reach_units and g2[idx] < g[idx]:
                 g[idx] = g2[idx]
@@ -394,7 +461,7 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
                     const int32_t[::1] edge_rev, const uint8_t[::1] edge_snaps, const int32_t[::1] claim_edge,
                     double lon0, double lat0,
                     double limit, double cell, double offroad_m, int64_t jx0, int64_t jy0, int64_t nx, int64_t ny,
-                    workspace=None, foot=None):
+                    workspace=None, foot=None, cut=None):
     """Cost field of the catchment area: each cell takes the cost of the nearest road (within ``offroad_m``),
     +inf when that road is not reached within ``limit`` or no road is that near.
 
@@ -420,6 +487,11 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
     records, ``head`` a per-edge scratch array of -1) and the walking-only ways around (one edge of a two-way
     way). A place no road has within ``offroad_m`` takes the cost of
     its nearest footway within that (+inf when that footway is not walked to), as it takes its nearest road's.
+
+    ``cut``: ``(x, y, cost)`` in metres around (lon0, lat0), points along the roads cut off from the network (a
+    driveway or an estate's lanes the data does not join to it) with the cost of the network road a router snaps
+    each to (:func:`lds.isoline_shape.cutoff_points`): the places within ``offroad_m`` of one that no network road
+    has that near are served from there, as a route to them would be (the least cost of the points that near).
     """
     cdef double kx = M_PI / 180.0 * EARTH_RADIUS_M * cos(lat0 * M_PI / 180.0)
     cdef double ky = M_PI / 180.0 * EARTH_RADIUS_M
@@ -472,6 +544,12 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
     cdef int32_t[::1] bd2_v
     cdef vector[int64_t] foot_cells
     cdef Py_ssize_t n_rec = 0, n_fclaims = 0
+    # Roads cut off from the network: points with the cost of the network road each snaps to.
+    cdef const double[::1] cut_x, cut_y, cut_c
+    cdef Py_ssize_t n_cut = 0
+    if cut is not None:
+        cut_x, cut_y, cut_c = cut
+        n_cut = cut_x.shape[0]
     if has_foot:
         fo_off, fo_lon, fo_lat, fo_rev, fr_edge, fr_cost, fr_upto, fr_head, fc_edge = foot
         n_rec, n_fclaims = fr_edge.shape[0], fc_edge.shape[0]
@@ -524,7 +602,17 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
             _foot_pass(g, bd, g2, bd2, reach_units, &fo_off[0], &fo_lon[0], &fo_lat[0], &fo_rev[0], &fr_edge[0],
                        &fr_cost[0], &fr_upto[0], n_rec, &fr_head[0], &fc_edge[0], n_fclaims, lon0, lat0, kx, ky, cell,
                        x0, y0, inv_cell, nx, ny, foot_cells, xs, ys, cum, &lo_v[0], &hi_v[0])
-        # Pass 4: the reached roads cut off from the network serve the places no road of it has within offroad_m.
+        # Pass 4: the roads cut off from the network serve the places no road of it has within offroad_m: at the cost
+        # of the network road each of their points snaps to, and, reached, at their own.
+        for m in range(n_cut):
+            if cut_c[m] > limit:
+                continue
+            cx = <int64_t>floor((cut_x[m] - x0) * inv_cell + 0.5)
+            cy = <int64_t>floor((cut_y[m] - y0) * inv_cell + 0.5)
+            if cx < 1 or cx > nx - 2 or cy < 1 or cy > ny - 2:
+                continue
+            cut_cells.push_back(cy * nx + cx)
+            cut_cost.push_back(cut_c[m])
         for m in range(<Py_ssize_t>cut_cells.size()):
             cx = cut_cells[m] % nx
             cy = cut_cells[m] // nx

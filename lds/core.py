@@ -47,10 +47,11 @@ class LDS:
         log.info("loaded %s (version %s) in %.3f s", self.data.path, self.data_version, self.load_seconds)
 
     def warm(self) -> None:
-        """Build the lazily made in-memory indexes now: the server calls this before forking workers, so they share
-        these pages instead of each building its own copy on first use (at a million nodes the isolines' search
-        index alone is ~90 MB per mode). The matrix's arc costs are left lazy: seconds per million nodes, too slow
-        for a start-up."""
+        """Make the lazily made indexes now: the server calls this before forking workers, so they share these pages
+        instead of each building its own copy on first use. A build of this lds wrote most of them as arrays
+        (lds.build.derived), which are only mapped here; an older build has them computed (at a million nodes the
+        isolines' search index alone is ~90 MB per mode, held in anonymous memory). The matrix's arc costs are left
+        lazy: seconds per million nodes, too slow for a start-up."""
         from lds.graph.search import search_index
         from lds.isoline_shape import claim_boxes, snapping_edges
         from lds.isoline_walk import foot_network
@@ -148,7 +149,7 @@ class LDS:
         range_type = v.choice("range_type", range_type, v.RANGE_TYPES)
         checked = v.isoline_ranges(ranges, range_type, self.settings)
         res = v.h3_resolution(resolution, self.settings)
-        return h3_isolines(graph, point, checked, range_type, res, self.settings)
+        return h3_isolines(graph, point, checked, range_type, res, self.settings, self.graphs.get("walk"))
 
     # --- geocoding services --------------------------------------------------------------
     def _need_geocoder(self):

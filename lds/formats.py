@@ -12,7 +12,26 @@ DATA_FORMAT = 3  # 3: barrier nodes cut car graphs
 
 # meta.json ``model_version``: what a build computes from the same extract (speeds, access, turn costs, derived
 # arrays). Older builds still load (the layout is the same); `lds build --if-changed` rebuilds them.
-MODEL_VERSION = 2  # 2: walking leaves cycleways without a foot tag; the matrix's arc costs written at build
+MODEL_VERSION = 3  # 2: walking leaves cycleways without a foot tag; the matrix's arc costs written at build
+# 3: the structures a server built at load derived at build (DERIVED_ARRAYS), and the address index's nearest-point
+# grids (``<name>_grid_*.npy``, lds.geocoding.nearest; an index without them builds them in memory at load)
+
+# Arrays `lds build` derives from a mode's graph for serving (lds.build.derived), written beside it in graph/<mode>/ as
+# ``derived_<part>_<name>.npy`` and memory-mapped at load, so servers neither build them at start-up nor hold them in
+# anonymous memory: the isolines' search index (``search``), the alternatives' float upward weights (``spaces``),
+# the roads that claim places (``snapping``, ``claims``), the roads cut off from the network (``cutoff``) and, in the
+# car graph, the walking-only ways of the walking graph for park and walk (``foot``). A build without them
+# (model_version 2) is served by computing them at load.
+DERIVED_PREFIX = "derived_"
+DERIVED_ARRAYS = {
+    "search": ("indptr", "adj_edge", "adj_dst", "adj_time", "adj_distance"),
+    "spaces": ("fwd_w", "bwd_w"),
+    "snapping": ("edges",),
+    "claims": ("edges", "bounds"),
+    "cutoff": ("edges", "bounds"),
+    "foot": ("indptr", "adj_edge", "adj_dst", "adj_len", "seed_node", "seed_edge", "seed_frac", "seed_src",
+             "ways_edges", "ways_bounds"),
+}
 
 # ch.json ``format`` of a mode's routing hierarchy (lds.graph.prepare writes it, lds.graph.router checks it).
 CH_FORMAT = 2

@@ -17,7 +17,10 @@ Method (no Python loop over nodes or edges; one over the candidate cells, for th
 2. the candidate cells are those with a centre in the reached samples' box grown by the off-road distance
    (``h3.polygon_to_cells``), at most ``h3_isoline_max_cells``;
 3. a KD-tree of the samples (Earth-centred 3D, :func:`lds.geo.ecef`) gives each centre its nearest sample
-   within the off-road distance; cells of cost <= r form range r, so the ranges nest.
+   within the off-road distance; a centre no road of the network has that near takes, as in the polygons, the cost
+   of its nearest walked footway from a parked car (car, :mod:`lds.isoline_walk`) or of its nearest point of a road
+   cut off from the network (a reached one's own, or that of the network road it snaps to); cells of cost <= r
+   form range r, so the ranges nest.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from scipy.spatial import cKDTree
 from lds.errors import BadRequest
 from lds.geo import EARTH_RADIUS_M, ecef, haversine_m
 from lds.graph.search import Reach, expand_ranges, search_index
+from lds.isoline_shape import along_edges
 from lds.isolines import SNAP_DECIMALS, isoline_search
 
 COST_DECIMALS = 1
@@ -43,19 +47,27 @@ DEG_M = math.radians(1.0) * EARTH_RADIUS_M  # metres per degree of latitude
 
 
 def h3_isolines(
-    graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str, resolution: int, settings: Any
+    graph, origin: tuple[float, float], ranges: Sequence[float], range_type: str, resolution: int, settings: Any,
+    walk=None,
 ) -> list[dict[str, Any]]:
     """One ``{"range", "range_type", "mode", "resolution", "cells", "location", "snap_distance"}`` per range (in the
     order given); ``cells`` lists ``{"h3": id, "cost": s or m}`` cheapest first, each range's a superset of every
-    shorter one's. Raises OutOfCoverage when the origin is farther than ``snap_radius_m`` from the mode's roads,
-    BadRequest when the reach holds more than ``h3_isoline_max_cells`` cells at ``resolution``."""
+    shorter one's. ``walk``: the walking graph, given for a car isoline, whose footways then serve the places no road
+    is near as in the polygons (park and walk, :mod:`lds.isoline_walk`). Raises OutOfCoverage when the origin is
+    farther than ``snap_radius_m`` from the mode's roads, BadRequest when the reach holds more than
+    ``h3_isoline_max_cells`` cells at ``resolution``."""
     ranges, snap, reach = isoline_search(graph, origin, ranges, range_type, settings)
     offroad = max(0.0, settings.isoline_offroad_m)
     spacing = max(
         MIN_SAMPLE_M, settings.isoline_cell_m, h3.average_hexagon_edge_length(resolution, "m") / SAMPLES_PER_EDGE_LENGTH
     )
-    lon, lat, cost = road_samples(graph, reach, spacing, offroad)
-    cells, centre_cost = cell_costs(lon, lat, cost, resolution, offroad, settings.h3_isoline_max_cells)
+    lon, lat, cost, *cut = road_samples(graph, reach, spacing, offroad)
+    fallbacks = []  # for the centres no network road is near: footways walked from a parked car, cut-off roads
+    if walk is not None and graph.mode == "car" and settings.isoline_park_walk_m > 0 and np.isfinite(cost).any():
+        walk_m = float(settings.isoline_park_walk_m)
+        fallbacks.append(lambda box: footway_samples(graph, walk, reach, spacing, max(ranges), walk_m, box))
+    fallbacks.append(_cutoff_samples(graph, reach, snap, lon, lat, cost, cut, spacing, offroad, settings))
+    cells, centre_cost = cell_costs(lon, lat, cost, resolution, offroad, settings.h3_isoline_max_cells, fallbacks)
     order = np.lexsort((cells, centre_cost))
     cells, centre_cost = cells[order], np.round(centre_cost[order], COST_DECIMALS)
     ids = [h3n.int_to_str(int(c)) for c in cells]  # per reached cell: the answer's own size
@@ -77,9 +89,11 @@ def h3_isolines(
     return out
 
 
-def road_samples(graph, reach: Reach, spacing: float, offroad: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def road_samples(graph, reach: Reach, spacing: float, offroad: float) -> tuple[np.ndarray, ...]:
     """Points every ``spacing`` metres (or closer) along the roads that matter to the reach: lon, lat and the
-    cost there (+inf where the largest range does not reach)."""
+    cost there (+inf where the largest range does not reach) of the network's roads (the roads a router snaps to),
+    then of the reached roads cut off from it (a one-way street out of the extract), which serve only the places no
+    network road is near, as in the polygons."""
     index = search_index(graph)
     rev = np.asarray(graph.edge_rev)
     node_cost = np.full(graph.n_nodes, np.inf)
@@ -102,39 +116,79 @@ def road_samples(graph, reach: Reach, spacing: float, offroad: float) -> tuple[n
     in_largest = graph.snapper.in_largest
     nearby = nearby[in_largest[nearby] | ((rev[nearby] >= 0) & in_largest[np.maximum(rev[nearby], 0)])]
     edges = np.unique(_canonical(np.concatenate([reached, nearby]), rev))
-    lon, lat, edge, frac = _along(graph, edges, spacing)
+    lon, lat, edge, frac = along_edges(graph, edges, spacing)
     cost = _sample_costs(graph, index.edge_weight[reach.weight], node_cost, reach, rev, edge, frac)
-    return lon, lat, cost
+    joined = in_largest[edge] | ((rev[edge] >= 0) & in_largest[np.maximum(rev[edge], 0)])
+    cut = ~joined & np.isfinite(cost)
+    return lon[joined], lat[joined], cost[joined], lon[cut], lat[cut], cost[cut], edge[cut]
+
+
+def footway_samples(graph, walk, reach: Reach, spacing: float, limit: float, walk_m: float,
+                    box: tuple[float, float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points every ``spacing`` metres along the walking-only ways walked to within ``walk_m`` from a parked car
+    (:mod:`lds.isoline_walk`), with the cost of the car there (+inf beyond the walk): lon, lat, cost; of the ways
+    meeting ``box`` (lon/lat) when given. Unlike the polygons, the footways walked to from no reached road do not
+    claim the places nearest them (sampling every footway around costs more than the few centres it would
+    change)."""
+    from lds.isoline_walk import foot_network, walked
+
+    net = foot_network(graph, walk)
+    weight = search_index(graph).edge_weight[reach.weight]
+    rec_edge, rec_cost, rec_upto = walked(net, graph, reach, weight, limit, walk_m)
+    edges = np.unique(rec_edge).astype(np.int64)
+    if box is not None and len(edges):  # only the ways whose bounds meet the box
+        off = np.asarray(walk.edge_geom_off, dtype=np.int64)
+        counts = off[edges + 1] - off[edges]
+        points = expand_ranges(off[edges], counts)
+        first = np.cumsum(counts) - counts
+        glon, glat = np.asarray(walk.geom_lon)[points], np.asarray(walk.geom_lat)[points]
+        edges = edges[(np.maximum.reduceat(glon, first) >= box[0]) & (np.minimum.reduceat(glon, first) <= box[2])
+                      & (np.maximum.reduceat(glat, first) >= box[1]) & (np.minimum.reduceat(glat, first) <= box[3])]
+    f_lon, f_lat, edge, frac = along_edges(walk, edges, spacing)
+    # An edge's records walk ever farther at an ever higher cost: a point's is the first record reaching it.
+    order = np.lexsort((rec_upto, rec_edge))
+    key = rec_edge[order] * 2.0 + rec_upto[order]
+    rev = np.asarray(walk.edge_rev)
+    f_cost = np.full(len(edge), np.inf)
+    for e, f in ((edge, frac), (rev[edge], 1.0 - frac)):
+        has = e >= 0
+        at = np.searchsorted(key, e[has] * 2.0 + f[has] - 1e-12)
+        hit = at < len(key)
+        hit[hit] &= rec_edge[order][at[hit]] == e[has][hit]
+        c = np.full(int(has.sum()), np.inf)
+        c[hit] = rec_cost[order][at[hit]]
+        f_cost[has] = np.minimum(f_cost[has], c)
+    return f_lon, f_lat, f_cost
+
+
+def _cutoff_samples(graph, reach: Reach, snap, lon, lat, cost, cut: list, spacing: float, offroad: float,
+                    settings: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The points along roads cut off from the network that serve the places near them: at the cost of the network
+    road each snaps to, else at their own where reached (:func:`lds.isoline_shape.cutoff_points`); with
+    ``isoline_cutoff_m`` 0, the reached ones' samples (``cut``: lon, lat, cost, edge from :func:`road_samples`) at
+    their own cost."""
+    from lds.isoline_shape import Frame, cutoff_points
+
+    cut_lon, cut_lat, cut_cost, _ = cut
+    ok = np.isfinite(cost)
+    if offroad <= 0 or settings.isoline_cutoff_m <= 0 or not ok.any():
+        return cut_lon, cut_lat, cut_cost
+    frame = Frame(snap.lon, snap.lat)
+    xs = (np.concatenate([lon[ok], cut_lon]) - frame.lon0) * frame.kx  # the reached roads, cut off or not
+    ys = (np.concatenate([lat[ok], cut_lat]) - frame.lat0) * frame.ky
+    extent = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    weight = search_index(graph).edge_weight[reach.weight]
+    found = cutoff_points(graph, reach, weight, frame, extent, offroad, float(settings.isoline_cutoff_m), spacing)
+    if found is None:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    x, y, c = found
+    return frame.lon0 + x / frame.kx, frame.lat0 + y / frame.ky, c
 
 
 def _canonical(edges: np.ndarray, rev: np.ndarray) -> np.ndarray:
     """The lower id of each two-way pair, so a road is sampled once (the edge itself where one-way)."""
     twin = rev[edges]
     return np.where((twin >= 0) & (twin < edges), twin, edges)
-
-
-def _along(graph, edges: np.ndarray, spacing: float) -> tuple[np.ndarray, ...]:
-    """Samples along ``edges``' geometries, every segment cut into pieces of at most ``spacing`` (both ends kept):
-    lon, lat, the sample's edge and its fraction of the edge's length from the edge's start."""
-    off = np.asarray(graph.edge_geom_off)
-    glon, glat = np.asarray(graph.geom_lon, dtype=np.float64), np.asarray(graph.geom_lat, dtype=np.float64)
-    nseg = (off[edges + 1] - off[edges] - 1).astype(np.int64)
-    seg_a = expand_ranges(off[edges], nseg)
-    seg_edge = np.repeat(np.arange(len(edges)), nseg)
-    seg_len = haversine_m(glon[seg_a], glat[seg_a], glon[seg_a + 1], glat[seg_a + 1])
-    cum = np.cumsum(seg_len)
-    first_seg = np.cumsum(nseg) - nseg  # each edge's first segment in the concatenation
-    before = cum - seg_len - np.repeat((cum - seg_len)[np.minimum(first_seg, max(len(cum) - 1, 0))], nseg)
-    edge_len = np.bincount(seg_edge, weights=seg_len, minlength=len(edges))
-    pieces = np.maximum(1, np.ceil(seg_len / spacing)).astype(np.int64)
-    seg = np.repeat(np.arange(len(seg_a)), pieces + 1)
-    t = expand_ranges(np.zeros(len(seg_a), dtype=np.int64), pieces + 1) / pieces[seg]
-    a = seg_a[seg]
-    lon = glon[a] + t * (glon[a + 1] - glon[a])
-    lat = glat[a] + t * (glat[a + 1] - glat[a])
-    length = edge_len[seg_edge[seg]]
-    frac = np.divide(before[seg] + t * seg_len[seg], length, out=np.zeros(len(seg)), where=length > 0)
-    return lon, lat, edges[seg_edge[seg]], np.clip(frac, 0.0, 1.0)
 
 
 def _sample_costs(
@@ -161,10 +215,14 @@ def _sample_costs(
 
 
 def cell_costs(
-    lon: np.ndarray, lat: np.ndarray, cost: np.ndarray, resolution: int, offroad: float, max_cells: int
+    lon: np.ndarray, lat: np.ndarray, cost: np.ndarray, resolution: int, offroad: float, max_cells: int,
+    fallbacks: Sequence = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The reached H3 cells (uint64 ids) with the cost at each centre: the cost of the nearest road sample within
-    ``offroad`` metres of it, where that sample is reached."""
+    ``offroad`` metres of it, where that sample is reached. A centre no road sample is that near takes, from each of
+    ``fallbacks`` (lon, lat, cost samples: walked footways, cut-off roads; or a function making them for a lon/lat
+    box, so that only those near such centres are made), the cost of its nearest sample within ``offroad`` (the
+    least over them)."""
     ok = np.isfinite(cost)
     if not ok.any():
         return np.zeros(0, dtype=np.uint64), np.zeros(0)
@@ -183,10 +241,85 @@ def cell_costs(
     if len(cells) == 0:
         return np.zeros(0, dtype=np.uint64), np.zeros(0)
     centres = np.array([h3n.cell_to_latlng(c) for c in cells])  # per cell: h3 has no vectorised centre
-    tree = cKDTree(ecef(lon, lat))
-    dist, nearest = tree.query(ecef(centres[:, 1], centres[:, 0]), k=1, distance_upper_bound=offroad)
-    found = np.isfinite(dist)
     centre_cost = np.full(len(cells), np.inf)
-    centre_cost[found] = cost[nearest[found]]
+    near = _near_centres(lon, lat, centres, offroad)
+    found = np.zeros(len(cells), dtype=bool)
+    if len(near):
+        found, centre_cost = _nearest_costs(lon[near], lat[near], cost[near], centres, offroad)
+    alone = np.flatnonzero(~found)
+    for fallback in fallbacks:
+        if len(alone) == 0:
+            break
+        if callable(fallback):  # made for the box of the centres no road serves, grown by the off-road distance
+            dlat = 1.05 * (offroad + 1.0) / DEG_M
+            dlon = dlat / max(0.01, math.cos(math.radians(float(np.mean(centres[alone, 0])))))
+            fallback = fallback((float(centres[alone, 1].min()) - dlon, float(centres[alone, 0].min()) - dlat,
+                                 float(centres[alone, 1].max()) + dlon, float(centres[alone, 0].max()) + dlat))
+        f_lon, f_lat, f_cost = fallback
+        served = np.isfinite(f_cost)
+        if not served.any():
+            continue
+        # Only the centres and samples near the served samples matter (a box test, before the tree).
+        lat0 = float(np.mean(f_lat[served]))
+        dlat = 2.0 * (offroad + 1.0) / DEG_M
+        dlon = dlat / max(0.01, math.cos(math.radians(lat0)))
+        box = (f_lon[served].min() - dlon, f_lat[served].min() - dlat, f_lon[served].max() + dlon,
+               f_lat[served].max() + dlat)
+        near_box = (f_lon >= box[0]) & (f_lat >= box[1]) & (f_lon <= box[2]) & (f_lat <= box[3])
+        f_lon, f_lat, f_cost = f_lon[near_box], f_lat[near_box], f_cost[near_box]
+        c_lat, c_lon = centres[alone, 0], centres[alone, 1]
+        ask = alone[(c_lon >= box[0]) & (c_lat >= box[1]) & (c_lon <= box[2]) & (c_lat <= box[3])]
+        if len(ask) == 0:
+            continue
+        use = _near_centres(f_lon, f_lat, centres[ask], offroad)
+        if len(use) == 0:
+            continue
+        near, c = _nearest_costs(f_lon[use], f_lat[use], f_cost[use], centres[ask], offroad)
+        centre_cost[ask[near]] = np.minimum(centre_cost[ask[near]], c[near])
     keep = np.isfinite(centre_cost)
     return np.asarray(cells)[keep], centre_cost[keep]
+
+
+NEAREST_TIES = 8  # samples asked per centre: a road node is a sample of each road meeting there
+
+
+def _nearest_costs(lon: np.ndarray, lat: np.ndarray, cost: np.ndarray, centres: np.ndarray,
+                   offroad: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per centre (lat, lon rows), whether a sample is within ``offroad`` metres, and the cost of its nearest one
+    (+inf for none): the least of the samples as near (the same point sampled on each road meeting there, say),
+    so the answer does not depend on how the tree orders them."""
+    k = min(NEAREST_TIES, len(lon))
+    dist, nearest = cKDTree(ecef(lon, lat)).query(ecef(centres[:, 1], centres[:, 0]), k=k,
+                                                  distance_upper_bound=offroad)
+    dist, nearest = dist.reshape(len(centres), k), nearest.reshape(len(centres), k)
+    found = np.isfinite(dist[:, 0])
+    tied = dist == dist[:, :1]  # ascending: the first, and any as near
+    padded = np.append(cost, np.inf)  # index len(cost): none within offroad
+    return found, np.where(tied & found[:, None], padded[nearest], np.inf).min(axis=1)
+
+
+def _near_centres(lon: np.ndarray, lat: np.ndarray, centres: np.ndarray, offroad: float) -> np.ndarray:
+    """The samples (indices, ascending) that may be within ``offroad`` metres of one of ``centres`` (lat, lon rows):
+    those in a grid square of side ``offroad`` (and a margin for the projection) next to a centre's. The others can
+    be no centre's nearest within that distance, and a tree of a few centres' surroundings is several times
+    cheaper to build than one of every sample around."""
+    if len(lon) == 0 or len(centres) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lat0 = float(np.mean(centres[:, 0]))
+    side = 1.05 * offroad + 1.0  # metres: the equirectangular grid errs by well under 5 % within a reach
+    ky = DEG_M / side
+    kx = ky * math.cos(math.radians(lat0))
+    lon_min, lat_min = float(centres[:, 1].min()), float(centres[:, 0].min())
+    cx = np.floor((centres[:, 1] - lon_min) * kx).astype(np.int64) + 1
+    cy = np.floor((centres[:, 0] - lat_min) * ky).astype(np.int64) + 1
+    if (int(cx.max()) + 2) * (int(cy.max()) + 2) > 16 * (len(lon) + len(centres)):  # a tiny offroad: no gain
+        return np.arange(len(lon))
+    grid = np.zeros((int(cx.max()) + 2, int(cy.max()) + 2), dtype=bool)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            grid[cx + dx, cy + dy] = True
+    sx = np.floor((lon - lon_min) * kx).astype(np.int64) + 1
+    sy = np.floor((lat - lat_min) * ky).astype(np.int64) + 1
+    inside = (sx >= 0) & (sy >= 0) & (sx < grid.shape[0]) & (sy < grid.shape[1])
+    at = np.flatnonzero(inside)
+    return at[grid[sx[at], sy[at]]]

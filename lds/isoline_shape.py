@@ -12,7 +12,9 @@ a trip reaches. Method (no per-edge or per-cell Python loop):
    it (the reached ones with their cost, the others as claims), and a two-scan chamfer transform gives each
    cell the cost of its nearest road within the off-road distance (a reached road cut off from the network
    serves the cells no road of it has that near). A car isoline also covers the places no road has that near
-   that a footway walked from a reached road serves (park and walk, :mod:`lds.isoline_walk`). Grids are anchored
+   that a footway walked from a reached road serves (park and walk, :mod:`lds.isoline_walk`). A road cut off from
+   the network (driveways the data leaves unjoined to it) serves the places near it that no network road is near
+   from the network road a router snaps it to (``isoline_cutoff_m``, :func:`cutoff_points`). Grids are anchored
    at the origin and the samples do not depend on the search's limit, so a range's cells are the same whatever
    else is asked;
 3. contour each range's cells half-way between cell centres (marching squares, ``_contour``, one scan for
@@ -39,9 +41,10 @@ import shapely
 from lds import fastjson
 from lds._contour import simplify_rings, trace_levels, trace_rings  # noqa: F401 - trace_rings re-exported
 from lds._coords_json import pairs_json
-from lds._isoline_raster import catchment_field, reach_items, reached_extent
+from lds._isoline_raster import catchment_field, reach_items, reached_extent, reached_extents
 from lds._polygon_check import polygon_problems
-from lds.geo import EARTH_RADIUS_M
+from lds.errors import OutOfCoverage
+from lds.geo import EARTH_RADIUS_M, haversine_m
 from lds.graph.search import EdgeBoxes, Reach, expand_ranges, search_index
 from lds.isoline_walk import foot_field_args, walked
 from lds.memo import per_object
@@ -314,10 +317,13 @@ def level_cells(graph, reach: Reach, frame: Frame, levels: list[float], base_cel
 
 
 def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], base_cell: float, offroad_m: float,
-                     max_cells: int, workspace: Workspace | None = None, park: tuple | None = None):
+                     max_cells: int, workspace: Workspace | None = None, park: tuple | None = None,
+                     cutoff_m: float = 0.0):
     """``(field, levels)`` per cell size: the catchment cost field (:func:`catchment_field`) of the ascending
     ``levels`` that share that cell. A field lives in ``workspace`` until the thread draws the next one. ``park``:
-    ``(FootNetwork, walk_m)`` when the places walked to from a parked car count too (:mod:`lds.isoline_walk`)."""
+    ``(FootNetwork, walk_m)`` when the places walked to from a parked car count too (:mod:`lds.isoline_walk`).
+    ``cutoff_m``: how far a road cut off from the network may be from the network road it snaps to
+    (:func:`cutoff_points`; 0: such roads serve nothing unless reached)."""
     index = search_index(graph)
     weight = index.edge_weight[reach.weight]
     starts = np.array(reach.starts, dtype=np.float64).reshape(-1, 3)
@@ -327,11 +333,29 @@ def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], bas
     walk_m = park[1] if park is not None else 0.0
     cells = level_cells(graph, reach, frame, levels, base_cell, offroad_m, max_cells, walk_m)
     records = walked(park[0], graph, reach, weight, levels[-1], walk_m) if park is not None else None
+    cut = extent = None  # the extent of the largest level at its cell (of the roads drawn), reused for its grid
+    if cutoff_m > 0 and offroad_m > 0:
+        # The reached roads cut off from the network serve through the points of cutoff_points alone (each at the
+        # cost of the network road it snaps to, else at its own). One pass: every reached road's extent (where the
+        # cut-off roads are looked for) and the drawn ones'.
+        joined = snapping_edges(graph)[items[0]]
+        whole, extent = reached_extents(*items, weight, *geometry, frame.lon0, frame.lat0, levels[-1], cells[-1],
+                                        joined)
+        cut = cutoff_points(graph, reach, weight, frame, whole, offroad_m, cutoff_m, cells[-1])
+        if not joined.all():
+            items = tuple(np.ascontiguousarray(column[joined.view(bool)]) for column in items)
     for cell in sorted(set(cells)):
         group = [lv for lv, c in zip(levels, cells, strict=True) if c == cell]
         limit = group[-1]
         while True:  # the grid: the reached roads, padded for the off-road reach of the roads near them
-            xmin, ymin, xmax, ymax = reached_extent(*items, weight, *geometry, frame.lon0, frame.lat0, limit, cell)
+            if extent is not None and limit == levels[-1] and cell == cells[-1]:
+                xmin, ymin, xmax, ymax = extent
+            else:
+                xmin, ymin, xmax, ymax = reached_extent(*items, weight, *geometry, frame.lon0, frame.lat0, limit, cell)
+            if cut is not None and (cut[2] <= limit).any():  # and the cut-off roads' points served within limit
+                served = cut[2] <= limit
+                xmin, xmax = min(xmin, float(cut[0][served].min())), max(xmax, float(cut[0][served].max()))
+                ymin, ymax = min(ymin, float(cut[1][served].min())), max(ymax, float(cut[1][served].max()))
             pad = 2 * int(offroad_m // cell) + int(walk_m // cell) + 3
             jx0, jy0 = int(np.floor(xmin / cell)) - pad, int(np.floor(ymin / cell)) - pad
             nx, ny = int(np.ceil(xmax / cell)) + pad - jx0 + 1, int(np.ceil(ymax / cell)) + pad - jy0 + 1
@@ -345,8 +369,152 @@ def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], bas
         foot = foot_field_args(park[0], records, limit, bbox) if park is not None else None
         z, row_lo, row_hi = catchment_field(*items, weight, *geometry, index.edge_rev, snapping_edges(graph), claims,
                                             frame.lon0, frame.lat0, limit, cell, offroad_m, jx0, jy0, nx, ny,
-                                            workspace, foot)
+                                            workspace, foot, cut)
         yield CostField(z, x0, y0, cell, row_lo, row_hi), group
+
+
+@per_object
+def cutoff_boxes(graph) -> EdgeBoxes:
+    """The roads cut off from the network (no router snaps to them; one edge of a two-way road), with their bounds;
+    mapped from the data dir when the build derived them (lds.graph.derived)."""
+    from lds.graph.derived import derived
+
+    stored = derived(graph, "cutoff")
+    if stored is not None:
+        return EdgeBoxes(stored["edges"], stored["bounds"])
+    rev = np.asarray(graph.edge_rev)
+    ids = np.arange(len(rev))
+    return EdgeBoxes.of(graph, ids[~snapping_edges(graph).view(bool) & ((rev < 0) | (ids < rev))])
+
+
+_COLUMNS = (np.float64, np.float64, np.int64, np.float64, np.int64, np.float64)
+
+
+class _SnappedPoints:
+    """The points of roads cut off from the network and where each snaps (:func:`_snapped_points`), for one
+    ``(spacing, radius)``: flat columns, road ``e``'s points at rows ``span[e, 0]:span[e, 1]`` (-1: not yet found),
+    grown under ``lock`` on first use of a road."""
+
+    def __init__(self, n_edges: int) -> None:
+        self.lock = threading.Lock()
+        self.span = np.full((n_edges, 2), -1, dtype=np.int64)
+        self.columns = tuple(np.zeros(0, dtype=dtype) for dtype in _COLUMNS)
+
+
+@per_object
+def _cutoff_snaps(graph) -> dict:
+    """Per ``(spacing, radius)``, a :class:`_SnappedPoints` of the roads cut off from the network (one edge of a
+    two-way road), found road by road on first use (they depend on the graph alone)."""
+    return {}
+
+
+def along_edges(graph, edges: np.ndarray, spacing: float) -> tuple[np.ndarray, ...]:
+    """Points along ``edges``' geometries, every segment cut into pieces of at most ``spacing`` metres (both ends
+    kept): lon, lat, the point's edge and its fraction of the edge's length from the edge's start."""
+    off = np.asarray(graph.edge_geom_off)
+    glon, glat = np.asarray(graph.geom_lon, dtype=np.float64), np.asarray(graph.geom_lat, dtype=np.float64)
+    nseg = (off[edges + 1] - off[edges] - 1).astype(np.int64)
+    seg_a = expand_ranges(off[edges], nseg)
+    seg_edge = np.repeat(np.arange(len(edges)), nseg)
+    seg_len = haversine_m(glon[seg_a], glat[seg_a], glon[seg_a + 1], glat[seg_a + 1])
+    cum = np.cumsum(seg_len)
+    first_seg = np.cumsum(nseg) - nseg  # each edge's first segment in the concatenation
+    before = cum - seg_len - np.repeat((cum - seg_len)[np.minimum(first_seg, max(len(cum) - 1, 0))], nseg)
+    edge_len = np.bincount(seg_edge, weights=seg_len, minlength=len(edges))
+    pieces = np.maximum(1, np.ceil(seg_len / spacing)).astype(np.int64)
+    seg = np.repeat(np.arange(len(seg_a)), pieces + 1)
+    t = expand_ranges(np.zeros(len(seg_a), dtype=np.int64), pieces + 1) / pieces[seg]
+    a = seg_a[seg]
+    lon = glon[a] + t * (glon[a + 1] - glon[a])
+    lat = glat[a] + t * (glat[a + 1] - glat[a])
+    length = edge_len[seg_edge[seg]]
+    frac = np.divide(before[seg] + t * seg_len[seg], length, out=np.zeros(len(seg)), where=length > 0)
+    return lon, lat, edges[seg_edge[seg]], np.clip(frac, 0.0, 1.0)
+
+
+def _snapped_points(graph, edges: np.ndarray, spacing: float, radius: float) -> tuple[np.ndarray, ...]:
+    """Points every ``spacing`` metres along the cut-off ``edges``: lon, lat, the point's edge and fraction along it,
+    and the network edge it snaps to within ``radius`` (-1: none) with the fraction along that."""
+    stores = _cutoff_snaps(graph)
+    store = stores.get((float(spacing), float(radius)))
+    if store is None:
+        store = stores.setdefault((float(spacing), float(radius)), _SnappedPoints(len(graph.edge_rev)))
+    todo = np.unique(edges[store.span[edges, 0] < 0])
+    if len(todo):
+        lon, lat, edge, frac = along_edges(graph, todo, spacing)
+        net_edge = np.full(len(lon), -1, dtype=np.int64)
+        net_frac = np.zeros(len(lon))
+        snapper = graph.snapper
+        for k, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True)):  # per point, once per graph
+            try:
+                at = snapper.snap(x, y, radius)
+            except OutOfCoverage:
+                continue
+            if snapper.in_largest[at.edge]:
+                net_edge[k], net_frac[k] = at.edge, at.fraction
+        lo, hi = np.searchsorted(edge, todo, side="left"), np.searchsorted(edge, todo, side="right")
+        with store.lock:
+            base = len(store.columns[0])
+            store.columns = tuple(np.concatenate([old, new]) for old, new in zip(
+                store.columns, (lon, lat, edge, frac, net_edge, net_frac), strict=True))
+            store.span[todo] = np.column_stack([base + lo, base + hi])
+    with store.lock:  # the columns and spans of one moment
+        columns = store.columns
+        spans = store.span[edges]
+    rows = expand_ranges(spans[:, 0], spans[:, 1] - spans[:, 0])
+    return tuple(column[rows] for column in columns)
+
+
+def cutoff_points(graph, reach: Reach, weight: np.ndarray, frame: Frame, extent: tuple[float, float, float, float],
+                  offroad_m: float, radius: float, margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The ``cut`` argument of :func:`catchment_field`: points along the roads cut off from the network (driveways,
+    an estate's lanes or a parking lot the data does not join to it, a one-way street out of the extract) within
+    ``radius`` (and ``margin``: the extent's sampling) of ``extent`` (metres: the reached roads), every half
+    ``offroad_m``, each with the cost of the network road a router snaps it to within ``radius`` (the snapper
+    prefers the network, :class:`lds.graph.snap.Snapper`), else its own road's where reached, as x, y (metres in
+    ``frame``) and cost, the points served at all; None when there are none. The costs come from the search's
+    settled nodes, so a point served within a range is the same whatever larger range the search ran to; its snap
+    depends on the graph alone and is cached with it."""
+    xmin, ymin, xmax, ymax = extent
+    if xmin >= xmax and ymin >= ymax:
+        return None
+    grow = radius + margin
+    bbox = (frame.lon0 + (xmin - grow) / frame.kx, frame.lat0 + (ymin - grow) / frame.ky,
+            frame.lon0 + (xmax + grow) / frame.kx, frame.lat0 + (ymax + grow) / frame.ky)
+    edges = cutoff_boxes(graph).in_box(bbox).astype(np.int64)
+    if len(edges) == 0:
+        return None
+    lon, lat, edge, frac, net_edge, net_frac = _snapped_points(graph, edges, 0.5 * offroad_m, radius)
+    snapped = net_edge >= 0  # else the road's own cost (one reached part way out of the extract, say)
+    cost = _cost_on_edges(graph, reach, weight, np.where(snapped, net_edge, edge), np.where(snapped, net_frac, frac))
+    ok = np.isfinite(cost)
+    if not ok.any():
+        return None
+    x = np.ascontiguousarray((lon[ok] - frame.lon0) * frame.kx)
+    y = np.ascontiguousarray((lat[ok] - frame.lat0) * frame.ky)
+    return x, y, np.ascontiguousarray(cost[ok])
+
+
+def _cost_on_edges(graph, reach: Reach, weight: np.ndarray, edge: np.ndarray, frac: np.ndarray) -> np.ndarray:
+    """The search's cost at ``frac`` along each ``edge``: from its start or, for a two-way road, from its end, or
+    along an edge the search started on; +inf where not reached."""
+    src, rev = np.asarray(graph.edge_src), np.asarray(graph.edge_rev)
+    w = np.asarray(weight, dtype=np.float64)
+    twin = rev[edge]
+    has = twin >= 0
+    node_cost = search_index(graph).scratch()  # the search's per-node array of +inf, restored after
+    node_cost[reach.nodes] = reach.cost
+    try:
+        cost = node_cost[src[edge]] + frac * w[edge]
+        cost[has] = np.minimum(cost[has], node_cost[src[twin[has]]] + (1.0 - frac[has]) * w[twin[has]])
+    finally:
+        node_cost[reach.nodes] = np.inf
+    for e, f0, c0 in reach.starts:  # the partial edges the search started on, onwards
+        on = (edge == e) & (frac >= f0)
+        cost[on] = np.minimum(cost[on], c0 + (frac[on] - f0) * w[e])
+        on = (twin == e) & (1.0 - frac >= f0)
+        cost[on] = np.minimum(cost[on], c0 + (1.0 - frac[on] - f0) * w[e])
+    return cost
 
 
 def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
@@ -365,7 +533,12 @@ def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float
 @per_object
 def claim_boxes(graph) -> EdgeBoxes:
     """The roads that may claim places (:func:`snapping_edges`, the lower edge of a two-way road), with their
-    bounds."""
+    bounds; mapped from the data dir when the build derived them (lds.graph.derived)."""
+    from lds.graph.derived import derived
+
+    stored = derived(graph, "claims")
+    if stored is not None:
+        return EdgeBoxes(stored["edges"], stored["bounds"])
     rev = np.asarray(graph.edge_rev)
     ids = np.arange(len(rev))
     return EdgeBoxes.of(graph, ids[snapping_edges(graph).view(bool) & ((rev < 0) | (ids < rev))])
@@ -376,7 +549,13 @@ def snapping_edges(graph) -> np.ndarray:
     """Per edge (uint8), whether a router snaps places to its road: the road is in the largest strongly connected
     component (as :class:`lds.graph.snap.Snapper` prefers). Unreached, a parking lot, an estate or a one-way spur
     cut off from the network claims nothing: the places by it are routed to from a joined road. A reached one (a
-    one-way street leading out of the extract, say) is drawn as the trip reaches it."""
+    one-way street leading out of the extract, say) is drawn as the trip reaches it. Mapped from the data dir when
+    the build derived it (lds.graph.derived)."""
+    from lds.graph.derived import derived
+
+    stored = derived(graph, "snapping")
+    if stored is not None and len(stored["edges"]) == len(graph.edge_rev):
+        return stored["edges"]
     rev = np.asarray(graph.edge_rev)
     in_largest = graph.snapper.in_largest
     return (in_largest | ((rev >= 0) & in_largest[np.maximum(rev, 0)])).astype(np.uint8)
@@ -384,13 +563,14 @@ def snapping_edges(graph) -> np.ndarray:
 
 def catchment_geojson(graph, reach: Reach, frame: Frame, ranges: list[float], base_cell: float, offroad_m: float,
                       max_cells: int, min_hole_m2: float, simplify_m: float,
-                      workspace: Workspace | None = None, park: tuple | None = None) -> list[dict]:
+                      workspace: Workspace | None = None, park: tuple | None = None,
+                      cutoff_m: float = 0.0) -> list[dict]:
     """One GeoJSON MultiPolygon per range (in the order given), each the catchment area of that range, simplified
-    outwards, valid, and containing every shorter range's. ``park``: see :func:`catchment_fields`."""
+    outwards, valid, and containing every shorter range's. ``park``, ``cutoff_m``: see :func:`catchment_fields`."""
     levels = sorted(set(ranges))
     shapes: dict[float, Rings | shapely.MultiPolygon] = {}
     for field, group in catchment_fields(graph, reach, frame, levels, base_cell, offroad_m, max_cells, workspace,
-                                         park):
+                                         park, cutoff_m):
         traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.asarray(group, dtype=np.float64),
                               *field.extents(), workspace, True)
         for level, rings in zip(group, traced, strict=True):

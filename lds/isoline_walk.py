@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lds._isoline_raster import park_walk
-from lds.graph.search import EdgeBoxes, Reach
+from lds.graph.search import EdgeBoxes, Reach, expand_ranges
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,20 @@ class FootNetwork:
     geometry: tuple  # the walking graph's edge_geom_off, geom_lon, geom_lat, edge_rev as catchment_field takes them
     ways: EdgeBoxes  # the walking-only edges, one per two-way way
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+    _by_src: list = field(default_factory=list, repr=False, compare=False)  # (indptr, seeds) once made
+
+    def seeds_by_src(self, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+        """The seeds grouped by the car node their edge leaves (CSR: node ``u``'s are
+        ``seeds[indptr[u]:indptr[u + 1]]``, ascending), so a search's seeds are gathered from its settled nodes
+        rather than found among every seed of the graph."""
+        if not self._by_src:
+            with _LOCK:
+                if not self._by_src:
+                    src = np.asarray(self.seed_src, dtype=np.int64)
+                    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+                    np.cumsum(np.bincount(src, minlength=n_nodes), out=indptr[1:])
+                    self._by_src.append((indptr, np.argsort(src, kind="stable")))
+        return self._by_src[0]
 
     def scratch(self, name: str, n: int, fill: float, dtype=np.float64) -> np.ndarray:
         """This thread's array ``name`` of ``n`` items, ``fill`` between uses (callers restore what they set)."""
@@ -53,16 +67,31 @@ class FootNetwork:
 
 _NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # car graph -> FootNetwork
 _LOCK = threading.Lock()
+SEED_GATHER_SHARE = 8  # a search settling under 1/8 of the car graph's nodes gathers its seeds instead of a scan
 
 
 def foot_network(car, walk) -> FootNetwork:
-    """The :class:`FootNetwork` of ``walk`` against ``car``, built on first use and kept with the car graph."""
+    """The :class:`FootNetwork` of ``walk`` against ``car``, built on first use and kept with the car graph; its
+    arrays are mapped from the car graph's dir when the build derived them there (lds.graph.derived, ``foot``)."""
+    from lds.graph.derived import derived
+
     net = _NETWORKS.get(car)
     if net is None or net.walk is not walk:
         with _LOCK:
             net = _NETWORKS.get(car)
             if net is None or net.walk is not walk:
-                net = _NETWORKS[car] = _build(car, walk)
+                a = derived(car, "foot")
+                if a is None or len(a["indptr"]) != walk.n_nodes + 1:
+                    net = _build(car, walk)
+                else:  # derived from this build's walking graph: the same arrays _build makes
+                    geometry = (np.ascontiguousarray(walk.edge_geom_off, dtype=np.int64),
+                                np.ascontiguousarray(walk.geom_lon, dtype=np.float64),
+                                np.ascontiguousarray(walk.geom_lat, dtype=np.float64),
+                                np.ascontiguousarray(walk.edge_rev, dtype=np.int32))
+                    net = FootNetwork(walk, a["indptr"], a["adj_edge"], a["adj_dst"], a["adj_len"], a["seed_node"],
+                                      a["seed_edge"], a["seed_frac"], a["seed_src"], geometry,
+                                      EdgeBoxes(a["ways_edges"], a["ways_bounds"]))
+                _NETWORKS[car] = net
     return net
 
 
@@ -111,19 +140,28 @@ def _build(car, walk) -> FootNetwork:
 def seed_costs(net: FootNetwork, car, reach: Reach, edge_w: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
     """The seeds a car reaches within ``limit``: walking nodes and their cost, cheapest first (a node listed again
     at a higher cost is not walked from again: :func:`park_walk`)."""
+    seed_src, seed_edge, seed_frac, seed_node = net.seed_src, net.seed_edge, net.seed_frac, net.seed_node
+    if len(reach.nodes) * SEED_GATHER_SHARE < car.n_nodes:
+        # A search settling a small part of the graph: only the seeds on the settled nodes' edges and on the edges
+        # it started on may be reached (the same seeds, in the same order, as a scan of them all).
+        indptr, by_src = net.seeds_by_src(car.n_nodes)
+        nodes = np.concatenate([np.asarray(reach.nodes, dtype=np.int64),
+                                np.asarray(car.edge_src)[[int(e) for e, _, _ in reach.starts]].astype(np.int64)])
+        seeds = np.unique(by_src[expand_ranges(indptr[nodes], indptr[nodes + 1] - indptr[nodes])])
+        seed_src, seed_edge, seed_frac, seed_node = seed_src[seeds], seed_edge[seeds], seed_frac[seeds], seed_node[seeds]
     node_cost = net.scratch("node_cost", car.n_nodes, np.inf)
     node_cost[reach.nodes] = reach.cost
     try:
-        cost = node_cost[net.seed_src] + net.seed_frac * edge_w[net.seed_edge]
+        cost = node_cost[seed_src] + seed_frac * edge_w[seed_edge]
     finally:
         node_cost[reach.nodes] = np.inf
     for e, f0, c0 in reach.starts:
-        on = np.flatnonzero(net.seed_edge == e)
-        on = on[net.seed_frac[on] >= f0]
-        cost[on] = np.minimum(cost[on], c0 + (net.seed_frac[on] - f0) * float(edge_w[e]))
+        on = np.flatnonzero(seed_edge == e)
+        on = on[seed_frac[on] >= f0]
+        cost[on] = np.minimum(cost[on], c0 + (seed_frac[on] - f0) * float(edge_w[e]))
     keep = np.flatnonzero(cost <= limit + limit * 1e-9 + 1e-9)
     order = keep[np.argsort(cost[keep], kind="stable")]
-    return np.ascontiguousarray(net.seed_node[order]), np.ascontiguousarray(cost[order])
+    return np.ascontiguousarray(seed_node[order]), np.ascontiguousarray(cost[order])
 
 
 def walked(net: FootNetwork, car, reach: Reach, edge_w: np.ndarray, limit: float, walk_m: float) -> tuple:

@@ -75,6 +75,7 @@ def isolines(graph, origin: tuple[float, float], ranges: Sequence[float], range_
         park = (foot_network(graph, walk), float(settings.isoline_park_walk_m))
     geoms = catchment_geojson(graph, reach, frame, ranges, max(MIN_CELL_M, settings.isoline_cell_m),
                               max(0.0, settings.isoline_offroad_m), max(MIN_CELLS, settings.isoline_max_cells),
-                              settings.isoline_resolution_m ** 2, settings.isoline_simplify_m, WORKSPACE, park)
+                              settings.isoline_resolution_m ** 2, settings.isoline_simplify_m, WORKSPACE, park,
+                              max(0.0, settings.isoline_cutoff_m))
     return [Isoline(r, range_type, graph.mode, geom, (snap.lon, snap.lat), snap.distance_m)
             for r, geom in zip(ranges, geoms, strict=True)]

@@ -23,6 +23,7 @@ import numpy as np
 
 from lds.errors import BadRequest, NotFound
 from lds.graph._search import bounded_dijkstra
+from lds.graph.derived import derived
 from lds.graph.router import LegPath
 from lds.graph.snap import Snap
 from lds.memo import per_object
@@ -36,21 +37,29 @@ TOLERANCE_MS = 1.0  # integer millisecond weights: equal costs compare within th
 
 
 class _Spaces:
-    """The hierarchy's upward graphs as float CSR arrays for :func:`bounded_dijkstra`, and scratch space."""
+    """The hierarchy's upward graphs as float CSR arrays for :func:`bounded_dijkstra`, and scratch space. The float
+    weights are mapped from the data dir when the build derived them (``spaces``), else converted here."""
 
     def __init__(self, graph):
+        stored = derived(graph, "spaces")
+        if stored is None or len(stored["fwd_w"]) != len(graph.ch_fwd_w):
+            stored = {"fwd_w": np.asarray(graph.ch_fwd_w, np.float32), "bwd_w": np.asarray(graph.ch_bwd_w, np.float32)}
         self.fwd = (
             np.asarray(graph.ch_fwd_off, np.int64),
             np.asarray(graph.ch_fwd_head, np.int32),
-            np.asarray(graph.ch_fwd_w, np.float32),
+            stored["fwd_w"],
         )
         self.bwd = (
             np.asarray(graph.ch_bwd_off, np.int64),
             np.asarray(graph.ch_bwd_tail, np.int32),
-            np.asarray(graph.ch_bwd_w, np.float32),
+            stored["bwd_w"],
         )
         self.n = len(self.fwd[0]) - 1
         self._local = threading.local()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The derived arrays, by their names in :data:`lds.formats.DERIVED_ARRAYS` (what the build writes)."""
+        return {"fwd_w": self.fwd[2], "bwd_w": self.bwd[2]}
 
     def search(self, forward: bool, nodes: Sequence[int], costs: Sequence[float], limit: float):
         dist = getattr(self._local, "dist", None)

@@ -76,6 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_isoline_distance_m", 60000, "Largest distance range (metres) for isolines.", int),
     Setting("isoline_offroad_m", 80.0, "How far from its road a place can lie and still be served by it (metres): an isoline covers the places whose nearest road within this distance is reached.", float),
     Setting("isoline_park_walk_m", 120.0, "Car isolines: how far (metres) a place may be walked to along footways, paths and steps from a reached road and still be inside (park and walk: houses on stepped lanes, squares served by footways); the walk is not costed. 0 = off.", float),
+    Setting("isoline_cutoff_m", 200.0, "Roads cut off from the network (driveways or an estate's lanes the data leaves unjoined to it): the places within isoline_offroad_m of one, and of no network road, are served from the network road its points snap to when that is at most this far (metres), as a route to them would be. 0 = off.", float),
     Setting("isoline_resolution_m", 200.0, "Holes smaller than this squared (m^2) are filled; the polygon's level of detail.", float),
     Setting("isoline_simplify_m", 10.0, "Douglas-Peucker tolerance for isoline rings (metres).", float),
     Setting("isoline_cell_m", 10.0, "Finest raster cell (metres) isolines are drawn on; doubled for a range whose reach would exceed isoline_max_cells.", float),

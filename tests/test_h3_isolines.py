@@ -108,3 +108,65 @@ def test_limits_and_coverage(lds_core):
     small = lds_core.settings.replace(h3_isoline_max_cells=50)
     with pytest.raises(BadRequest, match="h3_isoline_max_cells"):
         h3_isolines(lds_core.graph("car"), CASINO, [600], "time", 11, small)
+
+
+MONACO_VILLE = (7.4197, 43.7311)  # 10 minutes' drive reaches most of the principality
+
+
+def _cell_set(answer: dict) -> set[str]:
+    return {c["h3"] for c in answer["cells"]}
+
+
+def test_car_cells_follow_the_polygons_park_and_walk(lds_core):
+    """Given the walking graph, a car's cells also hold the centres only a footway walked from a reached road serves
+    (houses on stepped lanes), as the polygons do: more cells than without, each lying in the polygon, none lost."""
+    car, walk, settings = lds_core.graph("car"), lds_core.graph("walk"), lds_core.settings
+    (walked,) = h3_isolines(car, MONACO_VILLE, [600], "time", 11, settings, walk)
+    (driven,) = h3_isolines(car, MONACO_VILLE, [600], "time", 11, settings)
+    extra = _cell_set(walked) - _cell_set(driven)
+    assert _cell_set(driven) <= _cell_set(walked) and len(extra) >= 5
+    (polygon,) = lds_core.isolines(MONACO_VILLE, [600], "time", "car")
+    assert len(extra & _centres_inside(polygon["geom"], 11)) >= 0.8 * len(extra)
+    (off,) = h3_isolines(car, MONACO_VILLE, [600], "time", 11, settings.replace(isoline_park_walk_m=0.0), walk)
+    assert _cell_set(off) == _cell_set(driven)
+
+
+def test_cells_by_roads_cut_off_from_the_network_follow_the_polygons(lds_core):
+    """Driveways the data leaves unjoined to the network serve the places near them from the network road they snap
+    to (``isoline_cutoff_m``), in the cells as in the polygons: the cells this adds lie in the polygon."""
+    car, settings = lds_core.graph("car"), lds_core.settings
+    (joined,) = h3_isolines(car, MONACO_VILLE, [600], "time", 11, settings)
+    (alone,) = h3_isolines(car, MONACO_VILLE, [600], "time", 11, settings.replace(isoline_cutoff_m=0.0))
+    extra = _cell_set(joined) - _cell_set(alone)
+    assert _cell_set(alone) <= _cell_set(joined) and len(extra) >= 5
+    (polygon,) = lds_core.isolines(MONACO_VILLE, [600], "time", "car")
+    assert len(extra & _centres_inside(polygon["geom"], 11)) >= 0.8 * len(extra)
+
+
+def test_a_centre_takes_the_least_cost_of_its_nearest_samples_and_far_samples_are_left_out():
+    """Cell centres and road samples (random, about Monaco): the samples kept for the tree hold every one within
+    the off-road distance of a centre, and a centre's cost is that of its nearest sample, the least of the samples
+    as near (a road node is a sample of every road meeting there, at different costs)."""
+    from lds.h3_isolines import _near_centres, _nearest_costs
+
+    rng = np.random.default_rng(5)
+    lon, lat = 7.40 + 0.04 * rng.random(3000), 43.72 + 0.03 * rng.random(3000)
+    centres = np.column_stack([43.72 + 0.03 * rng.random(200), 7.40 + 0.04 * rng.random(200)])
+    offroad = 80.0
+    kept = set(_near_centres(lon, lat, centres, offroad).tolist())
+    near = haversine_m(lon[None, :], lat[None, :], centres[:, 1:2], centres[:, 0:1]) <= offroad - 0.5
+    assert set(np.flatnonzero(near.any(axis=0)).tolist()) <= kept
+    assert len(kept) < len(lon)  # the others are left out
+    # Each sample twice, the copy dearer: the least cost wins whatever the tree's order.
+    cost = rng.random(3000) * 600
+    lon2, lat2, cost2 = np.r_[lon, lon], np.r_[lat, lat], np.r_[cost + 50.0, cost]
+    found, got = _nearest_costs(lon2, lat2, cost2, centres, offroad)
+    found1, want = _nearest_costs(lon, lat, cost, centres, offroad)
+    np.testing.assert_array_equal(found, found1)
+    np.testing.assert_array_equal(got, want)
+    assert found.any() and not found.all()
+    nearest = np.argmin(
+        np.where(near, haversine_m(lon[None, :], lat[None, :], centres[:, 1:2], centres[:, 0:1]), np.inf), axis=1
+    )
+    sure = near.any(axis=1)
+    np.testing.assert_allclose(want[sure], cost[nearest[sure]])

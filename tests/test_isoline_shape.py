@@ -129,14 +129,21 @@ def test_rings_closer_than_the_rounding_stay_valid():
 
 
 def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=80.0, levels=None, cut_off=(),
-              foot=None, walk_m=0.0):
+              foot=None, walk_m=0.0, cut=None):
     """Polygons (metres) of ``catchment_field`` at each level (default: ``limit``), unsimplified, every hole kept;
     the edges ``cut_off`` are not of the network (no router snaps to them); ``foot``: the field's park-and-walk
-    argument, footways walked up to ``walk_m``."""
+    argument, footways walked up to ``walk_m``; ``cut``: points (x, y, cost) of roads cut off from the network with
+    the cost of the network road each snaps to (the grid spans those served within ``limit``, as the API's does)."""
     edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
         zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
     weights = np.asarray(weights, dtype=np.float32)
     xmin, ymin, xmax, ymax = reached_extent(edge, f0, c0, cb, wb, weights, *geometry, LON0, LAT0, float(limit), cell)
+    if cut is not None:
+        cut = tuple(np.asarray(v, dtype=float) for v in cut)
+        served = cut[2] <= limit
+        if served.any():
+            xmin, xmax = min(xmin, cut[0][served].min()), max(xmax, cut[0][served].max())
+            ymin, ymax = min(ymin, cut[1][served].min()), max(ymax, cut[1][served].max())
     pad = 2 * int(offroad_m // cell) + int(walk_m // cell) + 3
     jx0, jy0 = int(np.floor(xmin / cell)) - pad, int(np.floor(ymin / cell)) - pad
     nx, ny = int(np.ceil(xmax / cell)) + pad - jx0 + 1, int(np.ceil(ymax / cell)) + pad - jy0 + 1
@@ -145,7 +152,7 @@ def catchment(items, weights, geometry, limit, claims=(), cell=10.0, offroad_m=8
     snaps[list(cut_off)] = 0
     z, lo, hi = catchment_field(edge, f0, c0, cb, wb, weights, *geometry, no_twins, snaps,
                                 np.asarray(claims, dtype=np.int32), LON0, LAT0, float(limit), cell, offroad_m, jx0, jy0,
-                                nx, ny, None, foot)
+                                nx, ny, None, foot, cut)
     f = CostField(z, jx0 * cell, jy0 * cell, cell, lo, hi)
     return f, [shapely.union_all(Rings.from_traced(*t, 0.0).polygons()) for t in traced_levels(f, levels or [limit])]
 
@@ -169,6 +176,31 @@ def test_a_reached_road_cut_off_from_the_network_serves_what_no_network_road_doe
         assert area.contains(shapely.Point(60, 230))  # 30 m from road 1 where it is reached at 6.5
         assert not area.contains(shapely.Point(380, 230))  # road 1 reached there only at 14.5
         assert not area.contains(shapely.Point(260, 150))  # nearer road 2 (unreached) than the off-road distance
+
+
+def test_a_road_cut_off_from_the_network_serves_its_places_from_the_road_it_snaps_to():
+    """Driveways the data leaves unjoined (an estate 150 m off a reached street, no road of the network within the
+    off-road distance of its houses): a router snaps them to the street, so the places by them are inside at the
+    street's cost there, whatever larger range the search ran to, and outside a range below it; a place nearer a
+    network road than the off-road distance is still judged by that road alone."""
+    # Road 0 (network) reached at cost 0..2; road 1 (network, unreached: a claim) 40 m north of the driveway's east
+    # end. The driveway runs 150 m north of road 0, from x 0 to 200: its points every 40 m snap to road 0.
+    geometry = roads([(0, 0), (200, 0)], [(160, 190), (400, 190)])
+    items = [(0, 0.0, 0.0, np.inf, 0.0)]
+    xs = np.arange(0.0, 201.0, 40.0)
+
+    def area(cost, limit, level=None):
+        cut = (xs, np.full(len(xs), 150.0), np.full(len(xs), cost))
+        return catchment(items, [2.0, 2.0], geometry, limit, claims=[1], cut=cut, levels=[level or limit])[1][0]
+
+    served = area(1.0, limit=12)
+    assert served.contains(shapely.Point(60, 200))  # 50 m from the driveway, 200 m from road 0
+    assert served.contains(shapely.Point(100, 40))  # by road 0 itself
+    assert not served.contains(shapely.Point(60, 280))  # beyond the off-road distance from the driveway
+    assert not served.contains(shapely.Point(190, 170))  # nearer the unreached road 1 than the off-road distance
+    assert not area(1.0, limit=12, level=0.5).contains(shapely.Point(60, 200))  # the street's cost there is above
+    assert area(1.0, limit=300, level=12).equals(served)
+    assert not area(np.inf, limit=12).contains(shapely.Point(60, 200))  # snaps to no reached road
 
 
 def test_park_and_walk_covers_the_places_a_footway_off_a_reached_street_serves():

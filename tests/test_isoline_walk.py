@@ -32,7 +32,9 @@ def footway_points(lds_core, step_m: float = 10.0) -> tuple[np.ndarray, np.ndarr
 
 
 def car_areas(lds_core, walk_m: float, ranges=(600,)) -> list:
-    settings = lds_core.settings.replace(isoline_park_walk_m=walk_m)
+    """Car areas with park and walk up to ``walk_m`` alone: the roads cut off from the network (whose places a router
+    sends to the network, ``isoline_cutoff_m``) left out, so the distances here, to the network, tell what is served."""
+    settings = lds_core.settings.replace(isoline_park_walk_m=walk_m, isoline_cutoff_m=0.0)
     found = isolines(lds_core.graph("car"), ORIGIN, list(ranges), "time", settings, lds_core.graph("walk"))
     return [shape(iso.geom) for iso in found]
 
@@ -66,3 +68,24 @@ def test_park_and_walk_areas_nest_and_do_not_depend_on_the_other_ranges(lds_core
     (alone,) = car_areas(lds_core, 120.0, (180,))
     assert alone.equals(short)
     assert long_.buffer(1e-5).covers(short)
+
+
+def test_a_small_search_gathers_the_same_seeds_as_a_scan_of_them_all(lds_core, monkeypatch):
+    """seed_costs gathers a small search's seeds from its settled nodes (per node, a CSR of the seeds): the same
+    seeds and costs, in the same order, as the scan of every seed of the graph."""
+    import lds.isoline_walk as walk_module
+    from lds.graph.search import search_index
+    from lds.isolines import isoline_search
+
+    car = lds_core.graph("car")
+    net = foot_network(car, lds_core.graph("walk"))
+    for origin, limit in ((ORIGIN, 60.0), ((7.4246, 43.7384), 120.0), (ORIGIN, 600.0)):
+        _, _, reach = isoline_search(car, origin, [limit], "time", lds_core.settings)
+        weight = search_index(car).edge_weight[reach.weight]
+        monkeypatch.setattr(walk_module, "SEED_GATHER_SHARE", 10**9)  # always gathered
+        gathered = walk_module.seed_costs(net, car, reach, weight, limit)
+        monkeypatch.setattr(walk_module, "SEED_GATHER_SHARE", 0)  # always scanned
+        scanned = walk_module.seed_costs(net, car, reach, weight, limit)
+        assert len(scanned[0]) > 0
+        np.testing.assert_array_equal(gathered[0], scanned[0])
+        np.testing.assert_array_equal(gathered[1], scanned[1])

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lds import __version__, versions
+from lds.build.derived import FOOT_PARTS, GRAPH_PARTS, derive_foot, derive_graph, derived_outputs
 from lds.build.progress import Progress
 from lds.build.stages import Stage, Stages, prune_stale, stop_fork_server
 from lds.errors import BadRequest
@@ -171,6 +172,8 @@ GEOCODER_MB_PER_PBF_MB = 40.0
 GRAPH_MB_PER_WAY_REF = 0.0005
 TABLES_MB_PER_WAY_REF = 0.0006
 CH_MB_PER_EDGE = 0.0006  # per edge of the mode's road graph (car: 2.1 GB for 4.2M edges, the 5M-node country)
+DERIVED_MB_PER_EDGE = 0.0003  # per edge of the mode's road graph: arrays derived for serving (car: 1.35 GB, 4.2M)
+FOOT_MB_PER_EDGE = 0.00025  # per edge of the walking graph: park and walk's network (1.1 GB at 4.9M edges)
 
 
 def _way_refs(done: dict[str, dict]) -> float:
@@ -197,6 +200,13 @@ def stage_plan(source: Path, work: Path, modes: list[str], geocoder: bool) -> li
                           lambda done: STAGE_BASE_MB + GRAPH_MB_PER_WAY_REF * _way_refs(done)))
         plan.append(Stage(f"{mode} ch", ch_stage, (graph_dir, mode), [], (mode,),
                           lambda done, mode=mode: STAGE_BASE_MB + CH_MB_PER_EDGE * _edges(done, mode)))
+        plan.append(Stage(f"{mode} derived", derive_graph, (graph_dir, mode), derived_outputs(graph_dir, GRAPH_PARTS),
+                          (f"{mode} ch",),
+                          lambda done, mode=mode: STAGE_BASE_MB + DERIVED_MB_PER_EDGE * _edges(done, mode)))
+    if "car" in modes and "walk" in modes:  # park and walk (car isolines): after the car hierarchy, which reads its dir
+        car_dir = work / "graph" / "car"
+        plan.append(Stage("foot", derive_foot, (car_dir, work / "graph" / "walk"), derived_outputs(car_dir, FOOT_PARTS),
+                          ("car ch", "walk"), lambda done: STAGE_BASE_MB + FOOT_MB_PER_EDGE * _edges(done, "walk")))
     plan.append(Stage("tables", tables_stage, (work, modes, geocoder), [work / TABLES_DIR],
                       tuple(stage.name for stage in plan),
                       lambda done: STAGE_BASE_MB + TABLES_MB_PER_WAY_REF * _way_refs(done)))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lds.graph._search import bounded_dijkstra
+from lds.graph.derived import derived
 from lds.memo import per_object
 
 if TYPE_CHECKING:
@@ -33,10 +34,27 @@ def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return base + np.arange(total, dtype=np.int64)
 
 
+BOX_BLOCK = 64  # edges per block of EdgeBoxes: a box query tests the blocks' bounds, then the edges of blocks it meets
+
+
+def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Z-order keys of points (x, y in [0, 1]): interleaved 16-bit coordinates, so nearby points sort together."""
+    def spread(v: np.ndarray) -> np.ndarray:
+        v = (np.clip(v, 0.0, 1.0) * 65535).astype(np.uint64)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+
+    return spread(x) | (spread(y) << np.uint64(1))
+
+
 @dataclass(frozen=True)
 class EdgeBoxes:
-    """Some edges of a graph (``edges``, int32) with the lon/lat bounds of each one's geometry: which of them a box
-    touches is four comparisons per edge, no spatial index to walk (the isolines ask it once per drawing)."""
+    """Some edges of a graph (``edges``, int32) with the lon/lat bounds of each one's geometry, stored in Z-order of
+    their centres (:meth:`of`) so that blocks of :data:`BOX_BLOCK` neighbours have small bounds: which edges a box
+    touches is a test of the blocks' bounds, then of the edges of the blocks it meets, not a scan of every edge of a
+    country (the isolines ask it once per drawing)."""
 
     edges: np.ndarray
     bounds: np.ndarray  # (4, n): lon min, lat min, lon max, lat max
@@ -47,33 +65,71 @@ class EdgeBoxes:
         lon, lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
         bounds = np.stack([np.minimum.reduceat(lon, starts)[edges], np.minimum.reduceat(lat, starts)[edges],
                            np.maximum.reduceat(lon, starts)[edges], np.maximum.reduceat(lat, starts)[edges]])
-        return cls(np.ascontiguousarray(edges, dtype=np.int32), bounds.reshape(4, len(edges)))
+        bounds = bounds.reshape(4, len(edges))
+        if len(edges):
+            cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+            span = max(float(np.ptp(cx)), float(np.ptp(cy)), 1e-9)
+            order = np.argsort(_morton((cx - cx.min()) / span, (cy - cy.min()) / span), kind="stable")
+            edges, bounds = np.asarray(edges)[order], np.ascontiguousarray(bounds[:, order])
+        return cls(np.ascontiguousarray(edges, dtype=np.int32), bounds)
+
+    def _blocks(self) -> np.ndarray:
+        """(4, blocks) bounds of each run of BOX_BLOCK stored edges (their union), made on first use (one vectorised
+        pass over the bounds, milliseconds for a country's edges)."""
+        blocks = self.__dict__.get("_block_bounds")
+        if blocks is None:
+            starts = np.arange(0, len(self.edges), BOX_BLOCK)
+            lo_lon, lo_lat, hi_lon, hi_lat = self.bounds
+            blocks = np.stack([np.minimum.reduceat(lo_lon, starts), np.minimum.reduceat(lo_lat, starts),
+                               np.maximum.reduceat(hi_lon, starts), np.maximum.reduceat(hi_lat, starts)])
+            object.__setattr__(self, "_block_bounds", blocks)  # a cache; equal answers with or without it
+        return blocks
 
     def in_box(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
-        """The edges whose bounds meet ``bbox`` (lon/lat): every one with a point in it, and a few more."""
-        lo_lon, lo_lat, hi_lon, hi_lat = self.bounds
-        return self.edges[(hi_lon >= bbox[0]) & (lo_lon <= bbox[2]) & (hi_lat >= bbox[1]) & (lo_lat <= bbox[3])]
+        """The edges whose bounds meet ``bbox`` (lon/lat), in ascending id order: every one with a point in it, and
+        a few more."""
+        n = len(self.edges)
+        if n == 0:
+            return self.edges[:0]
+        blo_lon, blo_lat, bhi_lon, bhi_lat = self._blocks()
+        hit = np.flatnonzero((bhi_lon >= bbox[0]) & (blo_lon <= bbox[2]) & (bhi_lat >= bbox[1]) & (blo_lat <= bbox[3]))
+        starts = hit * BOX_BLOCK
+        rows = expand_ranges(starts, np.minimum(starts + BOX_BLOCK, n) - starts)
+        lo_lon, lo_lat, hi_lon, hi_lat = (column[rows] for column in self.bounds)
+        keep = rows[(hi_lon >= bbox[0]) & (lo_lon <= bbox[2]) & (hi_lat >= bbox[1]) & (lo_lat <= bbox[3])]
+        return np.sort(self.edges[keep])
 
 
 class SearchIndex:
-    """Out-edges of every node in CSR order, with a contiguous weight array per range type."""
+    """Out-edges of every node in CSR order, with a contiguous weight array per range type (mapped from the data dir
+    when the build derived them, else built here)."""
 
     def __init__(self, graph):
         src = np.asarray(graph.edge_src)
         n = graph.n_nodes
-        order = np.argsort(src, kind="stable").astype(np.int32)
         self.n_nodes = n
-        self.indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(src, minlength=n), out=self.indptr[1:])
-        self.adj_edge = order
-        self.adj_dst = np.ascontiguousarray(np.asarray(graph.edge_dst)[order], dtype=np.int32)
-        self.adj_weight = {kind: np.ascontiguousarray(np.asarray(getattr(graph, name))[order], dtype=np.float32)
-                           for kind, name in WEIGHTS.items()}
+        stored = derived(graph, "search")  # written by `lds build` (lds.build.derived): mapped, not built
+        if stored is not None and len(stored["indptr"]) == n + 1:
+            self.indptr, self.adj_edge, self.adj_dst = stored["indptr"], stored["adj_edge"], stored["adj_dst"]
+            self.adj_weight = {kind: stored[f"adj_{kind}"] for kind in WEIGHTS}
+        else:
+            order = np.argsort(src, kind="stable").astype(np.int32)
+            self.indptr = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.bincount(src, minlength=n), out=self.indptr[1:])
+            self.adj_edge = order
+            self.adj_dst = np.ascontiguousarray(np.asarray(graph.edge_dst)[order], dtype=np.int32)
+            self.adj_weight = {kind: np.ascontiguousarray(np.asarray(getattr(graph, name))[order], dtype=np.float32)
+                               for kind, name in WEIGHTS.items()}
         self.edge_weight = {kind: np.asarray(getattr(graph, name), dtype=np.float32) for kind, name in WEIGHTS.items()}
         self.edge_src = src
         self.edge_dst = np.asarray(graph.edge_dst)
         self.edge_rev = np.ascontiguousarray(graph.edge_rev, dtype=np.int32)
         self._scratch = threading.local()
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The derived arrays, by their names in :data:`lds.formats.DERIVED_ARRAYS` (what the build writes)."""
+        return {"indptr": self.indptr, "adj_edge": self.adj_edge, "adj_dst": self.adj_dst,
+                **{f"adj_{kind}": w for kind, w in self.adj_weight.items()}}
 
     def scratch(self) -> np.ndarray:
         """This thread's distance array (all +inf between searches)."""

@@ -122,13 +122,16 @@ def test_finished_stages_are_reused_and_the_rest_run(tmp_path):
 
 def test_the_plan_of_a_build(monaco_pbf, tmp_path):
     plan = {stage.name: stage for stage in stage_plan(monaco_pbf, tmp_path, ["car", "walk"], geocoder=True)}
-    assert list(plan) == ["osm", "geocoder", "car", "car ch", "walk", "walk ch", "tables"]
+    assert list(plan) == ["osm", "geocoder", "car", "car ch", "car derived", "walk", "walk ch", "walk derived", "foot",
+                          "tables"]
     assert plan["geocoder"].after == () and plan["car ch"].after == ("car",)
+    # the arrays derived for serving are written in a graph's dir once its hierarchy (which reads that dir) is done
+    assert plan["car derived"].after == ("car ch",) and set(plan["foot"].after) == {"car ch", "walk"}
     assert set(plan["tables"].after) == set(plan) - {"tables"}
     # estimates grow with the inputs recorded by earlier stages; unknown inputs make a stage run alone
     small = {"osm": {"way_node_refs": 1_000}, "car": {"counts": {"edges": 1_000}}}
     large = {"osm": {"way_node_refs": 10_000_000}, "car": {"counts": {"edges": 10_000_000}}}
-    for name in ("car", "car ch", "tables"):
+    for name in ("car", "car ch", "car derived", "tables"):
         assert 0 < plan[name].memory_mb(small) < plan[name].memory_mb(large) < float("inf")
         assert plan[name].memory_mb({}) == float("inf")
     assert plan["walk ch"].memory_mb(large) == float("inf")  # the walk graph's size is not known yet

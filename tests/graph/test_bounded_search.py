@@ -90,3 +90,33 @@ def test_expand_ranges():
     out = expand_ranges(np.array([5, 0, 10]), np.array([2, 0, 3]))
     assert out.tolist() == [5, 6, 10, 11, 12]
     assert expand_ranges(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []
+
+
+@pytest.mark.parametrize("mode", ["car", "walk"])
+def test_edge_boxes_answer_as_a_scan_of_every_edge(request, mode):
+    """The blocked box query returns exactly the edges whose bounds meet the box, ascending, as testing every edge
+    would: small and large boxes, boxes beside the data, a point box, and a set stored in another order."""
+    from lds.graph.search import BOX_BLOCK, EdgeBoxes
+
+    graph = request.getfixturevalue(mode)
+    ids = np.arange(len(graph.edge_src), dtype=np.int32)
+    every = EdgeBoxes.of(graph, ids[::3])
+    assert len(every.edges) > 4 * BOX_BLOCK  # several blocks
+    assert not np.array_equal(every.edges, np.sort(every.edges))  # stored in Z-order, not by id
+    shuffled = EdgeBoxes(every.edges[::-1].copy(), every.bounds[:, ::-1].copy())  # blocks of scattered edges
+    lo_lon, lo_lat, hi_lon, hi_lat = every.bounds
+    rng = np.random.default_rng(5)
+    x0, y0, x1, y1 = lo_lon.min(), lo_lat.min(), hi_lon.max(), hi_lat.max()
+    boxes = [(x0, y0, x1, y1), (x1 + 0.01, y0, x1 + 0.02, y1), (x0 - 1, y0 - 1, x0 - 0.5, y0 - 0.5)]
+    for _ in range(40):
+        cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        w = rng.uniform(0, 0.01)
+        boxes.append((cx - w, cy - w / 2, cx + w, cy + w / 2))
+    boxes.append((float(lo_lon[7]), float(lo_lat[7]), float(lo_lon[7]), float(lo_lat[7])))
+    for box in boxes:
+        meets = (hi_lon >= box[0]) & (lo_lon <= box[2]) & (hi_lat >= box[1]) & (lo_lat <= box[3])
+        expected = np.sort(every.edges[meets])
+        assert np.array_equal(every.in_box(box), expected)
+        assert np.array_equal(shuffled.in_box(box), expected)
+    assert len(every.in_box(boxes[0])) == len(every.edges)
+    assert len(every.in_box(boxes[1])) == 0 and len(EdgeBoxes.of(graph, ids[:0]).in_box(boxes[0])) == 0
