@@ -36,7 +36,7 @@ from scipy.spatial import cKDTree
 
 from lds.errors import BadRequest
 from lds.geo import EARTH_RADIUS_M, ecef, haversine_m
-from lds.graph.search import Reach, expand_ranges, search_index
+from lds.graph.search import Reach, edge_bounds, expand_ranges, search_index
 from lds.isoline_shape import along_edges
 from lds.isolines import SNAP_DECIMALS, isoline_search
 
@@ -107,12 +107,7 @@ def road_samples(graph, reach: Reach, spacing: float, offroad: float) -> tuple[n
     box_lat = np.concatenate([lat_n[reach.nodes], lat_n[ends]])
     # claims: every snapping road within twice the off-road distance of the reached area (one centre's reach
     # from the area's edge), plus a sample spacing for the grid's coarseness
-    grow = 2 * offroad + spacing
-    dlat = grow / DEG_M
-    dlon = dlat / max(0.01, math.cos(math.radians(float(np.mean(box_lat)))))
-    nearby = graph.snapper.edges_in(
-        box_lon.min() - dlon, box_lat.min() - dlat, box_lon.max() + dlon, box_lat.max() + dlat
-    ).astype(np.int64)
+    nearby = graph.snapper.edges_in(*_grown_box(box_lon, box_lat, 2 * offroad + spacing)).astype(np.int64)
     in_largest = graph.snapper.in_largest
     nearby = nearby[in_largest[nearby] | ((rev[nearby] >= 0) & in_largest[np.maximum(rev[nearby], 0)])]
     edges = np.unique(_canonical(np.concatenate([reached, nearby]), rev))
@@ -137,13 +132,8 @@ def footway_samples(graph, walk, reach: Reach, spacing: float, limit: float, wal
     rec_edge, rec_cost, rec_upto = walked(net, graph, reach, weight, limit, walk_m)
     edges = np.unique(rec_edge).astype(np.int64)
     if box is not None and len(edges):  # only the ways whose bounds meet the box
-        off = np.asarray(walk.edge_geom_off, dtype=np.int64)
-        counts = off[edges + 1] - off[edges]
-        points = expand_ranges(off[edges], counts)
-        first = np.cumsum(counts) - counts
-        glon, glat = np.asarray(walk.geom_lon)[points], np.asarray(walk.geom_lat)[points]
-        edges = edges[(np.maximum.reduceat(glon, first) >= box[0]) & (np.minimum.reduceat(glon, first) <= box[2])
-                      & (np.maximum.reduceat(glat, first) >= box[1]) & (np.minimum.reduceat(glat, first) <= box[3])]
+        lo_lon, lo_lat, hi_lon, hi_lat = edge_bounds(walk, edges)
+        edges = edges[(hi_lon >= box[0]) & (lo_lon <= box[2]) & (hi_lat >= box[1]) & (lo_lat <= box[3])]
     f_lon, f_lat, edge, frac = along_edges(walk, edges, spacing)
     # An edge's records walk ever farther at an ever higher cost: a point's is the first record reaching it.
     order = np.lexsort((rec_upto, rec_edge))
@@ -183,6 +173,14 @@ def _cutoff_samples(graph, reach: Reach, snap, lon, lat, cost, cut: list, spacin
         return np.zeros(0), np.zeros(0), np.zeros(0)
     x, y, c = found
     return frame.lon0 + x / frame.kx, frame.lat0 + y / frame.ky, c
+
+
+def _grown_box(lon: np.ndarray, lat: np.ndarray, metres: float) -> tuple[float, float, float, float]:
+    """The lon/lat box of the points grown by ``metres`` on every side (degrees of longitude at their mean
+    latitude)."""
+    dlat = metres / DEG_M
+    dlon = dlat / max(0.01, math.cos(math.radians(float(np.mean(lat)))))
+    return (float(lon.min()) - dlon, float(lat.min()) - dlat, float(lon.max()) + dlon, float(lat.max()) + dlat)
 
 
 def _canonical(edges: np.ndarray, rev: np.ndarray) -> np.ndarray:
@@ -227,9 +225,7 @@ def cell_costs(
     if not ok.any():
         return np.zeros(0, dtype=np.uint64), np.zeros(0)
     lat0 = float(np.mean(lat[ok]))
-    dlat = (offroad + 1.0) / DEG_M
-    dlon = dlat / max(0.01, math.cos(math.radians(lat0)))
-    w, s, e, n = lon[ok].min() - dlon, lat[ok].min() - dlat, lon[ok].max() + dlon, lat[ok].max() + dlat
+    w, s, e, n = _grown_box(lon[ok], lat[ok], offroad + 1.0)
     area = haversine_m(w, lat0, e, lat0) * haversine_m(w, s, w, n)
     estimate = area / h3.average_hexagon_area(resolution, "m^2")
     if estimate > max_cells:
@@ -251,20 +247,13 @@ def cell_costs(
         if len(alone) == 0:
             break
         if callable(fallback):  # made for the box of the centres no road serves, grown by the off-road distance
-            dlat = 1.05 * (offroad + 1.0) / DEG_M
-            dlon = dlat / max(0.01, math.cos(math.radians(float(np.mean(centres[alone, 0])))))
-            fallback = fallback((float(centres[alone, 1].min()) - dlon, float(centres[alone, 0].min()) - dlat,
-                                 float(centres[alone, 1].max()) + dlon, float(centres[alone, 0].max()) + dlat))
+            fallback = fallback(_grown_box(centres[alone, 1], centres[alone, 0], 1.05 * (offroad + 1.0)))
         f_lon, f_lat, f_cost = fallback
         served = np.isfinite(f_cost)
         if not served.any():
             continue
         # Only the centres and samples near the served samples matter (a box test, before the tree).
-        lat0 = float(np.mean(f_lat[served]))
-        dlat = 2.0 * (offroad + 1.0) / DEG_M
-        dlon = dlat / max(0.01, math.cos(math.radians(lat0)))
-        box = (f_lon[served].min() - dlon, f_lat[served].min() - dlat, f_lon[served].max() + dlon,
-               f_lat[served].max() + dlat)
+        box = _grown_box(f_lon[served], f_lat[served], 2.0 * (offroad + 1.0))
         near_box = (f_lon >= box[0]) & (f_lat >= box[1]) & (f_lon <= box[2]) & (f_lat <= box[3])
         f_lon, f_lat, f_cost = f_lon[near_box], f_lat[near_box], f_cost[near_box]
         c_lat, c_lon = centres[alone, 0], centres[alone, 1]

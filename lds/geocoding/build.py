@@ -69,7 +69,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     tmp.mkdir(parents=True)
     segments, rep = Segments.write(groups, ex.streets, tmp)
     t_grid = time.perf_counter()
-    segments = Segments(segments.lat0, segments.lon0, segments.lat1, segments.lon1, segments.group, build_grid(tmp, "seg", tmp))
+    segments = Segments(segments.lat0, segments.lon0, segments.lat1, segments.lon1, segments.group, segments.make_grid(tmp))
     grid_seconds = time.perf_counter() - t_grid
     ex.streets = StreetWays()  # their coordinates are in the segments now, their names in the groups
     inferred = infer_streets(ex.addresses, addr_group, groups, segments)

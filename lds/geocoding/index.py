@@ -21,16 +21,16 @@ import shapely
 from lds.formats import FLAG_INTERPOLATED, GEOCODER_FORMAT, KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
 from lds.geocoding.housenumbers import index_keys, main_number
 from lds.geocoding.lexicon import Lexicon, word_matches
-from lds.geocoding.nearest import PointGrid, lonlat_xyz, midpoint_xyz
+from lds.geocoding.nearest import PointGrid, lonlat_xyz
 from lds.geocoding.store import StringTable, load_array, load_manifest
-from lds.geocoding.streets import SEGMENT_GRID_CELL_M, Segments
+from lds.geocoding.streets import Segments
 from lds.settings import Settings
 
 KIND_NAMES = {KIND_STREET: "street", KIND_PLACE: "place", KIND_POI: "poi", KIND_POSTCODE: "postcode"}
 WARM_LIMIT = 1_000_000  # indexes without grid files and up to this many points build their grids at load
 # Cells of the nearest-point grids: larger cells scan more points, smaller ones need more cell look-ups (at 5M
 # nodes 150 m took a third of the time 50 m did; in central Copenhagen as fast as 50 m).
-GRID_CELL_M = {"addr": 150.0, "seg": SEGMENT_GRID_CELL_M}
+ADDR_GRID_CELL_M = 150.0  # cell of the address points' nearest-point grid (segments: SEGMENT_GRID_CELL_M)
 PLACE_GRID_CELLS = 4  # the place nodes' grid has this many cells across the largest place radius
 
 
@@ -39,11 +39,10 @@ def build_grid(directory: Path, name: str, out: Path | None = None) -> PointGrid
     place nodes) of the index arrays in ``directory``: written to ``out`` (the build) or kept in memory (an index
     built before the grids). None when it has no points."""
     arr = lambda a: load_array(directory, a, mmap=True)
+    if name == "seg":
+        return Segments(*(arr(f"seg_{a}") for a in ("lat0", "lon0", "lat1", "lon1", "entity"))).make_grid(out)
     if name == "addr":
-        n, xyz_of, cell = len(arr("addr_lat")), lonlat_xyz(arr("addr_lon"), arr("addr_lat")), GRID_CELL_M["addr"]
-    elif name == "seg":
-        n, cell = len(arr("seg_lat0")), GRID_CELL_M["seg"]
-        xyz_of = midpoint_xyz(arr("seg_lon0"), arr("seg_lat0"), arr("seg_lon1"), arr("seg_lat1"))
+        n, xyz_of, cell = len(arr("addr_lat")), lonlat_xyz(arr("addr_lon"), arr("addr_lat")), ADDR_GRID_CELL_M
     else:
         e, radius = np.asarray(arr("placenode_entity")), arr("placenode_radius")
         n = len(e)

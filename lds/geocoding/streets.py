@@ -279,10 +279,17 @@ class Segments:
 
     @property
     def grid(self) -> PointGrid | None:
-        if self._grid is None and len(self):
-            xyz_of = midpoint_xyz(self.lon0, self.lat0, self.lon1, self.lat1)
-            self._grid = PointGrid.build(len(self), xyz_of, SEGMENT_GRID_CELL_M)
+        if self._grid is None:
+            self._grid = self.make_grid()
         return self._grid
+
+    def make_grid(self, out: Path | None = None) -> PointGrid | None:
+        """The midpoints' grid, written to ``out`` as ``seg_grid_*.npy`` and mapped (the build) or in memory; None
+        for no segments."""
+        if not len(self):
+            return None
+        xyz_of = midpoint_xyz(self.lon0, self.lat0, self.lon1, self.lat1)
+        return PointGrid.build(len(self), xyz_of, SEGMENT_GRID_CELL_M, out, "seg")
 
     def nearest(self, lat: float, lon: float, radius: float, k: int = 24):
         """(distance_m, segment index, t, plat, plon) of the nearest segment within ``radius``, or None: of the ``k``

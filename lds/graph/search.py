@@ -49,6 +49,21 @@ def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return spread(x) | (spread(y) << np.uint64(1))
 
 
+def edge_bounds(graph, edges: np.ndarray) -> np.ndarray:
+    """(4, n) lon/lat bounds (lon min, lat min, lon max, lat max) of ``edges``' geometries, read from their own
+    points only."""
+    edges = np.asarray(edges, dtype=np.int64)
+    if len(edges) == 0:
+        return np.zeros((4, 0))
+    off = np.asarray(graph.edge_geom_off, dtype=np.int64)
+    counts = off[edges + 1] - off[edges]  # every edge has two points or more
+    points = expand_ranges(off[edges], counts)
+    first = np.cumsum(counts) - counts
+    lon, lat = np.asarray(graph.geom_lon)[points], np.asarray(graph.geom_lat)[points]
+    return np.stack([np.minimum.reduceat(lon, first), np.minimum.reduceat(lat, first),
+                     np.maximum.reduceat(lon, first), np.maximum.reduceat(lat, first)])
+
+
 @dataclass(frozen=True)
 class EdgeBoxes:
     """Some edges of a graph (``edges``, int32) with the lon/lat bounds of each one's geometry, stored in Z-order of
@@ -61,11 +76,7 @@ class EdgeBoxes:
 
     @classmethod
     def of(cls, graph, edges: np.ndarray) -> EdgeBoxes:
-        starts = np.asarray(graph.edge_geom_off, dtype=np.int64)[:-1]  # every edge has two points or more
-        lon, lat = np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
-        bounds = np.stack([np.minimum.reduceat(lon, starts)[edges], np.minimum.reduceat(lat, starts)[edges],
-                           np.maximum.reduceat(lon, starts)[edges], np.maximum.reduceat(lat, starts)[edges]])
-        bounds = bounds.reshape(4, len(edges))
+        bounds = edge_bounds(graph, edges)
         if len(edges):
             cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
             span = max(float(np.ptp(cx)), float(np.ptp(cy)), 1e-9)
