@@ -252,9 +252,9 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
 
 
 def ch_query(graph: Any) -> Any:
-    """A bare hierarchy query (``lds.graph._ch.CHQuery``) over the arrays of a loaded graph, for checks and
+    """A bare hierarchy query (``lds.graph._ch_query.CHQuery``) over the arrays of a loaded graph, for checks and
     benchmarks that route between hierarchy nodes directly."""
-    from lds.graph._ch import CHQuery
+    from lds.graph._ch_query import CHQuery
 
     g = graph
     return CHQuery(g.ch_fwd_off, g.ch_fwd_head, g.ch_fwd_w, g.ch_bwd_off, g.ch_bwd_tail, g.ch_bwd_w, g.ch_arc_head,

@@ -42,7 +42,7 @@ class Router:
     tens of microseconds and holds the GIL anyway)."""
 
     def __init__(self, graph):
-        from lds.graph._ch import CHQuery
+        from lds.graph._ch_query import CHQuery
 
         g = graph
         meta_file = g.path / "ch.json"
