@@ -207,8 +207,10 @@ def stage_plan(source: Path, work: Path, modes: list[str], geocoder: bool) -> li
         car_dir = work / "graph" / "car"
         plan.append(Stage("foot", derive_foot, (car_dir, work / "graph" / "walk"), derived_outputs(car_dir, FOOT_PARTS),
                           ("car ch", "walk"), lambda done: STAGE_BASE_MB + FOOT_MB_PER_EDGE * _edges(done, "walk")))
+    # the tables read the roads, the addresses and each mode's graph nodes, not the hierarchies: they fill a core
+    # while the car hierarchy, the longest chain, still runs
     plan.append(Stage("tables", tables_stage, (work, modes, geocoder), [work / TABLES_DIR],
-                      tuple(stage.name for stage in plan),
+                      ("osm", *(["geocoder"] if geocoder else []), *modes),
                       lambda done: STAGE_BASE_MB + TABLES_MB_PER_WAY_REF * _way_refs(done)))
     return plan
 
