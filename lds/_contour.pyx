@@ -327,24 +327,29 @@ cdef void _simplify_chain(const double* x, const double* y, int64_t a, int64_t b
         stack.push_back(hi)
 
 
-def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double tol, int side, rings=None):
+def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double tol, int side, rings=None,
+                   bint chains=False):
     """Douglas-Peucker on each closed ring (tolerance ``tol``); ``side`` = +1 only lets the area on each
     ring's left grow (a polygon traced inside-on-the-left never loses area), -1 only lets it shrink,
     0 is plain Douglas-Peucker. Rings keep at least four points. Returns ``(xy, offsets)``.
 
-    ``rings`` (ring indices) picks and orders the rings to simplify; default all, in order."""
+    ``rings`` (ring indices) picks and orders the rings to simplify; default all, in order. With ``chains``
+    it also returns ``(chain_xy, chain_offsets, kept)``: each ring as simplified from (its points in line with
+    their neighbours dropped) and which of them it kept; what lies between a kept point's chord and the
+    chain it replaced is what the simplification added (:func:`cover_pockets`)."""
     cdef int64_t[::1] order = (np.arange(offsets.shape[0] - 1, dtype=np.int64) if rings is None
                                else np.ascontiguousarray(rings, dtype=np.int64))
     cdef int64_t n_rings = order.shape[0], n_all = offsets.shape[0] - 1, ri, r, a, b, i, m, far, n_out = 0
     cdef double d, far_d, cross
-    cdef vector[char] keep
-    cdef vector[double] xs, ys, cx, cy
-    cdef vector[int64_t] out_off, stack
+    cdef vector[char] keep, all_keep
+    cdef vector[double] xs, ys, cx, cy, all_cx, all_cy
+    cdef vector[int64_t] out_off, stack, chain_off
     for ri in range(n_rings):
         if not 0 <= order[ri] < n_all:
             raise IndexError("ring index out of range")
     with nogil:
         out_off.push_back(0)
+        chain_off.push_back(0)
         for ri in range(n_rings):
             r = order[ri]
             a = offsets[r]
@@ -368,7 +373,12 @@ def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double t
                 for i in range(a, b + 1):
                     xs.push_back(xy[i, 0])
                     ys.push_back(xy[i, 1])
+                    if chains:
+                        all_cx.push_back(xy[i, 0])
+                        all_cy.push_back(xy[i, 1])
+                        all_keep.push_back(1)
                 out_off.push_back(<int64_t>xs.size())
+                chain_off.push_back(<int64_t>all_cx.size())
                 continue
             keep.assign(m + 1, 0)
             keep[0] = 1
@@ -395,6 +405,12 @@ def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double t
                     xs.push_back(cx[i])
                     ys.push_back(cy[i])
             out_off.push_back(<int64_t>xs.size())
+            if chains:
+                for i in range(m + 1):
+                    all_cx.push_back(cx[i])
+                    all_cy.push_back(cy[i])
+                    all_keep.push_back(keep[i])
+                chain_off.push_back(<int64_t>all_cx.size())
     n = xs.size()
     out = np.empty((n, 2), dtype=np.float64)
     cdef double[:, ::1] ov = out
@@ -405,4 +421,212 @@ def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double t
     cdef int64_t[::1] offv = off
     for i in range(<int64_t>out_off.size()):
         offv[i] = out_off[i]
-    return out, off
+    if not chains:
+        return out, off
+    cdef vector[double] no_areas
+    cxy, coff, _ = _arrays(all_cx, all_cy, chain_off, no_areas)
+    kept = np.empty(all_keep.size(), dtype=np.uint8)
+    cdef uint8_t[::1] kept_v = kept
+    for i in range(<int64_t>all_keep.size()):
+        kept_v[i] = all_keep[i]
+    return out, off, (cxy, coff, kept.view(bool))
+
+
+cdef inline bint _on_segment(double px, double py, double ax, double ay, double bx, double by) noexcept nogil:
+    """Whether p lies on segment ab (to rounding: the points here are grid positions in metres)."""
+    cdef double lab = fabs(bx - ax) + fabs(by - ay)
+    cdef double cross = (bx - ax) * (py - ay) - (by - ay) * (px - ax)
+    if fabs(cross) > 1e-9 * lab * (lab + fabs(px - ax) + fabs(py - ay)):
+        return False
+    cdef double slack = 1e-9 * (lab + 1.0)
+    return min(ax, bx) - slack <= px <= max(ax, bx) + slack and min(ay, by) - slack <= py <= max(ay, by) + slack
+
+
+cdef bint _in_pocket(const double* cx, const double* cy, int64_t a, int64_t b, double px, double py) noexcept nogil:
+    """Whether p is in the pocket between chord a -> b and the chain a..b it replaced: strictly inside it, or on
+    the chain (which the chord left inside), but not on the chord itself."""
+    cdef int64_t i
+    cdef bint odd = False
+    if _on_segment(px, py, cx[a], cy[a], cx[b], cy[b]):
+        return False
+    for i in range(a, b):
+        if _on_segment(px, py, cx[i], cy[i], cx[i + 1], cy[i + 1]):
+            return True
+        if (cy[i] > py) != (cy[i + 1] > py) and \
+                px < cx[i] + (py - cy[i]) * (cx[i + 1] - cx[i]) / (cy[i + 1] - cy[i]):
+            odd = not odd
+    if (cy[b] > py) != (cy[a] > py) and px < cx[b] + (py - cy[b]) * (cx[a] - cx[b]) / (cy[a] - cy[b]):
+        odd = not odd
+    return odd
+
+
+cdef inline bint _cross_chord(double ux, double uy, double wx, double wy, double ax, double ay, double bx, double by,
+                              vector[double]& xs, vector[double]& ys) noexcept nogil:
+    """Append where segment u -> w meets the line of chord a -> b; False when they run parallel."""
+    cdef double dx = bx - ax, dy = by - ay, ex = wx - ux, ey = wy - uy
+    cdef double denom = ex * dy - ey * dx, t
+    if fabs(denom) <= 1e-12 * (fabs(ex) + fabs(ey)) * (fabs(dx) + fabs(dy)):
+        return False
+    t = ((ax - ux) * dy - (ay - uy) * dx) / denom
+    t = min(1.0, max(0.0, t))
+    _push_new(xs, ys, ux + t * ex, uy + t * ey)
+    return True
+
+
+cdef inline void _push_new(vector[double]& xs, vector[double]& ys, double x, double y) noexcept nogil:
+    if xs.size() and xs.back() == x and ys.back() == y:
+        return
+    xs.push_back(x)
+    ys.push_back(y)
+
+
+def cover_pockets(const double[:, ::1] xy, const int64_t[::1] ring_off, const int64_t[::1] poly_off, chains):
+    """The polygons ``(xy, ring_off, poly_off)`` (a longer range, simplified outwards) grown to cover what the
+    outward simplification of a shorter range on the same grid added (``chains``: :func:`simplify_rings`'s, for
+    that range): their union, without a general overlay; ``()`` when that adds nothing. None when the shapes are
+    not as assumed (the caller then unites them the general way).
+
+    The longer range's area holds the shorter one's traced area, so its boundary never enters it; the shorter
+    one's simplified area is its traced area plus pockets, each between a chord and the chain of points it
+    replaced. The boundary can only enter a pocket across its chord, so each run of points inside one pocket is
+    replaced by where it crosses the chord: the boundary then follows the chord. A hole left inside pockets goes.
+    """
+    cdef const double[:, ::1] cxy = chains[0]
+    cdef const int64_t[::1] coff = chains[1]
+    cdef const uint8_t[::1] kept = np.ascontiguousarray(chains[2]).view(np.uint8)
+    cdef int64_t n_chain = cxy.shape[0], r, i, k, a, last, n, u, w, p, g, gx, gy
+    cdef int64_t n_polys = poly_off.shape[0] - 1, pi, ring_start
+    cdef vector[double] cx, cy, xs, ys, area_of
+    cdef vector[int64_t] p_a, p_b, grid_off, grid_ids, cls, out_ring_off, out_poly_off
+    cdef vector[double] bx0, by0, bx1, by1
+    cdef double xmin = INFINITY, ymin = INFINITY, xmax = -INFINITY, ymax = -INFINITY, bucket, area, lab, d
+    cdef double qx0, qy0, qx1, qy1, px, py
+    cdef int64_t nx, ny, c
+    cdef bint failed = False, dropped
+    if n_chain == 0:
+        return ()
+    with nogil:
+        cx.resize(n_chain)
+        cy.resize(n_chain)
+        for i in range(n_chain):
+            cx[i] = cxy[i, 0]
+            cy[i] = cxy[i, 1]
+        # The pockets: consecutive kept points with dropped ones between them not all on the chord.
+        for r in range(coff.shape[0] - 1):
+            last = -1
+            for i in range(coff[r], coff[r + 1]):
+                if not kept[i]:
+                    continue
+                if last >= 0 and i - last >= 2:
+                    lab = fabs(cx[i] - cx[last]) + fabs(cy[i] - cy[last])
+                    d = 0.0
+                    qx0 = qx1 = cx[last]
+                    qy0 = qy1 = cy[last]
+                    for k in range(last + 1, i + 1):
+                        d = max(d, fabs((cx[i] - cx[last]) * (cy[k] - cy[last]) - (cy[i] - cy[last]) * (cx[k] - cx[last])))
+                        qx0 = min(qx0, cx[k])
+                        qx1 = max(qx1, cx[k])
+                        qy0 = min(qy0, cy[k])
+                        qy1 = max(qy1, cy[k])
+                    if d > 1e-9 * lab * (lab + 1.0):
+                        p_a.push_back(last)
+                        p_b.push_back(i)
+                        bx0.push_back(qx0)
+                        by0.push_back(qy0)
+                        bx1.push_back(qx1)
+                        by1.push_back(qy1)
+                        xmin = min(xmin, qx0)
+                        ymin = min(ymin, qy0)
+                        xmax = max(xmax, qx1)
+                        ymax = max(ymax, qy1)
+                last = i
+    if p_a.size() == 0:
+        return ()  # nothing added: the polygons as they are
+    with nogil:
+        # A uniform grid of buckets over the pockets, each pocket listed in the buckets its box meets.
+        bucket = max(max(xmax - xmin, ymax - ymin) / 128.0, 1.0)
+        nx = <int64_t>((xmax - xmin) / bucket) + 1
+        ny = <int64_t>((ymax - ymin) / bucket) + 1
+        grid_off.assign(nx * ny + 1, 0)
+        for p in range(<int64_t>p_a.size()):
+            for gy in range(<int64_t>((by0[p] - ymin) / bucket), <int64_t>((by1[p] - ymin) / bucket) + 1):
+                for gx in range(<int64_t>((bx0[p] - xmin) / bucket), <int64_t>((bx1[p] - xmin) / bucket) + 1):
+                    grid_off[gy * nx + gx + 1] += 1
+        for g in range(nx * ny):
+            grid_off[g + 1] += grid_off[g]
+        grid_ids.resize(grid_off[nx * ny])
+        cls.assign(nx * ny, 0)  # fill position per bucket
+        for p in range(<int64_t>p_a.size()):
+            for gy in range(<int64_t>((by0[p] - ymin) / bucket), <int64_t>((by1[p] - ymin) / bucket) + 1):
+                for gx in range(<int64_t>((bx0[p] - xmin) / bucket), <int64_t>((bx1[p] - xmin) / bucket) + 1):
+                    g = gy * nx + gx
+                    grid_ids[grid_off[g] + cls[g]] = p
+                    cls[g] += 1
+        out_ring_off.push_back(0)
+        out_poly_off.push_back(0)
+        for pi in range(n_polys):
+            for r in range(poly_off[pi], poly_off[pi + 1]):
+                n = ring_off[r + 1] - ring_off[r] - 1  # distinct points (the ring is closed)
+                a = ring_off[r]
+                cls.assign(n, -1)
+                for i in range(n):
+                    px = xy[a + i, 0]
+                    py = xy[a + i, 1]
+                    if xmin <= px <= xmax and ymin <= py <= ymax:
+                        g = <int64_t>((py - ymin) / bucket) * nx + <int64_t>((px - xmin) / bucket)
+                        for k in range(grid_off[g], grid_off[g + 1]):
+                            p = grid_ids[k]
+                            if bx0[p] <= px <= bx1[p] and by0[p] <= py <= by1[p] and \
+                                    _in_pocket(cx.data(), cy.data(), p_a[p], p_b[p], px, py):
+                                cls[i] = p
+                                break
+                ring_start = xs.size()
+                for k in range(n):  # each edge u -> w: where it leaves a pocket, enters one, and w unless in one
+                    u = (n - 1 + k) % n
+                    w = k
+                    if cls[u] >= 0 and cls[u] != cls[w]:  # leaves a pocket across its chord
+                        p = cls[u]
+                        if not _cross_chord(xy[a + u, 0], xy[a + u, 1], xy[a + w, 0], xy[a + w, 1], cx[p_a[p]],
+                                            cy[p_a[p]], cx[p_b[p]], cy[p_b[p]], xs, ys):
+                            failed = True
+                    if cls[w] >= 0 and cls[w] != cls[u]:  # enters one
+                        p = cls[w]
+                        if not _cross_chord(xy[a + u, 0], xy[a + u, 1], xy[a + w, 0], xy[a + w, 1], cx[p_a[p]],
+                                            cy[p_a[p]], cx[p_b[p]], cy[p_b[p]], xs, ys):
+                            failed = True
+                    if cls[w] < 0:
+                        _push_new(xs, ys, xy[a + w, 0], xy[a + w, 1])
+                if <int64_t>xs.size() == ring_start:  # inside one pocket: a hole the shorter range fills goes
+                    if r == poly_off[pi]:
+                        failed = True
+                        break
+                    continue
+                if <int64_t>xs.size() > ring_start + 1 and xs.back() == xs[ring_start] and ys.back() == ys[ring_start]:
+                    xs.pop_back()
+                    ys.pop_back()
+                xs.push_back(xs[ring_start])
+                ys.push_back(ys[ring_start])
+                area = 0.0
+                for i in range(ring_start, <int64_t>xs.size() - 1):
+                    area += xs[i] * ys[i + 1] - xs[i + 1] * ys[i]
+                dropped = <int64_t>xs.size() - ring_start < 4 or (area > -1e-6 if r > poly_off[pi] else area < 1e-6)
+                if dropped:
+                    if r == poly_off[pi]:
+                        failed = True
+                        break
+                    xs.resize(ring_start)  # a hole the shorter range fills (or one squeezed to nothing)
+                    ys.resize(ring_start)
+                    continue
+                out_ring_off.push_back(<int64_t>xs.size())
+            if failed:
+                break
+            out_poly_off.push_back(<int64_t>out_ring_off.size() - 1)
+    if failed:
+        return None
+    cdef vector[double] no_areas
+    out, off, _ = _arrays(xs, ys, out_ring_off, no_areas)
+    poff = np.empty(out_poly_off.size(), dtype=np.int64)
+    cdef int64_t[::1] poff_v = poff
+    for i in range(<int64_t>out_poly_off.size()):
+        poff_v[i] = out_poly_off[i]
+    return out, off, poff

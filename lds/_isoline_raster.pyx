@@ -24,6 +24,7 @@ cnp.import_array()
 cdef double EARTH_RADIUS_M = 6371008.8  # same constant as lds.geo
 cdef float NAN_MARK = -1.0  # a cell no road crosses (costs are never negative)
 cdef int32_t INT32_BIG = 2147483647
+cdef double INSIDE_M = 1e-6  # far more than a sample's rounding off its segment (metres, a few ulps of 1e5)
 
 
 cdef inline double _load_edge(const int64_t* off, int32_t e, const double* lon, const double* lat, double lon0,
@@ -296,13 +297,30 @@ def reached_extents(const int32_t[::1] item_edge, const double[::1] item_f0, con
     cdef const uint8_t[::1] sel = select if has_sel else np.zeros(1, dtype=np.uint8)
     if has_sel and sel.shape[0] != n_items:
         raise ValueError("select must hold one flag per item")
+    cdef int64_t v
+    cdef double bx0, bx1, by0, by1, px, py
     with nogil:
-        for i in range(n_items):
+        # The items from the last settled (the farthest, roughly) on: once the box holds the frontier's roads, an
+        # item whose points all lie well inside it (its samples are on its segments, to a few ulps) adds nothing,
+        # and is not sampled.
+        for i in range(n_items - 1, -1, -1):
             e = item_edge[i]
             f0 = item_f0[i]; c0 = item_c0[i]; c = edge_w[e]; cb = item_cb[i]; wb = item_wb[i]
             if c0 > limit and cb > limit:
                 continue
             chosen = has_sel and sel[i] != 0
+            if xmin <= xmax and (not chosen or sxmin <= sxmax):
+                bx0 = by0 = 1e300
+                bx1 = by1 = -1e300
+                for v in range(geom_off[e], geom_off[e + 1]):
+                    px = (plon[v] - lon0) * kx
+                    py = (plat[v] - lat0) * ky
+                    bx0 = min(bx0, px); bx1 = max(bx1, px)
+                    by0 = min(by0, py); by1 = max(by1, py)
+                if (bx0 > xmin + INSIDE_M and bx1 < xmax - INSIDE_M and by0 > ymin + INSIDE_M and by1 < ymax - INSIDE_M
+                        and (not chosen or (bx0 > sxmin + INSIDE_M and bx1 < sxmax - INSIDE_M
+                                            and by0 > symin + INSIDE_M and by1 < symax - INSIDE_M))):
+                    continue
             length = _load_edge(&geom_off[0], e, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
             inv_len = 1.0 / length if length > 0 else 0.0
             n_samples = <int64_t>floor(length / h)

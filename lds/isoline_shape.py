@@ -22,8 +22,10 @@ a trip reaches. Method (no per-edge or per-cell Python loop):
 4. simplify the rings outwards (Douglas-Peucker, ``_contour``) to ``isoline_simplify_m`` or the cell size,
    project to lon/lat, round to ``COORD_DECIMALS`` and check validity (``_polygon_check``, C++; a polygon
    simplification made invalid is drawn unsimplified, one rounding broke is snapped by GEOS);
-5. nest: a range is united with the shorter range before it where that one sticks out (its outward
-   simplification, or a finer cell), which a longer range in the request never changes.
+5. nest: a range holds the shorter ones' traced areas (one field, so one grid); what their outward
+   simplification added (pockets between each chord and the points it replaced) is added to it along those
+   chords (``_contour.cover_pockets``, no polygon union). A shorter range drawn on a finer cell is united with it
+   (GEOS) where it sticks out. A longer range in the request never changes a range.
 
 The GeoJSON holds one (n, 2) numpy array per ring (:class:`Ring`), which :mod:`lds.fastjson` writes without a
 Python object per point. The raster and contour loops borrow per-thread scratch buffers (:class:`Workspace`).
@@ -39,11 +41,10 @@ import numpy as np
 import shapely
 
 from lds import fastjson
-from lds._contour import simplify_rings, trace_levels, trace_rings  # noqa: F401 - trace_rings re-exported
+from lds._contour import cover_pockets, simplify_rings, trace_levels, trace_rings  # noqa: F401 - trace_rings re-exported
 from lds._coords_json import pairs_json
 from lds._isoline_raster import catchment_field, reach_items, reached_extent, reached_extents
 from lds._polygon_check import polygon_problems
-from lds.errors import OutOfCoverage
 from lds.geo import EARTH_RADIUS_M, haversine_m
 from lds.graph.search import EdgeBoxes, Reach, expand_ranges, search_index
 from lds.isoline_walk import foot_field_args, walked
@@ -141,12 +142,14 @@ class Rings:
     points: np.ndarray
     ring_off: np.ndarray
     poly_off: np.ndarray
+    chains: tuple | None = None  # what the simplification started from (simplify_rings's chains), when asked
 
     @classmethod
     def from_traced(cls, xy: np.ndarray, offsets: np.ndarray, areas: np.ndarray, min_hole_m2: float,
-                    simplify_m: float = 0.0, side: int = 0) -> Rings:
+                    simplify_m: float = 0.0, side: int = 0, chains: bool = False) -> Rings:
         """Group traced rings into polygons, dropping holes under ``min_hole_m2``, and simplify them to
-        ``simplify_m`` (see :meth:`simplified`) straight from the traced arrays."""
+        ``simplify_m`` (see :meth:`simplified`) straight from the traced arrays; with ``chains``, keep what a
+        longer range needs to cover this one's simplification (:func:`lds._contour.cover_pockets`)."""
         is_shell = areas > 0
         shells = np.flatnonzero(is_shell)
         if len(shells) == 0:
@@ -164,12 +167,15 @@ class Rings:
             rings = rings[order]
             poly_off = np.concatenate([np.flatnonzero(is_shell[rings]), [len(rings)]])
         if simplify_m > 0:
+            if chains:
+                points, ring_off, kept = simplify_rings(xy, offsets, float(simplify_m), int(side), rings, True)
+                return cls(points, ring_off, poly_off, kept)
             points, ring_off = simplify_rings(xy, offsets, float(simplify_m), int(side), rings)
             return cls(points, ring_off, poly_off)
         lengths = offsets[rings + 1] - offsets[rings]
         points = xy[expand_ranges(offsets[rings], lengths)]
         ring_off = np.concatenate([[0], np.cumsum(lengths)])
-        return cls(points, ring_off, poly_off)
+        return cls(points, ring_off, poly_off, () if chains else None)  # (): nothing added to the traced area
 
     @property
     def empty(self) -> bool:
@@ -365,7 +371,7 @@ def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], bas
         x0, y0 = jx0 * cell, jy0 * cell
         bbox = (frame.lon0 + x0 / frame.kx, frame.lat0 + y0 / frame.ky, frame.lon0 + (x0 + nx * cell) / frame.kx,
                 frame.lat0 + (y0 + ny * cell) / frame.ky)
-        claims = _claims(graph, items[0], bbox)
+        claims = _claims(graph, items[0], bbox, workspace)
         foot = foot_field_args(park[0], records, limit, bbox) if park is not None else None
         z, row_lo, row_hi = catchment_field(*items, weight, *geometry, index.edge_rev, snapping_edges(graph), claims,
                                             frame.lon0, frame.lat0, limit, cell, offroad_m, jx0, jy0, nx, ny,
@@ -392,13 +398,19 @@ _COLUMNS = (np.float64, np.float64, np.int64, np.float64, np.int64, np.float64)
 
 class _SnappedPoints:
     """The points of roads cut off from the network and where each snaps (:func:`_snapped_points`), for one
-    ``(spacing, radius)``: flat columns, road ``e``'s points at rows ``span[e, 0]:span[e, 1]`` (-1: not yet found),
-    grown under ``lock`` on first use of a road."""
+    ``(spacing, radius)``: flat columns, the points of road ``ids[k]`` at rows ``span[k, 0]:span[k, 1]`` (-1: not yet
+    found), grown under ``lock`` on first use of a road. ``ids``: the cut-off roads, ascending (a span per road of
+    the graph would be 16 bytes for each of a country's millions of edges)."""
 
-    def __init__(self, n_edges: int) -> None:
+    def __init__(self, ids: np.ndarray) -> None:
         self.lock = threading.Lock()
-        self.span = np.full((n_edges, 2), -1, dtype=np.int64)
+        self.ids = np.sort(np.asarray(ids, dtype=np.int64))
+        self.span = np.full((len(self.ids), 2), -1, dtype=np.int64)
         self.columns = tuple(np.zeros(0, dtype=dtype) for dtype in _COLUMNS)
+
+    def rows_of(self, edges: np.ndarray) -> np.ndarray:
+        """The row in ``ids``/``span`` of each of ``edges`` (which must be among ``ids``)."""
+        return np.searchsorted(self.ids, edges)
 
 
 @per_object
@@ -438,29 +450,24 @@ def _snapped_points(graph, edges: np.ndarray, spacing: float, radius: float) -> 
     stores = _cutoff_snaps(graph)
     store = stores.get((float(spacing), float(radius)))
     if store is None:
-        store = stores.setdefault((float(spacing), float(radius)), _SnappedPoints(len(graph.edge_rev)))
-    todo = np.unique(edges[store.span[edges, 0] < 0])
-    if len(todo):
+        store = stores.setdefault((float(spacing), float(radius)), _SnappedPoints(cutoff_boxes(graph).edges))
+    pos = store.rows_of(edges)
+    todo_pos = np.unique(pos[store.span[pos, 0] < 0])
+    if len(todo_pos):
+        todo = store.ids[todo_pos]
         lon, lat, edge, frac = along_edges(graph, todo, spacing)
-        net_edge = np.full(len(lon), -1, dtype=np.int64)
-        net_frac = np.zeros(len(lon))
-        snapper = graph.snapper
-        for k, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True)):  # per point, once per graph
-            try:
-                at = snapper.snap(x, y, radius)
-            except OutOfCoverage:
-                continue
-            if snapper.in_largest[at.edge]:
-                net_edge[k], net_frac[k] = at.edge, at.fraction
+        # Where a router snaps each point (Snapper.snap's search over its grid, one call for them all), kept when
+        # that is the network (the snapper prefers it).
+        net_edge, net_frac = graph.snapper.snap_many_to_network(lon, lat, radius)
         lo, hi = np.searchsorted(edge, todo, side="left"), np.searchsorted(edge, todo, side="right")
         with store.lock:
             base = len(store.columns[0])
             store.columns = tuple(np.concatenate([old, new]) for old, new in zip(
                 store.columns, (lon, lat, edge, frac, net_edge, net_frac), strict=True))
-            store.span[todo] = np.column_stack([base + lo, base + hi])
+            store.span[todo_pos] = np.column_stack([base + lo, base + hi])
     with store.lock:  # the columns and spans of one moment
         columns = store.columns
-        spans = store.span[edges]
+        spans = store.span[pos]
     rows = expand_ranges(spans[:, 0], spans[:, 1] - spans[:, 0])
     return tuple(column[rows] for column in columns)
 
@@ -517,17 +524,23 @@ def _cost_on_edges(graph, reach: Reach, weight: np.ndarray, edge: np.ndarray, fr
     return cost
 
 
-def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
+def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float],
+            workspace: Workspace | None = None) -> np.ndarray:
     """The roads in ``bbox`` (edge ids, the lower one of a two-way road) that claim the places nearest them: the
     roads a router snaps to (:func:`snapping_edges`), except the reached ones (``item_edge``), which the field
     draws itself."""
     edges = claim_boxes(graph).in_box(bbox)
     rev = np.asarray(graph.edge_rev)
-    drawn = np.zeros(len(rev), dtype=bool)
-    drawn[item_edge] = True
     twins = rev[item_edge]
-    drawn[twins[twins >= 0]] = True
-    return np.ascontiguousarray(edges[~drawn[edges]], dtype=np.int32)
+    drawn = np.concatenate([item_edge, twins[twins >= 0]])
+    # A byte per edge marks the drawn roads: the thread's (zero between uses) rather than a fresh one per drawing,
+    # whose pages the kernel zeroes anew (megabytes for a country).
+    mark = np.zeros(len(rev), dtype=np.uint8) if workspace is None else workspace.buffer("drawn", np.uint8, len(rev), 0)
+    mark[drawn] = 1
+    try:
+        return np.ascontiguousarray(edges[mark[edges] == 0], dtype=np.int32)
+    finally:
+        mark[drawn] = 0
 
 
 @per_object
@@ -569,22 +582,56 @@ def catchment_geojson(graph, reach: Reach, frame: Frame, ranges: list[float], ba
     outwards, valid, and containing every shorter range's. ``park``, ``cutoff_m``: see :func:`catchment_fields`."""
     levels = sorted(set(ranges))
     shapes: dict[float, Rings | shapely.MultiPolygon] = {}
+    cell_of: dict[float, float] = {}
     for field, group in catchment_fields(graph, reach, frame, levels, base_cell, offroad_m, max_cells, workspace,
                                          park, cutoff_m):
         traced = trace_levels(field.z, field.x0, field.y0, field.cell, np.asarray(group, dtype=np.float64),
                               *field.extents(), workspace, True)
-        for level, rings in zip(group, traced, strict=True):
+        for k, (level, rings) in enumerate(zip(group, traced, strict=True)):
             # A coarser cell draws coarser steps: simplified at least to the cell size (as few points as the
             # drawing's detail needs; still a function of the level alone).
             tolerance = max(simplify_m, field.cell) if simplify_m > 0 else 0.0
-            shapes[level] = _valid_level(Rings.from_traced(*rings, min_hole_m2, tolerance, 1), rings, min_hole_m2)
+            shape = Rings.from_traced(*rings, min_hole_m2, tolerance, 1, k < len(group) - 1)  # chains: see _covering
+            shapes[level] = _valid_level(shape, rings, min_hole_m2)
+            cell_of[level] = field.cell
     by_level, previous = {}, None
-    for level in levels:  # nested as written: the check and the union are made on the rounded coordinates
-        geojson = to_geojson(shapes[level], frame)
-        if previous is not None:
+    for k, level in enumerate(levels):
+        shape = _covering(shapes[level], [shapes[lv] for lv in levels[:k]], [cell_of[lv] for lv in levels[:k + 1]])
+        geojson = to_geojson(shapes[level] if shape is None else shape, frame)
+        if previous is not None and shape is None:  # nested the general way, on the rounded coordinates
             geojson = _nested(geojson, previous)
         by_level[level] = previous = geojson
     return [by_level[r] for r in ranges]
+
+
+def _covering(shape, shorter: list, cells: list[float]) -> Rings | None:
+    """``shape`` (a level simplified outwards) grown to hold the ``shorter`` levels' simplified shapes: each
+    shorter level's outward simplification sticks out of its own traced area by pockets between its chords and
+    the points they replaced, and ``shape``, which holds that traced area (the same grid: ``cells``, this level's
+    last, all equal), is grown by those pockets (:func:`lds._contour.cover_pockets`), so the ranges nest without
+    a polygon union; ``shape`` itself when there are none. None when that does not apply (a shorter level on
+    another cell or drawn the general way) or the result is not valid: then :func:`_nested` unites them."""
+    if not shorter:
+        return shape
+    if not isinstance(shape, Rings) or len(set(cells)) > 1 or shape.empty:
+        return None
+    if any(not isinstance(s, Rings) or (s.chains is None and not s.empty) for s in shorter):
+        return None
+    points, ring_off, poly_off = shape.points, shape.ring_off, shape.poly_off
+    for inner in reversed(shorter):
+        if inner.empty or inner.chains == ():  # drawn as traced: inside this level's traced area already
+            continue
+        grown = cover_pockets(points, ring_off, poly_off, inner.chains)
+        if grown is None:
+            return None
+        if grown:
+            points, ring_off, poly_off = grown
+    if points is shape.points:
+        return shape
+    bad, overlap = polygon_problems(points, ring_off, poly_off)
+    if bad.any() or overlap:
+        return None
+    return Rings(points, ring_off, poly_off)
 
 
 def _as_shapely(geojson: dict) -> shapely.MultiPolygon:

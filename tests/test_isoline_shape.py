@@ -16,6 +16,7 @@ from lds.isoline_shape import (
     Frame,
     Rings,
     Workspace,
+    _covering,
     _nested,
     as_multipolygon,
     catchment_field,
@@ -365,3 +366,43 @@ def test_a_shorter_range_sticking_out_is_united_into_the_longer_one():
     united = shape(_nested(outer, sticking))
     assert united.is_valid and united.covers(shape(sticking)) and united.covers(shape(outer))
     assert united.area == pytest.approx(shape(outer).area + shape(sticking).difference(shape(outer)).area, rel=1e-6)
+
+
+
+def blob_field(seed: int) -> np.ndarray:
+    """A cost field growing outwards from the middle, unevenly, with a few unreached lakes: nested lobed areas with
+    holes, as a catchment's ranges are."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:90, 0:110].astype(float)
+    angle, r = np.arctan2(yy - 45, xx - 55), np.hypot(yy - 45, xx - 55)
+    z = r * (1 + 0.35 * np.sin(rng.integers(2, 7) * angle + rng.uniform(0, 6)) + 0.15 * np.sin(rng.integers(7, 13) * angle))
+    z += rng.uniform(0, 2.5, z.shape)
+    for _ in range(6):
+        ly, lx, radius = rng.uniform(15, 75), rng.uniform(15, 95), rng.uniform(2, 6)
+        z[np.hypot(yy - ly, xx - lx) < radius] = np.inf
+    z[:2, :] = z[-2:, :] = z[:, :2] = z[:, -2:] = np.inf
+    return z.astype(np.float32)
+
+
+def test_a_longer_range_covers_the_shorter_ones_simplification_without_a_union():
+    """On one grid, each range simplified outwards alone, the longer one grown by the pockets the shorter ones'
+    simplification added (no polygon union) is valid and is their union, as GEOS computes it."""
+    levels, cell, tested, stuck_out = [12.0, 20.0, 28.0], 10.0, 0, 0
+    for seed in range(30):
+        z = blob_field(seed)
+        lo, hi = np.zeros(z.shape[0], dtype=np.int32), np.full(z.shape[0], z.shape[1] - 1, dtype=np.int32)
+        traced = trace_levels(z, 0.0, 0.0, cell, np.array(levels), lo, hi, None, True)
+        shapes = [Rings.from_traced(*t, 300.0, 2 * cell, 1, k < len(levels) - 1) for k, t in enumerate(traced)]
+        if not all(as_multipolygon(s).is_valid for s in shapes):
+            continue  # simplified into itself: drawn the general way (_valid_level)
+        tested += 1
+        for k in range(1, len(levels)):
+            grown = _covering(shapes[k], shapes[:k], [cell] * (k + 1))
+            union = shapely.union_all([as_multipolygon(s) for s in shapes[:k + 1]])
+            result = as_multipolygon(grown)
+            stuck_out += not as_multipolygon(shapes[k]).buffer(1e-6).covers(as_multipolygon(shapes[k - 1]))
+            assert result.is_valid
+            assert result.buffer(1e-6).covers(union) and union.buffer(1e-6).covers(result)
+            assert result.area == pytest.approx(union.area, rel=1e-9)
+        assert _covering(shapes[2], shapes[:2], [cell, cell, 2 * cell]) is None  # another grid: the general way
+    assert tested >= 20 and stuck_out >= 20  # the shorter range's simplification does stick out, and is covered

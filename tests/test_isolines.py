@@ -17,7 +17,7 @@ from lds import fastjson
 from lds.errors import OutOfCoverage
 from lds.geo import haversine_m, local_xy
 from lds.graph.search import AT_NODE_M, bounded_search
-from lds.isoline_shape import COORD_DECIMALS
+from lds.isoline_shape import COORD_DECIMALS, along_edges
 from lds.isolines import isolines
 
 SEA = (7.50, 43.70)  # Mediterranean, kilometres from any Monaco road
@@ -396,3 +396,29 @@ def test_isolines_api_errors(client, query, status):
     assert r.status_code == status
     body = r.get_json()
     assert set(body) == {"error", "status"} and body["status"] == status and body["error"]
+
+
+@pytest.mark.parametrize("mode, radius", [("car", 200.0), ("car", 30.0), ("walk", 80.0)])
+def test_many_points_snap_to_the_network_as_the_router_snaps_each(lds_core, mode, radius):
+    """The cut-off roads' points are snapped in one call (Snapper.snap_many_to_network): the same edge and fraction as
+    Snapper.snap gives each point (kept when on the largest component), ties and misses included."""
+    graph = lds_core.graph(mode)
+    snapper = graph.snapper
+    rng = np.random.default_rng(4)
+    edges = rng.choice(len(graph.edge_rev), size=400, replace=False).astype(np.int64)
+    lon, lat, _, _ = along_edges(graph, np.sort(edges), 15.0)
+    lon = np.concatenate([lon, lon + rng.normal(0, 3e-4, len(lon))])  # on the roads (ties at nodes) and off them
+    lat = np.concatenate([lat, lat + rng.normal(0, 3e-4, len(lat))])
+    edge, frac = snapper.snap_many_to_network(lon, lat, radius)
+    missed = 0
+    for k, (x, y) in enumerate(zip(lon.tolist(), lat.tolist(), strict=True)):
+        try:
+            at = snapper.snap(x, y, radius)
+        except OutOfCoverage:
+            at = None
+        if at is None or not snapper.in_largest[at.edge]:
+            assert edge[k] == -1
+            missed += 1
+        else:
+            assert (edge[k], frac[k]) == (at.edge, at.fraction)
+    assert missed < len(lon)

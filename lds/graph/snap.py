@@ -130,6 +130,15 @@ class Snapper:
         cells = expand_ranges(lo, hi - lo)
         return np.unique(seg_edge[cell_seg[expand_ranges(cell_off[cells], cell_off[cells + 1] - cell_off[cells])]])
 
+    def snap_many_to_network(self, lon: np.ndarray, lat: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """For many points, where :meth:`snap` puts each when that is the largest component: ``(edge, fraction)``
+        arrays, edge -1 where no edge of it is within ``radius_m`` (one call for a region's points)."""
+        from lds.graph._snap import nearest_on_network
+
+        return nearest_on_network(np.ascontiguousarray(lon, dtype=np.float64),
+                                  np.ascontiguousarray(lat, dtype=np.float64), float(radius_m), self._dlon,
+                                  self._dlat, *self._args, *self._geom)
+
     def snap(self, lon: float, lat: float, radius_m: float) -> Snap:
         """The nearest edge within ``radius_m``, preferring the largest component; else OutOfCoverage."""
         from lds.graph._snap import nearest
