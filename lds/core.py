@@ -55,7 +55,6 @@ class LDS:
         from lds.graph.search import search_index
         from lds.isoline_shape import claim_boxes, snapping_edges
         from lds.isoline_walk import foot_network
-        from lds.routing_alternatives import alternative_spaces
 
         for graph in self.graphs.values():
             graph.snapper  # noqa: B018 - built on first access
@@ -63,7 +62,6 @@ class LDS:
             search_index(graph)
             snapping_edges(graph)
             claim_boxes(graph)
-            alternative_spaces(graph)
         if "car" in self.graphs and "walk" in self.graphs:  # car isolines' park and walk
             foot_network(self.graphs["car"], self.graphs["walk"])
 

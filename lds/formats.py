@@ -12,20 +12,21 @@ DATA_FORMAT = 3  # 3: barrier nodes cut car graphs
 
 # meta.json ``model_version``: what a build computes from the same extract (speeds, access, turn costs, derived
 # arrays). Older builds still load (the layout is the same); `lds build --if-changed` rebuilds them.
-MODEL_VERSION = 3  # 2: walking leaves cycleways without a foot tag; the matrix's arc costs written at build
+MODEL_VERSION = 4  # 2: walking leaves cycleways without a foot tag; the matrix's arc costs written at build
 # 3: the structures a server built at load derived at build (DERIVED_ARRAYS), and the address index's nearest-point
 # grids (``<name>_grid_*.npy``, lds.geocoding.nearest; an index without them builds them in memory at load)
+# 4: the served hierarchy compacted (CH_COMPACTED): the matrix's arc costs float32, the contraction's per-arc head
+# and label dropped by the derived stage (a build that still has them is served as before), and no float copy of
+# the upward weights for the alternatives (the derived ``spaces``: their searches run on the integer weights)
 
 # Arrays `lds build` derives from a mode's graph for serving (lds.build.derived), written beside it in graph/<mode>/ as
 # ``derived_<part>_<name>.npy`` and memory-mapped at load, so servers neither build them at start-up nor hold them in
-# anonymous memory: the isolines' search index (``search``), the alternatives' float upward weights (``spaces``),
-# the roads that claim places (``snapping``, ``claims``), the roads cut off from the network (``cutoff``) and, in the
+# anonymous memory: the isolines' search index (``search``), the roads that claim places (``snapping``, ``claims``), the roads cut off from the network (``cutoff``) and, in the
 # car graph, the walking-only ways of the walking graph for park and walk (``foot``). A build without them
 # (model_version 2) is served by computing them at load.
 DERIVED_PREFIX = "derived_"
 DERIVED_ARRAYS = {
     "search": ("indptr", "adj_edge", "adj_dst", "adj_time", "adj_distance"),
-    "spaces": ("fwd_w", "bwd_w"),
     "snapping": ("edges",),
     "claims": ("edges", "bounds"),
     "cutoff": ("edges", "bounds"),
@@ -35,6 +36,13 @@ DERIVED_ARRAYS = {
 
 # ch.json ``format`` of a mode's routing hierarchy (lds.graph.prepare writes it, lds.graph.router checks it).
 CH_FORMAT = 2
+
+# The contraction's per-arc arrays the served hierarchy does without (lds.build.derived.compact_arcs deletes them;
+# lds.graph.router serves either layout, told apart by the label's file). ``ch_arc_c1``, the first half of a shortcut
+# and -1 for an original arc, then holds ``~edge`` (negative) for an original arc instead: one int32 says how to
+# unpack an arc, and its label needs no array of its own. An arc's head needs none either: it is the node whose
+# forward list holds it, or the owner of its backward list.
+CH_COMPACTED = ("ch_arc_label", "ch_arc_head")
 
 # Address index manifest ``format`` (lds.geocoding.build writes it, lds.geocoding.index checks it).
 GEOCODER_FORMAT = 1

@@ -16,17 +16,13 @@ admissible one.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import numpy as np
 
 from lds.errors import BadRequest, NotFound
-from lds.graph._search import bounded_dijkstra
-from lds.graph.derived import derived
 from lds.graph.router import LegPath
 from lds.graph.snap import Snap
-from lds.memo import per_object
 from lds.routing import LonLat, Route, build_leg, route, snap_points
 
 STRETCH = 0.25  # an alternative weighs at most 1.25 times the best route
@@ -36,52 +32,13 @@ MAX_CANDIDATES = 48  # via nodes tried (two hierarchy queries each), cheapest up
 TOLERANCE_MS = 1.0  # integer millisecond weights: equal costs compare within this
 
 
-class _Spaces:
-    """The hierarchy's upward graphs as float CSR arrays for :func:`bounded_dijkstra`, and scratch space. The float
-    weights are mapped from the data dir when the build derived them (``spaces``), else converted here."""
-
-    def __init__(self, graph):
-        stored = derived(graph, "spaces")
-        if stored is None or len(stored["fwd_w"]) != len(graph.ch_fwd_w):
-            stored = {"fwd_w": np.asarray(graph.ch_fwd_w, np.float32), "bwd_w": np.asarray(graph.ch_bwd_w, np.float32)}
-        self.fwd = (
-            np.asarray(graph.ch_fwd_off, np.int64),
-            np.asarray(graph.ch_fwd_head, np.int32),
-            stored["fwd_w"],
-        )
-        self.bwd = (
-            np.asarray(graph.ch_bwd_off, np.int64),
-            np.asarray(graph.ch_bwd_tail, np.int32),
-            stored["bwd_w"],
-        )
-        self.n = len(self.fwd[0]) - 1
-        self._local = threading.local()
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The derived arrays, by their names in :data:`lds.formats.DERIVED_ARRAYS` (what the build writes)."""
-        return {"fwd_w": self.fwd[2], "bwd_w": self.bwd[2]}
-
-    def search(self, forward: bool, nodes: Sequence[int], costs: Sequence[float], limit: float):
-        dist = getattr(self._local, "dist", None)
-        if dist is None:
-            dist = self._local.dist = np.full(self.n, np.inf)
-        off, adj, w = self.fwd if forward else self.bwd
-        return bounded_dijkstra(off, adj, w, np.asarray(nodes, np.int32), np.asarray(costs, np.float64), limit, dist)
-
-
-@per_object
-def alternative_spaces(graph) -> _Spaces:
-    """The graph's upward search spaces for the via-node candidates, built once per loaded graph."""
-    return _Spaces(graph)
-
-
 def via_candidates(graph, s_nodes, s_costs, t_nodes, t_costs, best_ms: float) -> np.ndarray:
     """Hierarchy nodes settled by both full upward searches with ``d_f + d_b`` within the stretch bound, the
     cheapest first."""
-    spaces = alternative_spaces(graph)
     bound = (1.0 + STRETCH) * best_ms
-    f_nodes, f_cost = spaces.search(True, s_nodes, s_costs, bound - min(0.0, min(t_costs)))
-    b_nodes, b_cost = spaces.search(False, t_nodes, t_costs, bound - min(0.0, min(s_costs)))
+    # the full upward searches, in the router's hierarchy query over its integer weights
+    f_nodes, f_cost = graph.router.upward(True, s_nodes, s_costs, bound - min(0.0, min(t_costs)))
+    b_nodes, b_cost = graph.router.upward(False, t_nodes, t_costs, bound - min(0.0, min(s_costs)))
     both, fi, bi = np.intersect1d(f_nodes, b_nodes, assume_unique=True, return_indices=True)
     total = f_cost[fi] + b_cost[bi]
     keep = total <= bound

@@ -44,7 +44,6 @@ def measure(data: Path) -> list[dict]:
     from lds.graph.search import search_index
     from lds.isoline_shape import claim_boxes, snapping_edges
     from lds.isoline_walk import foot_network
-    from lds.routing_alternatives import alternative_spaces
     from lds.settings import Settings
 
     rows: list[dict] = []
@@ -71,7 +70,6 @@ def measure(data: Path) -> list[dict]:
         step(f"{mode} search_index", lambda g=graph: search_index(g))
         step(f"{mode} snapping_edges", lambda g=graph: snapping_edges(g))
         step(f"{mode} claim_boxes", lambda g=graph: claim_boxes(g))
-        step(f"{mode} alternative_spaces", lambda g=graph: alternative_spaces(g))
     if "car" in lds.graphs and "walk" in lds.graphs:
         step("foot_network", lambda: foot_network(lds.graphs["car"], lds.graphs["walk"]))
     step("geocoder", lambda: lds.geocode("1 Main Street", limit=1))

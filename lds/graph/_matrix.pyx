@@ -6,7 +6,9 @@ every node it settles; one upward forward search per source then scans the bucke
 so n x m costs take n + m small searches instead of n x m point-to-point queries.
 
 Labels carry the routing weight (ms, what the searches minimise) plus the duration (s) and distance (m) of
-the path that weight was found along, so each cell reports what a single route between the two points does.
+the path that weight was found along, so each cell reports what a single route between the two points does. The
+arcs' durations and distances are float32 (each the float64 sum of its road edges' float32 values, rounded once);
+labels add them up in float64.
 """
 
 import numpy as np
@@ -17,8 +19,13 @@ from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t
 from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
+from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE, mmap, munmap
 
 cnp.import_array()
+
+ctypedef fused real:  # the arcs' durations and distances: float32, float64 in builds of model version 3 and older
+    float
+    double
 
 
 cdef struct Entry:
@@ -29,36 +36,52 @@ cdef struct Entry:
     double dist
 
 
-cdef class _Search:
-    """Scratch labels of one upward search (stamped, so nothing is cleared between searches)."""
+cdef struct Node:
+    # One node's label (weight, and the duration and distance along it), side by side: a node a search touches
+    # maps one page and one cache line (32 bytes, aligned).
+    double w
+    double dur
+    double dist
+    int32_t stamp
+    uint8_t initial
 
-    cdef vector[double] w, dur, dist
-    cdef vector[int32_t] stamp
-    cdef vector[uint8_t] initial
+
+cdef class _Search:
+    """Scratch labels of one upward search (stamped, so nothing is cleared between searches), in an anonymous map:
+    zero until written, so only the pages the searches touch are ever mapped (not a zero-filled array per node)."""
+
+    cdef Node* node
+    cdef size_t size
     cdef int32_t cur
 
     def __cinit__(self, Py_ssize_t n):
-        self.w.resize(n, 0)
-        self.dur.resize(n, 0)
-        self.dist.resize(n, 0)
-        self.stamp.resize(n, 0)
-        self.initial.resize(n, 0)
+        self.size = max(n, 1) * sizeof(Node)
+        cdef void* p = mmap(NULL, self.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        if p == MAP_FAILED:
+            self.node = NULL
+            raise MemoryError("distance matrix labels")
+        self.node = <Node*>p
         self.cur = 0
+
+    def __dealloc__(self):
+        if self.node != NULL:
+            munmap(self.node, self.size)
 
 
 cdef void _seed(_Search s, priority_queue[pair[double, int32_t]]& heap, const int32_t[::1] node,
                 const double[::1] w, const double[::1] dur, const double[::1] dist, int64_t lo, int64_t hi):
     cdef int64_t k
     cdef int32_t u
+    cdef Node* N = s.node
     s.cur += 1
     for k in range(lo, hi):
         u = node[k]
-        if s.stamp[u] != s.cur or w[k] < s.w[u]:
-            s.stamp[u] = s.cur
-            s.w[u] = w[k]
-            s.dur[u] = dur[k]
-            s.dist[u] = dist[k]
-            s.initial[u] = 1
+        if N[u].stamp != s.cur or w[k] < N[u].w:
+            N[u].stamp = s.cur
+            N[u].w = w[k]
+            N[u].dur = dur[k]
+            N[u].dist = dist[k]
+            N[u].initial = 1
             heap.push(pair[double, int32_t](-w[k], u))
 
 
@@ -67,29 +90,31 @@ cdef inline bint _stalled(_Search s, const int64_t[::1] off, const int32_t[::1] 
     """Stall-on-demand: ``u`` is reached cheaper through a higher node (arcs of the other direction)."""
     cdef int64_t i
     cdef int32_t x
+    cdef Node* N = s.node
     for i in range(off[u], off[u + 1]):
         x = nbr[i]
-        if s.stamp[x] == s.cur and s.w[x] + w[i] < d:
+        if N[x].stamp == s.cur and N[x].w + w[i] < d:
             return True
     return False
 
 
 cdef inline void _relax(_Search s, priority_queue[pair[double, int32_t]]& heap, const int64_t[::1] off,
-                        const int32_t[::1] nbr, const int32_t[::1] w, const double[::1] arc_dur,
-                        const double[::1] arc_dist, int64_t arc_base, int32_t u, double d):
+                        const int32_t[::1] nbr, const int32_t[::1] w, const real[::1] arc_dur,
+                        const real[::1] arc_dist, int64_t arc_base, int32_t u, double d):
     """Relax the upward arcs of ``u`` (arc ids ``arc_base + i``), carrying duration and distance along."""
     cdef int64_t i
     cdef int32_t x
     cdef double nd
+    cdef Node* N = s.node
     for i in range(off[u], off[u + 1]):
         x = nbr[i]
         nd = d + w[i]
-        if s.stamp[x] != s.cur or nd < s.w[x]:
-            s.stamp[x] = s.cur
-            s.w[x] = nd
-            s.dur[x] = s.dur[u] + arc_dur[arc_base + i]
-            s.dist[x] = s.dist[u] + arc_dist[arc_base + i]
-            s.initial[x] = 0
+        if N[x].stamp != s.cur or nd < N[x].w:
+            N[x].stamp = s.cur
+            N[x].w = nd
+            N[x].dur = N[u].dur + arc_dur[arc_base + i]
+            N[x].dist = N[u].dist + arc_dist[arc_base + i]
+            N[x].initial = 0
             heap.push(pair[double, int32_t](-nd, x))
 
 
@@ -99,7 +124,7 @@ cdef inline bint _settle(_Search s, priority_queue[pair[double, int32_t]]& heap,
     while not heap.empty():
         top = heap.top()
         heap.pop()
-        if -top.first <= s.w[top.second]:
+        if -top.first <= s.node[top.second].w:
             u[0] = top.second
             d[0] = -top.first
             return True
@@ -108,8 +133,8 @@ cdef inline bint _settle(_Search s, priority_queue[pair[double, int32_t]]& heap,
 
 def many_to_many(const int64_t[::1] fwd_off, const int32_t[::1] fwd_head, const int32_t[::1] fwd_w,
                  const int64_t[::1] bwd_off, const int32_t[::1] bwd_tail, const int32_t[::1] bwd_w,
-                 const double[::1] arc_dur, const double[::1] arc_dist, const int32_t[::1] loop_w,
-                 const double[::1] loop_dur, const double[::1] loop_dist,
+                 const real[::1] arc_dur, const real[::1] arc_dist, const int32_t[::1] loop_w,
+                 const real[::1] loop_dur, const real[::1] loop_dist,
                  const int64_t[::1] s_off, const int32_t[::1] s_node, const double[::1] s_w,
                  const double[::1] s_dur, const double[::1] s_dist,
                  const int64_t[::1] t_off, const int32_t[::1] t_node, const double[::1] t_w,
@@ -136,10 +161,10 @@ def many_to_many(const int64_t[::1] fwd_off, const int32_t[::1] fwd_head, const 
         _seed(s, heap, t_node, t_w, t_dur, t_dist, t_off[j], t_off[j + 1])
         while _settle(s, heap, &u, &d):
             e.target = <int32_t>j
-            e.initial = s.initial[u]
+            e.initial = s.node[u].initial
             e.w = d
-            e.dur = s.dur[u]
-            e.dist = s.dist[u]
+            e.dur = s.node[u].dur
+            e.dist = s.node[u].dist
             b_node.push_back(u)
             b_entry.push_back(e)
             if not _stalled(s, fwd_off, fwd_head, fwd_w, u, d):
@@ -171,10 +196,10 @@ def many_to_many(const int64_t[::1] fwd_off, const int32_t[::1] fwd_head, const 
             for k in range(b_off[u], b_off[u + 1]):
                 e = buckets[k]
                 c = d + e.w
-                cd = s.dur[u] + e.dur
-                cl = s.dist[u] + e.dist
+                cd = s.node[u].dur + e.dur
+                cl = s.node[u].dist + e.dist
                 if c < 0:
-                    if not (s.initial[u] and e.initial) or loop_w[u] == INT32_MAX:
+                    if not (s.node[u].initial and e.initial) or loop_w[u] == INT32_MAX:
                         continue
                     c += loop_w[u]
                     cd += loop_dur[u]

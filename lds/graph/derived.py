@@ -1,8 +1,8 @@
 """The arrays `lds build` derives from a graph for serving (:data:`lds.formats.DERIVED_ARRAYS`), read back.
 
-Each serving structure (the isolines' search index, the alternatives' search spaces, the claiming roads, the park
-and walk network) is mapped from these files when the build wrote them, and computed at load as before when it did
-not (a data dir built by an older lds). Imports nothing of lds but the formats, so any module may use it.
+Each serving structure (the isolines' search index, the claiming roads, the park and walk network) is mapped from
+these files when the build wrote them, and computed at load as before when it did not (a data dir built by an older
+lds). Imports nothing of lds but the formats, so any module may use it.
 """
 
 from __future__ import annotations

@@ -32,6 +32,19 @@ class LegPath:
     turn_s: np.ndarray
 
 
+def hierarchy_query(graph):
+    """A hierarchy query (:class:`lds.graph._ch_query.CHQuery`) over a loaded graph's arrays: compacted by the build
+    (:data:`lds.formats.CH_COMPACTED`) or, before its derived stage ran, the contraction's own (head and label per
+    arc beside the first half; the unpacking codes are then made in this process)."""
+    from lds.graph._ch_query import CHQuery
+
+    g = graph.arrays
+    lists = [g[name] for name in ("ch_fwd_off", "ch_fwd_head", "ch_fwd_w", "ch_bwd_off", "ch_bwd_tail", "ch_bwd_w")]
+    arcs = ("ch_arc_head", "ch_arc_label", "ch_arc_c1") if "ch_arc_label" in g else ("ch_arc_c1",)
+    loops = ("ch_arc_c2", "ch_loop_w", "ch_loop_c1", "ch_loop_c2")
+    return CHQuery(*lists, *(g[name] for name in arcs + loops))
+
+
 def _cheapest(nodes: list[int], costs: list[float], node: int) -> int:
     """Index of the cheapest start label on ``node`` (the one the search kept when a node got several)."""
     return min((i for i, x in enumerate(nodes) if x == node), key=costs.__getitem__)
@@ -42,8 +55,6 @@ class Router:
     tens of microseconds and holds the GIL anyway)."""
 
     def __init__(self, graph):
-        from lds.graph._ch_query import CHQuery
-
         g = graph
         meta_file = g.path / "ch.json"
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
@@ -59,9 +70,7 @@ class Router:
         self.src = self.views["edge_src"]
         self.dst = self.views["edge_dst"]
         self.flags = self.views["edge_flags"]
-        self._query = CHQuery(g.ch_fwd_off, g.ch_fwd_head, g.ch_fwd_w, g.ch_bwd_off, g.ch_bwd_tail, g.ch_bwd_w,
-                              g.ch_arc_head, g.ch_arc_label, g.ch_arc_c1, g.ch_arc_c2, g.ch_loop_w, g.ch_loop_c1,
-                              g.ch_loop_c2)
+        self._query = hierarchy_query(g)
         self._lock = threading.Lock()
 
     def _ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float], list[int], list[float]]:
@@ -129,6 +138,12 @@ class Router:
         with self._lock:
             return self._query.route(np.asarray(s_nodes, np.int32), np.asarray(s_costs, np.float64),
                                      np.asarray(t_nodes, np.int32), np.asarray(t_costs, np.float64))
+
+    def upward(self, forward: bool, nodes, costs, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """The nodes the full upward search from ``nodes`` (at ``costs``, ms) settles within ``limit``, with their
+        costs: forward from sources or backward from targets (the alternatives' via-node candidates)."""
+        with self._lock:
+            return self._query.upward(forward, np.asarray(nodes, np.int32), np.asarray(costs, np.float64), limit)
 
     def ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float]]:
         """The hierarchy nodes a search from (``source``) or to a snapped point starts at, with their costs (ms)."""

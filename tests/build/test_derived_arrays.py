@@ -20,7 +20,6 @@ from lds.core import LDS
 from lds.graph.search import search_index
 from lds.isoline_shape import claim_boxes, cutoff_boxes, snapping_edges
 from lds.isoline_walk import foot_network
-from lds.routing_alternatives import alternative_spaces
 
 PAIRS = [((7.4300, 43.7460), (7.4197, 43.7311)), ((7.4235, 43.7385), (7.4340, 43.7480)),
          ((7.4197, 43.7311), (7.4270, 43.7400)), ((7.4150, 43.7330), (7.4260, 43.7420))]
@@ -49,7 +48,6 @@ def _structures(core: LDS) -> dict[str, np.ndarray]:
     out = {}
     for mode, graph in core.graphs.items():
         out |= {f"{mode} search {k}": v for k, v in search_index(graph).arrays().items()}
-        out |= {f"{mode} spaces {k}": v for k, v in alternative_spaces(graph).arrays().items()}
         out[f"{mode} snapping"] = snapping_edges(graph)
         boxes = claim_boxes(graph)
         out[f"{mode} claims edges"], out[f"{mode} claims bounds"] = boxes.edges, boxes.bounds

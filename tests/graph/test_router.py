@@ -161,6 +161,36 @@ def test_path_is_connected_and_weight_adds_up(car):
         assert leg.weight_s * 1000 >= total - 1.0  # weight = durations + turns (+ restricted-entry weight)
 
 
+@pytest.mark.parametrize("mode", ["car", "walk"])
+def test_upward_searches_settle_what_plain_dijkstra_does(mode, car, walk):
+    """The alternatives' full upward searches (Router.upward, in the query's labels) settle the nodes, at the costs,
+    that a plain bounded Dijkstra over the upward arcs does, then leave the query answering as before."""
+    from lds.graph._search import bounded_dijkstra
+
+    g = {"car": car, "walk": walk}[mode]
+    router = g.router
+    n = len(g.ch_fwd_off) - 1
+    rng = np.random.default_rng(4)
+    pts = _random_points(g, rng, 2)
+    a, b = g.snapper.snap(*pts[0], 2000), g.snapper.snap(*pts[1], 2000)
+    before = router.leg(a, b)
+    dist = np.full(n, np.inf)
+    for forward in (True, False):
+        off, adj, w = ((g.ch_fwd_off, g.ch_fwd_head, g.ch_fwd_w) if forward else (g.ch_bwd_off, g.ch_bwd_tail, g.ch_bwd_w))
+        w = np.asarray(w, np.float32)  # exact: the weights of a city are far below 2**24 ms
+        for _ in range(15):
+            seeds = rng.integers(0, n, 2).astype(np.int32)
+            costs = rng.uniform(-500, 2000, 2)
+            limit = float(rng.uniform(1e4, 3e5))
+            nodes, found = router.upward(forward, seeds, costs, limit)
+            ref_nodes, ref_costs = bounded_dijkstra(np.asarray(off), np.asarray(adj), w, seeds, costs, limit, dist)
+            assert np.array_equal(np.sort(nodes), np.sort(ref_nodes))
+            assert dict(zip(nodes.tolist(), found.tolist())) == dict(zip(ref_nodes.tolist(), ref_costs.tolist()))
+    after = router.leg(a, b)
+    assert (before is None) == (after is None)
+    assert before is None or (np.array_equal(before.edges, after.edges) and before.weight_s == after.weight_s)
+
+
 def test_unreachable_gives_none(car):
     """A target that the largest component cannot reach yields None, not an exception."""
     G = nx.DiGraph(list(zip(car.edge_src.tolist(), car.edge_dst.tolist())))
