@@ -21,8 +21,9 @@ MODEL_VERSION = 4  # 2: walking leaves cycleways without a foot tag; the matrix'
 
 # Arrays `lds build` derives from a mode's graph for serving (lds.build.derived), written beside it in graph/<mode>/ as
 # ``derived_<part>_<name>.npy`` and memory-mapped at load, so servers neither build them at start-up nor hold them in
-# anonymous memory: the isolines' search index (``search``), the roads that claim places (``snapping``, ``claims``), the roads cut off from the network (``cutoff``) and, in the
-# car graph, the walking-only ways of the walking graph for park and walk (``foot``). A build without them
+# anonymous memory: the isolines' search index (``search``), the roads that claim places (``snapping``, ``claims``),
+# the roads cut off from the network (``cutoff``) and, in the car graph, the walking-only ways of the walking graph
+# for park and walk (``foot``). A build without them
 # (model_version 2) is served by computing them at load.
 DERIVED_PREFIX = "derived_"
 DERIVED_ARRAYS = {
