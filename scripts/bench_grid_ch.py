@@ -6,9 +6,11 @@ out, all of about equal cost). This builds an N x N grid (``lds.graph.synthetic.
 the build time, arcs, core size and the p50/p95 of hierarchy queries between random road edges, checking a
 sample of them against plain Dijkstra over the same turn graph; the build's wall and CPU time, the peak
 memory of the process that builds (and queries) and the hierarchy's size on disk. ``--baseline`` first runs the old setting (a
-core searched by Dijkstra) in the same run for the ratio. Prints figures, asserts nothing.
+core searched by Dijkstra) in the same run for the ratio; ``--old-order`` the dissection order as it was before
+per-part separators, 12 cut directions and minimum degree within cells. Prints figures, asserts nothing.
 
     .venv/bin/python scripts/bench_grid_ch.py --size 300 --baseline
+    .venv/bin/python scripts/bench_grid_ch.py --size 300 --old-order
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ def _query_times(graph_dir: Path, n_pairs: int, seed: int, check: int) -> dict:
     from scipy.sparse.csgraph import dijkstra
 
     from lds.graph import prepare
+    from lds.graph.router import hierarchy_query
     from lds.graph.store import RoadGraph
 
     g = RoadGraph.load(graph_dir, "car")
-    q = prepare.ch_query(g)
+    q = hierarchy_query(g)
     n = len(g.ch_rank)
     rng = np.random.default_rng(seed)
     pairs = rng.integers(0, n, size=(n_pairs, 2)).astype(np.int32)
@@ -71,22 +74,23 @@ def _measure(size: int, pairs: int, check: int, work: Path, label: str, override
     import resource
 
     from lds.build.roads import write_graph
-    from lds.graph import prepare
+    from lds.graph import dissection, prepare
     from lds.graph.synthetic import grid_graph
 
     out = work / label
     write_graph(grid_graph(size, size, jitter=0.1, seed=1), out)
-    saved = {k: getattr(prepare, k) for k in overrides}
+    modules = {k: dissection if k in OF_DISSECTION else prepare for k in overrides}
+    saved = {k: getattr(modules[k], k) for k in overrides}
     try:
         for k, v in overrides.items():
-            setattr(prepare, k, v)
+            setattr(modules[k], k, v)
         t0, c0 = time.perf_counter(), time.process_time()
         stats = prepare.prepare_routing(out, "car")
         build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     finally:
         for k, v in saved.items():
-            setattr(prepare, k, v)
+            setattr(modules[k], k, v)
     row = {
         "label": label,
         "grid": f"{size}x{size}",
@@ -100,6 +104,16 @@ def _measure(size: int, pairs: int, check: int, work: Path, label: str, override
     }
     row.update(_query_times(out, pairs, 7, check))
     return row
+
+
+# Settings of lds.graph.dissection (the others are lds.graph.prepare's), and the order before per-part separators,
+# 12 directions and minimum degree within cells.
+OF_DISSECTION = ("DIRECTIONS", "PER_PART", "LEAF_NODES", "CUT_SHARE")
+OLD_ORDER = {
+    "DIRECTIONS": ((1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (1.0, -1.0)),
+    "PER_PART": False,
+    "DISSECTION_MIN_DEGREE": False,
+}
 
 
 def run(size: int, pairs: int, check: int, work: Path, label: str, overrides: dict) -> dict:
@@ -118,6 +132,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=1000)
     ap.add_argument("--check", type=int, default=20, help="queries checked against plain Dijkstra")
     ap.add_argument("--baseline", action="store_true", help="also run the old core-leaving setting first")
+    ap.add_argument("--old-order", action="store_true", help="also run the old dissection order first")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
@@ -132,8 +147,10 @@ def main() -> None:
                     {"CORE_SOFT_DEGREE": 30, "CORE_SOFT_SHARE": 0.10, "NESTED_DISSECTION": False},
                 )
             )
+        if args.old_order:
+            rows.append(run(args.size, args.pairs, args.check, Path(tmp), "old order", OLD_ORDER))
         rows.append(run(args.size, args.pairs, args.check, Path(tmp), "current", {}))
-        if len(rows) == 2:
+        if len(rows) == 2:  # one baseline and the current setting
             print(
                 f"query p50 old/new: {rows[0]['p50_ms'] / rows[1]['p50_ms']:.1f}x, "
                 f"build time new/old: {rows[1]['build_s'] / rows[0]['build_s']:.2f}x"

@@ -494,7 +494,8 @@ cdef class _Contractor:
 
         When contraction by priority stops early (the core limits), ``core_order(nodes, tails, heads)`` — given
         the nodes left and the arcs between them — may return the order in which to contract those too (a nested
-        dissection: separators last); without it they stay a core."""
+        dissection: separators last), or that order and its cells (see _contract_cells); without it they stay a
+        core."""
         # a max-heap over a vector (what std::priority_queue is), so it can be freed before the ordered part
         cdef vector[pair[double, int32_t]] queue
         cdef pair[double, int32_t] top
@@ -549,14 +550,22 @@ cdef class _Contractor:
             self.settle_limit = self.ordered_settle_limit
             self.relax_limit = self.ordered_relax_limit
             ordered = core_order(*self._left())
+            cells = None
+            if isinstance(ordered, tuple):
+                ordered, cells = ordered
             malloc_trim(0)  # the order's temporaries (numpy, in the heap) would stay resident beside the arcs
-            for m in ordered:
-                self._shortcuts(m)
-                self._contract_node(m, nbrs)
-                rank[m] = <int32_t>order
-                order += 1
-                if progress is not None and order % self.report_every == 0:
-                    progress(order, self.n)
+            if cells is None:
+                for m in ordered:
+                    self._shortcuts(m)
+                    self._contract_node(m, nbrs)
+                    rank[m] = <int32_t>order
+                    order += 1
+                    if progress is not None and order % self.report_every == 0:
+                        progress(order, self.n)
+            else:
+                order = self._contract_cells(np.ascontiguousarray(ordered, dtype=np.int32),
+                                             np.ascontiguousarray(cells, dtype=np.int64), rank, order, nbrs,
+                                             progress)
         # The core (uncontracted nodes, when contraction stopped early) keeps every arc between its nodes in
         # both lists, so the query runs a plain bidirectional Dijkstra once both searches are inside it.
         self.core_size = 0
@@ -577,6 +586,41 @@ cdef class _Contractor:
                 a = self._arc(2 * m + 1, j)
                 self._spill(self.b_file, a, self.a_tail[a])
         return self._export(rank, sink)
+
+    cdef int64_t _contract_cells(self, const int32_t[::1] ordered, const int64_t[::1] cells, vector[int32_t]& rank,
+                                 int64_t order, vector[int32_t]& nbrs, object progress) except -1:
+        """Contract ``ordered`` cell by cell (runs of equal ``cells``: a dissection's leaves and separators, whose
+        order among themselves is free), within a cell the node with the fewest arcs it could add first (ins x
+        outs less the arcs it removes, on the live lists: the minimum degree rule of sparse elimination)."""
+        cdef int64_t n = ordered.shape[0], s = 0, e, i, best_i
+        cdef int64_t key, best
+        cdef int32_t m
+        cdef vector[int32_t] block
+        while s < n:
+            e = s + 1
+            while e < n and cells[e] == cells[s]:
+                e += 1
+            block.clear()
+            for i in range(s, e):
+                block.push_back(ordered[i])
+            while not block.empty():
+                best_i = 0
+                best = 0
+                for i in range(<int64_t>block.size()):
+                    m = block[i]
+                    key = <int64_t>self._n(2 * m + 1) * self._n(2 * m) - self._n(2 * m + 1) - self._n(2 * m)
+                    if i == 0 or key < best:
+                        best, best_i = key, i
+                m = block[best_i]
+                block.erase(block.begin() + best_i)
+                self._shortcuts(m)
+                self._contract_node(m, nbrs)
+                rank[m] = <int32_t>order
+                order += 1
+                if progress is not None and order % self.report_every == 0:
+                    progress(order, self.n)
+            s = e
+        return order
 
     cdef tuple _left(self):
         """The nodes not contracted yet and the arcs between them (tails, heads)."""
@@ -732,7 +776,8 @@ def contract(int32_t n, dict arcs, int settle_limit=500, bint update_neighbours=
     With ``core_degree`` > 0 contraction stops once the cheapest node left has more arcs than that; with
     ``soft_core_degree`` > 0 it already stops at that many arcs while more than ``soft_core_share`` of the nodes
     are left. ``core_order(nodes, tails, heads)`` then orders the nodes left (a nested dissection,
-    lds.graph.dissection) and they are contracted in that order too; without it they form a core searched by
+    lds.graph.dissection) and they are contracted in that order too (given as ``(order, cells)``, in any order
+    within each run of equal cells, fewest possible new arcs first); without it they form a core searched by
     plain bidirectional Dijkstra (what OSRM's core factor does). Either bounds the build on networks whose
     hierarchy densifies (grids with turn costs). ``ordered_settle_limit`` > 0 bounds the witness searches of
     the ordered part instead of ``settle_limit``, and ``ordered_relax_limit`` > 0 stops them once they have

@@ -61,6 +61,46 @@ cdef void _sizes(const int32_t* lo, const int32_t* hi, int64_t m, int64_t n, vec
         size[i] = min(cl, cr)
 
 
+cdef inline int32_t _find(vector[int32_t]& root, int32_t x) noexcept nogil:
+    """Union-find root of ``x``, halving the path on the way."""
+    while root[x] != x:
+        root[x] = root[root[x]]
+        x = root[x]
+    return x
+
+
+cdef int64_t _part_size(const int32_t* lo, const int32_t* hi, int64_t m, int64_t n, int64_t k,
+                        vector[int32_t]& root, vector[int32_t]& n_lo, vector[int32_t]& n_hi,
+                        vector[uint8_t]& end) noexcept nogil:
+    """The separator of cut ``k`` of n ranked nodes when each connected part of the arcs crossing it (arcs as their
+    ends' ranks lo < hi) gives up its side with fewer distinct ends."""
+    cdef int64_t i, total = 0
+    cdef int32_t a, b
+    root.resize(n)
+    n_lo.assign(n, 0)
+    n_hi.assign(n, 0)
+    end.assign(n, 0)
+    for i in range(n):
+        root[i] = <int32_t>i
+    for i in range(m):
+        if lo[i] < k <= hi[i]:
+            end[lo[i]] = 1
+            end[hi[i]] = 1
+            a, b = _find(root, lo[i]), _find(root, hi[i])
+            if a != b:
+                root[a] = b
+    for i in range(n):
+        if end[i]:
+            if i < k:
+                n_lo[_find(root, <int32_t>i)] += 1
+            else:
+                n_hi[_find(root, <int32_t>i)] += 1
+    for i in range(n):
+        if root[i] == i:
+            total += min(n_lo[i], n_hi[i])
+    return total
+
+
 def separator_sizes(const int32_t[::1] lo, const int32_t[::1] hi, int64_t n):
     """For every cut ``k`` of ``n`` ranked nodes (ranks < k on the left), the size of its separator: the fewer of
     the left and right ends of the arcs crossing it (arcs as their ends' ranks ``lo`` < ``hi``)."""
@@ -77,18 +117,24 @@ def separator_sizes(const int32_t[::1] lo, const int32_t[::1] hi, int64_t n):
 
 
 def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1] heads, const double[::1] px,
-          const double[::1] py, int64_t leaf_nodes, double cut_share, const double[:, ::1] directions):
+          const double[::1] py, int64_t leaf_nodes, double cut_share, const double[:, ::1] directions,
+          int64_t[::1] cell=None, bint per_part=False):
     """Positions in ``nodes`` (ascending ids; ``px``/``py`` their coordinates) in nested dissection order: each
     cell of more than ``leaf_nodes`` is cut straight across along one of ``directions`` (rows dx, dy), with at
     least ``cut_share`` of its nodes on either side, where its separator (the fewer distinct ends of the arcs
-    crossing, on one side) is smallest, preferring cuts between distinct positions, then balance; both halves
-    come first, the separator after them. ``tails``/``heads`` are the arcs between the nodes (node ids)."""
+    crossing, on one side; with ``per_part`` the best cut of each direction is then sized by giving up, for each
+    connected part of its crossing arcs, the side with fewer ends) is smallest, preferring cuts between distinct
+    positions, then balance; both halves come first, the separator after them (with ``per_part`` each part's
+    smaller side, else the smaller side of the whole cut). ``tails``/``heads`` are the arcs between the nodes
+    (node ids). When given, ``cell`` (n) receives the number of the leaf or separator each position belongs to
+    (ascending in the order: a run of equal numbers is one leaf or one separator)."""
     cdef int64_t n = nodes.shape[0], m = tails.shape[0], i, j, k, d, nd = directions.shape[0]
     out = np.empty(n, np.int64)
     if n == 0:
         return out
     cdef int64_t[::1] res = out
-    cdef int64_t n_out = 0
+    cdef int64_t n_out = 0, n_cells = 0
+    cdef bint cells = cell is not None
     # node ids -> positions; arcs in positions
     cdef vector[int32_t] loc
     loc.assign(<int64_t>nodes[n - 1] + 1, -1)
@@ -130,6 +176,12 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
     placed.assign(n, 0)
     mark_l.assign(n, -1)
     mark_r.assign(n, -1)
+    cdef vector[int32_t] root, part_l, part_r, p_root, p_lo, p_hi
+    cdef vector[uint8_t] p_end
+    if per_part:
+        root.resize(n)
+        part_l.resize(n)
+        part_r.resize(n)
     cdef int32_t stamp = 0, x, y
     cdef int64_t c, ns, ne, a0, a1, best_k, pick, kmin, kmax, half, n_l, n_r, p, q
     cdef int64_t best_size, pick_size
@@ -146,7 +198,10 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
             if job.sep or c <= leaf_nodes:
                 for i in range(ns, ne):
                     res[n_out] = ids[i]
+                    if cells:
+                        cell[n_out] = n_cells
                     n_out += 1
+                n_cells += 1
                 continue
             # the best cut over the directions
             found = False
@@ -184,6 +239,8 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
                     bal = fabs(k - c / 2.0)
                     if pick < 0 or size[k] < pick_size or (size[k] == pick_size and bal < pick_bal):
                         pick, pick_size, pick_bal = k, size[k], bal
+                if per_part and pick >= 0:
+                    pick_size = _part_size(lo.data(), hi.data(), a1 - a0, c, pick, p_root, p_lo, p_hi, p_end)
                 if not found or pick_size < best_size or (pick_size == best_size and pick_bal < best_bal):
                     found = True
                     best_size, best_bal, half, best_d = pick_size, pick_bal, pick, d
@@ -205,11 +262,38 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
                 if mark_r[y] != stamp:
                     mark_r[y] = stamp
                     n_r += 1
-            sep_left = n_l <= n_r
-            for i in range(ns, ne):
-                x = ids[i]
-                if sep_left and mark_l[x] == stamp or not sep_left and mark_r[x] == stamp:
-                    placed[x] = 1
+            if per_part:
+                # each connected part of the crossing arcs is cut on its own side with fewer ends: still every
+                # crossing arc loses an end, and a cut through crossings leaning both ways costs less
+                for i in range(ns, ne):
+                    x = ids[i]
+                    root[x] = x
+                    part_l[x] = part_r[x] = 0
+                for i in range(a0, a1):
+                    x, y = at[i], ah[i]
+                    if side[x] != side[y]:
+                        x, y = _find(root, x), _find(root, y)
+                        if x != y:
+                            root[x] = y
+                for i in range(ns, ne):
+                    x = ids[i]
+                    if mark_l[x] == stamp:
+                        part_l[_find(root, x)] += 1
+                    if mark_r[x] == stamp:
+                        part_r[_find(root, x)] += 1
+                for i in range(ns, ne):
+                    x = ids[i]
+                    if mark_l[x] != stamp and mark_r[x] != stamp:
+                        continue
+                    y = _find(root, x)
+                    if mark_l[x] == stamp and part_l[y] <= part_r[y] or mark_r[x] == stamp and part_r[y] < part_l[y]:
+                        placed[x] = 1
+            else:
+                sep_left = n_l <= n_r
+                for i in range(ns, ne):
+                    x = ids[i]
+                    if sep_left and mark_l[x] == stamp or not sep_left and mark_r[x] == stamp:
+                        placed[x] = 1
             # arcs kept: within a side, neither end placed; left ones first, then right ones (order is free)
             p = a0
             for i in range(a0, a1):

@@ -9,7 +9,7 @@ import pytest
 from test_router import assert_costs_equal_plain_dijkstra
 
 from lds.graph import _dissection
-from lds.graph.dissection import CUT_SHARE, DIRECTIONS, LEAF_NODES, nested_dissection
+from lds.graph.dissection import CUT_SHARE, DIRECTIONS, LEAF_NODES, PER_PART, nested_dissection
 
 
 def test_separators_come_after_both_sides():
@@ -45,6 +45,28 @@ def test_separator_sizes_match_counting_each_cut():
         assert sizes[k] == min(len(np.unique(lo[cross])), len(np.unique(hi[cross])))
 
 
+def test_separators_by_part_are_no_larger(monkeypatch):
+    """Each connected part of a cut's crossing arcs giving up its smaller side makes the top separator (the last
+    cell of the order) no larger than the smaller side of the whole cut (each direction offers the same cut both
+    ways); the cells number runs of the order, which is the same as without them."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    x, y = rng.uniform(0, 1000, n), rng.uniform(0, 1000, n)
+    near = cKDTree(np.c_[x, y]).query(np.c_[x, y], k=4)[1][:, 1:]  # arcs one way to 3 nearest neighbours
+    keep = rng.random(3 * n) < 0.8
+    tails, heads = np.repeat(np.arange(n), 3)[keep].astype(np.int32), near.ravel()[keep].astype(np.int32)
+    nodes = np.arange(n, dtype=np.int32)
+    order, cells = nested_dissection(nodes, tails, heads, x, y, cells=True)
+    assert np.array_equal(order, nested_dissection(nodes, tails, heads, x, y))
+    assert (np.diff(cells) >= 0).all() and cells[0] == 0
+    by_part = np.count_nonzero(cells == cells[-1])
+    monkeypatch.setattr("lds.graph.dissection.PER_PART", False)
+    order, cells = nested_dissection(nodes, tails, heads, x, y, cells=True)
+    assert 0 < by_part <= np.count_nonzero(cells == cells[-1])
+
+
 def _grid(w: int, h: int) -> tuple[np.ndarray, ...]:
     """A w x h grid of nodes with 4-neighbour arcs both ways: (nodes, tails, heads, x, y)."""
     xs, ys = np.meshgrid(np.arange(float(w)), np.arange(float(h)))
@@ -66,12 +88,31 @@ def test_grid_cut_runs_between_two_columns():
     assert len(np.unique(px[order[-11:]])) == 2  # the 11th from last belongs to a half's separator
 
 
+def _parts_separator(ends_l: np.ndarray, ends_r: np.ndarray, n: int) -> np.ndarray:
+    """The separator of crossing arcs (left end, right end): each connected part of them gives up its ends on the
+    side where it has fewer (the left one on a tie)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    part = connected_components(coo_matrix((np.ones(len(ends_l)), (ends_l, ends_r)), shape=(n, n)),
+                                directed=False)[1]
+    left, right = np.unique(ends_l), np.unique(ends_r)
+    n_l = np.bincount(part[left], minlength=n)
+    n_r = np.bincount(part[right], minlength=n)
+    return np.union1d(left[n_l[part[left]] <= n_r[part[left]]], right[n_r[part[right]] < n_l[part[right]]])
+
+
 def _reference_order(nodes, tails, heads, x, y):
     """The dissection written plainly in numpy (recursive, a sort per cell and direction), as it was before the
     C++ version: the order to match."""
     n = len(nodes)
     px, py = np.asarray(x)[nodes], np.asarray(y)[nodes]
     at, ah = np.searchsorted(nodes, tails), np.searchsorted(nodes, heads)
+
+    def crossing(side, at, ah):
+        cross = side[at] != side[ah]
+        return (cross, np.where(side[at[cross]] == 0, at[cross], ah[cross]),
+                np.where(side[at[cross]] == 0, ah[cross], at[cross]))
 
     def cut(ids, at, ah):
         c = len(ids)
@@ -93,14 +134,21 @@ def _reference_order(nodes, tails, heads, x, y):
             gap[1:c] &= coord[order][1:] != coord[order][:-1]
             cand = np.flatnonzero(gap if gap.any() else allowed)
             pick = cand[np.lexsort((balance[cand], size[cand]))[0]]
-            if best is None or (size[pick], balance[pick]) < best[0]:
-                best = ((size[pick], balance[pick]), order, pick)
+            pick_size = size[pick]
+            if PER_PART:  # the chosen cut of each direction sized as it will be cut
+                side = np.zeros(n, dtype=np.int8)
+                side[ids[order[pick:]]] = 1
+                pick_size = len(_parts_separator(*crossing(side, at, ah)[1:], n))
+            if best is None or (pick_size, balance[pick]) < best[0]:
+                best = ((pick_size, balance[pick]), order, pick)
         side = np.zeros(n, dtype=np.int8)
         side[ids[best[1][best[2]:]]] = 1
-        cross = side[at] != side[ah]
-        ends_l = np.unique(np.where(side[at[cross]] == 0, at[cross], ah[cross]))
-        ends_r = np.unique(np.where(side[at[cross]] == 0, ah[cross], at[cross]))
-        sep = ends_l if len(ends_l) <= len(ends_r) else ends_r
+        cross, ends_l, ends_r = crossing(side, at, ah)
+        if PER_PART:
+            sep = _parts_separator(ends_l, ends_r, n)
+        else:
+            ends_l, ends_r = np.unique(ends_l), np.unique(ends_r)
+            sep = ends_l if len(ends_l) <= len(ends_r) else ends_r
         free = ~np.isin(ids, sep)
         keep = ~cross & ~np.isin(at, sep) & ~np.isin(ah, sep)
         halves = [cut(ids[free & (side[ids] == s)], at[keep & (side[at] == s)], ah[keep & (side[at] == s)])
@@ -160,6 +208,7 @@ def test_grid_contracts_fully(tmp_path):
 
     from lds.build.roads import write_graph
     from lds.graph import prepare
+    from lds.graph.router import hierarchy_query
     from lds.graph.store import RoadGraph
     from lds.graph.synthetic import grid_graph
 
@@ -170,7 +219,7 @@ def test_grid_contracts_fully(tmp_path):
     tg = prepare.turn_graph(g.arrays, "car")
     n = stats["nodes"]
     m = coo_matrix((tg["arc_w"].astype(float), (tg["from"], tg["to"])), shape=(n, n)).tocsr()
-    q = prepare.ch_query(g)
+    q = hierarchy_query(g)
     rng = np.random.default_rng(3)
     sources = rng.integers(0, n, 8)
     ref = dijkstra(m, indices=sources, directed=True)
