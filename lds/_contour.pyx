@@ -254,6 +254,15 @@ def trace_levels(const float[:, ::1] z, double x0, double y0, double cell, const
     return results
 
 
+cdef object _int64s(vector[int64_t]& v):
+    out = np.empty(v.size(), dtype=np.int64)
+    cdef int64_t[::1] out_v = out
+    cdef Py_ssize_t i
+    for i in range(<Py_ssize_t>v.size()):
+        out_v[i] = v[i]
+    return out
+
+
 cdef _arrays(vector[double]& xs, vector[double]& ys, vector[int64_t]& offsets, vector[double]& areas):
     cdef Py_ssize_t n = xs.size(), i
     xy = np.empty((n, 2), dtype=np.float64)
@@ -261,15 +270,11 @@ cdef _arrays(vector[double]& xs, vector[double]& ys, vector[int64_t]& offsets, v
     for i in range(n):
         out[i, 0] = xs[i]
         out[i, 1] = ys[i]
-    off = np.empty(offsets.size(), dtype=np.int64)
-    cdef int64_t[::1] off_v = off
-    for i in range(<Py_ssize_t>offsets.size()):
-        off_v[i] = offsets[i]
     ar = np.empty(areas.size(), dtype=np.float64)
     cdef double[::1] ar_v = ar
     for i in range(<Py_ssize_t>areas.size()):
         ar_v[i] = areas[i]
-    return xy, off, ar
+    return xy, _int64s(offsets), ar
 
 
 cdef void _simplify_chain(const double* x, const double* y, int64_t a, int64_t b, double tol, int side,
@@ -417,10 +422,7 @@ def simplify_rings(const double[:, ::1] xy, const int64_t[::1] offsets, double t
     for i in range(<int64_t>n):
         ov[i, 0] = xs[i]
         ov[i, 1] = ys[i]
-    off = np.empty(out_off.size(), dtype=np.int64)
-    cdef int64_t[::1] offv = off
-    for i in range(<int64_t>out_off.size()):
-        offv[i] = out_off[i]
+    off = _int64s(out_off)
     if not chains:
         return out, off
     cdef vector[double] no_areas
@@ -625,8 +627,4 @@ def cover_pockets(const double[:, ::1] xy, const int64_t[::1] ring_off, const in
         return None
     cdef vector[double] no_areas
     out, off, _ = _arrays(xs, ys, out_ring_off, no_areas)
-    poff = np.empty(out_poly_off.size(), dtype=np.int64)
-    cdef int64_t[::1] poff_v = poff
-    for i in range(<int64_t>out_poly_off.size()):
-        poff_v[i] = out_poly_off[i]
-    return out, off, poff
+    return out, off, _int64s(out_poly_off)

@@ -556,12 +556,7 @@ cdef class _Contractor:
             malloc_trim(0)  # the order's temporaries (numpy, in the heap) would stay resident beside the arcs
             if cells is None:
                 for m in ordered:
-                    self._shortcuts(m)
-                    self._contract_node(m, nbrs)
-                    rank[m] = <int32_t>order
-                    order += 1
-                    if progress is not None and order % self.report_every == 0:
-                        progress(order, self.n)
+                    order = self._take(m, rank, order, nbrs, progress)
             else:
                 order = self._contract_cells(np.ascontiguousarray(ordered, dtype=np.int32),
                                              np.ascontiguousarray(cells, dtype=np.int64), rank, order, nbrs,
@@ -613,13 +608,19 @@ cdef class _Contractor:
                         best, best_i = key, i
                 m = block[best_i]
                 block.erase(block.begin() + best_i)
-                self._shortcuts(m)
-                self._contract_node(m, nbrs)
-                rank[m] = <int32_t>order
-                order += 1
-                if progress is not None and order % self.report_every == 0:
-                    progress(order, self.n)
+                order = self._take(m, rank, order, nbrs, progress)
             s = e
+        return order
+
+    cdef int64_t _take(self, int32_t m, vector[int32_t]& rank, int64_t order, vector[int32_t]& nbrs,
+                       object progress) except -1:
+        """Contract ``m`` as the ``order``-th node of a given order (its shortcuts found first); the next order."""
+        self._shortcuts(m)
+        self._contract_node(m, nbrs)
+        rank[m] = <int32_t>order
+        order += 1
+        if progress is not None and order % self.report_every == 0:
+            progress(order, self.n)
         return order
 
     cdef tuple _left(self):
