@@ -8,7 +8,6 @@ same code computes both, so the answers are the same with or without the files.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +43,7 @@ def _load(graph_dir: Path, mode: str, arcs: bool = True):
     runs beside the graphs' own derived stages, which may be compacting them (:func:`compact_arcs`) meanwhile."""
     from lds.graph.store import RoadGraph
 
-    if arcs:
-        graph = RoadGraph.load(graph_dir, mode)
-    else:
-        path = Path(graph_dir)
-        arrays = {p.stem: np.load(p, mmap_mode="r") for p in sorted(path.glob("*.npy")) if not p.stem.startswith("ch_arc_")}
-        graph = RoadGraph(path, mode, arrays, json.loads((path / "graph.json").read_text()))
+    graph = RoadGraph.load(graph_dir, mode, skip=() if arcs else ("ch_arc_",))
     for name in [k for k in graph.arrays if k.startswith(DERIVED_PREFIX)]:
         del graph.arrays[name]
         delattr(graph, name)

@@ -17,7 +17,9 @@ from libc.stdint cimport INT32_MAX, int32_t, int64_t
 from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
-from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE, mmap, munmap
+from posix.mman cimport munmap
+
+from lds.graph._zero_pages cimport zero_pages
 
 cnp.import_array()
 
@@ -86,11 +88,7 @@ cdef class CHQuery:
         n = fwd_off.shape[0] - 1
         self.n_nodes = n
         self.lab_bytes = max(n, 1) * sizeof(Label)
-        cdef void* p = mmap(NULL, self.lab_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        if p == MAP_FAILED:
-            self.lab = NULL
-            raise MemoryError("routing hierarchy query labels")
-        self.lab = <Label*>p
+        self.lab = <Label*>zero_pages(self.lab_bytes, "routing hierarchy query labels")
         self.stamp = 0
         self.settled = 0
 

@@ -19,7 +19,9 @@ from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t
 from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
-from posix.mman cimport MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE, mmap, munmap
+from posix.mman cimport munmap
+
+from lds.graph._zero_pages cimport zero_pages
 
 cnp.import_array()
 
@@ -56,11 +58,7 @@ cdef class _Search:
 
     def __cinit__(self, Py_ssize_t n):
         self.size = max(n, 1) * sizeof(Node)
-        cdef void* p = mmap(NULL, self.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        if p == MAP_FAILED:
-            self.node = NULL
-            raise MemoryError("distance matrix labels")
-        self.node = <Node*>p
+        self.node = <Node*>zero_pages(self.size, "distance matrix labels")
         self.cur = 0
 
     def __dealloc__(self):

@@ -28,9 +28,11 @@ class RoadGraph:
         self._router = None
 
     @classmethod
-    def load(cls, path: str | Path, mode: str) -> RoadGraph:
+    def load(cls, path: str | Path, mode: str, skip: tuple[str, ...] = ()) -> RoadGraph:
+        """The graph's arrays memory-mapped, except those whose names start with one of ``skip``."""
         path = Path(path)
-        arrays = {p.stem: np.load(p, mmap_mode="r") for p in sorted(path.glob("*.npy"))}
+        arrays = {p.stem: np.load(p, mmap_mode="r") for p in sorted(path.glob("*.npy"))
+                  if not (skip and p.stem.startswith(skip))}
         meta = json.loads((path / "graph.json").read_text())
         return cls(path, mode, arrays, meta)
 
