@@ -40,6 +40,7 @@ class LDS:
         for mode in MODES:
             if self.data.graph_dir(mode).is_dir():
                 self.graphs[mode] = RoadGraph.load(self.data.graph_dir(mode), mode)
+                self.graphs[mode].scratch_bytes = max(0, self.settings.search_scratch_mb) * 2**20
         self.geocoder = self._load_geocoder()
         if self.data.root is not None:  # loaded whole: what the tables opened later in this process follow
             note_served(self.data.root, self.data.path)

@@ -12,12 +12,13 @@ DATA_FORMAT = 3  # 3: barrier nodes cut car graphs
 
 # meta.json ``model_version``: what a build computes from the same extract (speeds, access, turn costs, derived
 # arrays). Older builds still load (the layout is the same); `lds build --if-changed` rebuilds them.
-MODEL_VERSION = 4  # 2: walking leaves cycleways without a foot tag; the matrix's arc costs written at build
+MODEL_VERSION = 5  # 2: walking leaves cycleways without a foot tag; the matrix's arc costs written at build
 # 3: the structures a server built at load derived at build (DERIVED_ARRAYS), and the address index's nearest-point
 # grids (``<name>_grid_*.npy``, lds.geocoding.nearest; an index without them builds them in memory at load)
 # 4: the served hierarchy compacted (CH_COMPACTED): the matrix's arc costs float32, the contraction's per-arc head
 # and label dropped by the derived stage (a build that still has them is served as before), and no float copy of
 # the upward weights for the alternatives (the derived ``spaces``: their searches run on the integer weights)
+# 5: the hierarchy's nodes numbered by rank (CH_BY_RANK): a query's searches touch a tenth of the pages
 
 # Arrays `lds build` derives from a mode's graph for serving (lds.build.derived), written beside it in graph/<mode>/ as
 # ``derived_<part>_<name>.npy`` and memory-mapped at load, so servers neither build them at start-up nor hold them in
@@ -44,6 +45,11 @@ CH_FORMAT = 2
 # unpack an arc, and its label needs no array of its own. An arc's head needs none either: it is the node whose
 # forward list holds it, or the owner of its backward list.
 CH_COMPACTED = ("ch_arc_label", "ch_arc_head")
+
+# A hierarchy whose nodes are numbered by rank (lds.graph._ch, model version 5) has this array: the graph node of
+# each of its nodes (``ch_rank`` maps the other way). Its lists, loops and arcs' heads and tails are in its own
+# numbers; queries map the graph's nodes in and out. A hierarchy without it uses the graph's numbers.
+CH_BY_RANK = "ch_node"
 
 # Address index manifest ``format`` (lds.geocoding.build writes it, lds.geocoding.index checks it).
 GEOCODER_FORMAT = 1

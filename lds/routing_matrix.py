@@ -10,13 +10,14 @@ distance.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from lds import params as v
 from lds.errors import BadRequest, OutOfCoverage
+from lds.formats import CH_BY_RANK
 from lds.graph.arc_costs import ArcCosts, compute_arc_costs, stored_arc_costs
 from lds.graph.snap import Snap
 from lds.memo import per_object
@@ -133,6 +134,8 @@ def matrix_costs(graph, origins: Sequence[Snap], destinations: Sequence[Snap]) -
     g = router.views
     costs = arc_costs(graph)
     src, tgt = _seeds(graph, origins, True), _seeds(graph, destinations, False)
+    if CH_BY_RANK in g:  # the hierarchy's own numbers (lds.formats.CH_BY_RANK)
+        src, tgt = (replace(s, node=np.ascontiguousarray(g["ch_rank"][s.node], dtype=np.int32)) for s in (src, tgt))
     w, dur, dist = many_to_many(
         g["ch_fwd_off"],
         g["ch_fwd_head"],

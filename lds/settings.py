@@ -64,6 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
     # --- snapping / routing ----------------------------------------------------------------
     Setting("snap_radius_m", 500.0, "Points farther than this from every routable edge of the mode are refused (422).", float),
     Setting("max_waypoints", 25, "Most intermediate waypoints a route may have.", int),
+    Setting("search_scratch_mb", 256, "Memory (MiB) one search workspace of a worker (a mode's routing labels, the isolines' per-node costs) keeps between requests; above it its pages go back to the system, to be faulted in again by later searches: a bound on what searches spread over a country leave each worker holding (at 20M OSM nodes a car graph's labels map 540 MB), paid in speed once it binds (5M nodes, 2,000 routes spread over the country: 64 MB, 7 releases, route p50 +17 %).", int),
     Setting("max_nearest", 100, "Most roads one OSRM /nearest request may ask for (number=N; TooBig above, as osrm-routed).", int),
     Setting("max_alternatives", 3, "Most alternative routes one route request may ask for (OSRM alternatives=N; TooBig above, as osrm-routed).", int),
     Setting("matrix_max_origins", 1000, "Most origins of one synchronous distance matrix (POST /v3/lds/routing/matrix; more, or ?async=true, become a job of rows, up to job_max_items; OSRM /table: 400 above).", int),

@@ -59,6 +59,24 @@ def smaps(pid: int) -> dict[str, float] | None:
             "private": kb["Private_Dirty"] / 1024}
 
 
+def largest_mappings(pid: int, n: int) -> list[tuple[float, float, str]]:
+    """The ``n`` mappings of ``pid`` holding most private dirty memory: (private MB, mapped MB, name), the name
+    empty for anonymous memory (heap arenas, numpy arrays, search labels: told apart by their mapped size)."""
+    rows, size, name = [], 0.0, ""
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        head = line.split()
+        if head and "-" in head[0] and ":" not in head[0]:  # a mapping's first line: range perms offset dev inode [path]
+            lo, hi = (int(x, 16) for x in head[0].split("-"))
+            size, name = (hi - lo) / 2**20, " ".join(head[5:])
+        elif head and head[0] == "Private_Dirty:":
+            rows.append((int(head[1]) / 1024, size, name))
+    return sorted(rows, reverse=True)[:n]
+
+
 def children(pid: int) -> list[int]:
     """Direct children of ``pid`` (gunicorn's workers are children of its master)."""
     found = []
@@ -143,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     ap.add_argument("--requests", type=int, default=60, help="requests of each kind in the load")
     ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--car-isolines", type=int, default=0,
+                    help="also N car isolines of 10 min (park and walk: the car isolines' own scratch arrays)")
+    ap.add_argument("--mappings", type=int, default=0,
+                    help="after each load, the N mappings of one worker holding most private memory")
     args = ap.parse_args(argv)
 
     log = lambda msg: print(msg, flush=True)
@@ -152,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         ensure_data(args.extract, data, False, log)
     requests: dict[str, list] = sample_requests(str(data), args.requests)
     requests["matrix"] = matrices(requests, max(1, args.requests // 4))
+    requests["car isolines"] = [p.replace("range=300", "range=600").replace("mode=walk", "mode=car")
+                                for p in requests["isolines"][:args.car_isolines]]
     log(f"data {data}: {dir_mb(data)} MB on disk; load: "
         + ", ".join(f"{len(v)} {k}" for k, v in requests.items()) + f" over {args.clients} connections at a time")
     log(f"{'workers':>7} {'start s':>7} | {'master priv':>11} {'worker priv':>11} {'worker pss':>10} "
@@ -170,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             before = snapshot(server)
             ok, sent = load(server.port, requests, args.clients)
             after = snapshot(server)
+            worker = server_processes(server)[1][:1]
+            for private, mapped, name in largest_mappings(worker[0], args.mappings) if worker else []:
+                log(f"    worker {worker[0]}: {private:8.1f} MB private of {mapped:9.1f} MB mapped  {name or '[anonymous]'}")
         finally:
             server.stop()
         totals[n] = after["total_pss"]

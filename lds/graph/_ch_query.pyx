@@ -19,7 +19,7 @@ from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
 from posix.mman cimport munmap
 
-from lds.graph._zero_pages cimport zero_pages
+from lds.graph._zero_pages cimport release_pages, resident_bytes, zero_pages
 
 cnp.import_array()
 
@@ -40,8 +40,10 @@ cdef class CHQuery:
 
     ``CHQuery(fwd_off, fwd_head, fwd_w, bwd_off, bwd_tail, bwd_w, arc_unpack, arc_c2, loop_w, loop_c1, loop_c2)``;
     the contraction's own layout (``..., arc_head, arc_label, arc_c1, arc_c2, loop_w, loop_c1, loop_c2``: -1 as the
-    first half of an original arc, whose edge is then read from the labels) is taken too. Not re-entrant: one instance per thread (or a lock), since the
-    labels live in the instance.
+    first half of an original arc, whose edge is then read from the labels) is taken too. ``rank``/``node``: a
+    hierarchy numbered by rank (lds.graph._ch) maps the graph's nodes to its own (``rank``) and back (``node``):
+    every node given to or returned by a query is the graph's. Not re-entrant: one instance per thread (or a lock),
+    since the labels live in the instance.
     """
 
     cdef const int64_t[::1] fwd_off
@@ -58,6 +60,9 @@ cdef class CHQuery:
     cdef const int32_t[::1] loop_c1
     cdef const int32_t[::1] loop_c2
     cdef int64_t n_fwd
+    cdef const int32_t[::1] to_ch  # graph node -> hierarchy node (empty: the same numbers)
+    cdef const int32_t[::1] from_ch
+    cdef bint mapped
     # Labels per node in an anonymous map, zero until written and read only where a node's stamp is the query's:
     # pages no query touched stay unmapped (a server holds none at start-up, a worker only those its queries reached).
     cdef Label* lab
@@ -66,7 +71,7 @@ cdef class CHQuery:
     cdef int32_t stamp
     cdef public int64_t settled
 
-    def __cinit__(self, fwd_off, fwd_head, fwd_w, bwd_off, bwd_tail, bwd_w, *arcs):
+    def __cinit__(self, fwd_off, fwd_head, fwd_w, bwd_off, bwd_tail, bwd_w, *arcs, rank=None, node=None):
         self.labelled = len(arcs) == 7
         if self.labelled:  # the contraction's layout: head (not needed), label, c1, c2, loops
             self.arc_label = arcs[1]
@@ -86,6 +91,12 @@ cdef class CHQuery:
         self.loop_c2 = arcs[4]
         self.n_fwd = fwd_head.shape[0]
         n = fwd_off.shape[0] - 1
+        self.mapped = rank is not None
+        if self.mapped:
+            if node is None or len(rank) != n or len(node) != n:
+                raise ValueError("a hierarchy numbered by rank needs both maps, one number per node")
+            self.to_ch = rank
+            self.from_ch = node
         self.n_nodes = n
         self.lab_bytes = max(n, 1) * sizeof(Label)
         self.lab = <Label*>zero_pages(self.lab_bytes, "routing hierarchy query labels")
@@ -95,6 +106,19 @@ cdef class CHQuery:
     def __dealloc__(self):
         if self.lab != NULL:
             munmap(self.lab, self.lab_bytes)
+
+    def resident_bytes(self) -> int:
+        """Bytes of label pages this process holds: those its queries wrote since the last :meth:`release`."""
+        return resident_bytes(self.lab, self.lab_bytes)
+
+    def release(self):
+        """Hand the label pages back to the system (they read as zero again: every stamp starts over)."""
+        release_pages(self.lab, self.lab_bytes)
+        self.stamp = 0
+
+    cdef inline int32_t _ch(self, int32_t u):
+        """The hierarchy's number of graph node ``u``."""
+        return self.to_ch[u] if self.mapped else u
 
     cdef inline int32_t _arc_w(self, int32_t a):
         return self.fwd_w[a] if a < self.n_fwd else self.bwd_w[a - self.n_fwd]
@@ -143,7 +167,7 @@ cdef class CHQuery:
         self._next_stamp()
         cdef int32_t st = self.stamp
         for k in range(src.shape[0]):
-            s = src[k]
+            s = self._ch(src[k])
             if L[s].sf != st or src_d[k] < L[s].df:
                 L[s].sf = st
                 L[s].df = src_d[k]
@@ -151,7 +175,7 @@ cdef class CHQuery:
                 qf.push(pair[double, int32_t](-src_d[k], s))
             off_f = min(off_f, src_d[k])
         for k in range(tgt.shape[0]):
-            s = tgt[k]
+            s = self._ch(tgt[k])
             if L[s].sb != st or tgt_d[k] < L[s].db:
                 L[s].sb = st
                 L[s].db = tgt_d[k]
@@ -160,7 +184,7 @@ cdef class CHQuery:
             off_b = min(off_b, tgt_d[k])
         # A source that is also a target: straight along the edge when the target lies ahead, else a loop.
         for k in range(src.shape[0]):
-            s = src[k]
+            s = self._ch(src[k])
             if L[s].sb == st and L[s].pb == -1:
                 c = L[s].df + L[s].db
                 if c >= 0:
@@ -252,7 +276,7 @@ cdef class CHQuery:
         self._next_stamp()
         cdef int32_t st = self.stamp
         for k in range(seeds.shape[0]):
-            u = seeds[k]
+            u = self._ch(seeds[k])
             d = seed_d[k]
             if d <= limit and (L[u].sf != st or d < L[u].df):
                 L[u].sf = st
@@ -281,7 +305,7 @@ cdef class CHQuery:
         cdef int32_t[::1] nv = nodes
         cdef double[::1] cv = costs
         for k in range(<Py_ssize_t>out_nodes.size()):
-            nv[k] = out_nodes[k]
+            nv[k] = self.from_ch[out_nodes[k]] if self.mapped else out_nodes[k]
             cv[k] = out_cost[k]
         return nodes, costs
 
@@ -294,7 +318,7 @@ cdef class CHQuery:
             a = L[u].pf
             up.push_back(a)
             u = _owner(self.fwd_off, a)  # a forward arc's tail: the node whose list holds it
-        first = u
+        first = self.from_ch[u] if self.mapped else u
         for k in range(<Py_ssize_t>up.size() - 1, -1, -1):
             self._unpack(up[k], edges, wts)
         if loop_meet:
@@ -306,7 +330,7 @@ cdef class CHQuery:
             self._unpack(a, edges, wts)
             u = _owner(self.bwd_off, a - self.n_fwd)  # a backward arc's head: the node whose list holds it
         ne, nw = edges.size(), wts.size()
-        last = u
+        last = self.from_ch[u] if self.mapped else u
         path = np.empty(ne, np.int32)
         arcw = np.empty(nw, np.int32)
         cdef int32_t[::1] pv = path, wv = arcw

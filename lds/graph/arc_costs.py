@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
-from lds.formats import FLAG_RESTRICTED, RESTRICTED_ENTRY_PENALTY_S
+from lds.formats import CH_BY_RANK, FLAG_RESTRICTED, RESTRICTED_ENTRY_PENALTY_S
 
 FILES = ("ch_arc_dur", "ch_arc_dist", "ch_loop_dur", "ch_loop_dist")
 DTYPE = np.float32  # what is stored and served; sums are made in float64
@@ -100,7 +100,7 @@ def fill_arc_cost(v: Mapping[str, np.ndarray], edge_based: bool, what: str, out:
 
 
 def _tails_and_weights(v: Mapping[str, np.ndarray], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """Tail node and weight of arcs ``lo:hi`` (numbered forward lists first, then backward ones)."""
+    """Tail node (the graph's) and weight of arcs ``lo:hi`` (numbered forward lists first, then backward ones)."""
     n_fwd = len(v["ch_fwd_head"])
     tails, weights = [], []
     if lo < min(hi, n_fwd):
@@ -111,7 +111,10 @@ def _tails_and_weights(v: Mapping[str, np.ndarray], lo: int, hi: int) -> tuple[n
     if max(lo, n_fwd) < hi:
         tails.append(v["ch_bwd_tail"][max(lo, n_fwd) - n_fwd:hi - n_fwd])
         weights.append(v["ch_bwd_w"][max(lo, n_fwd) - n_fwd:hi - n_fwd])
-    return np.concatenate(tails), np.concatenate(weights).astype(np.float64)
+    tails = np.concatenate(tails)
+    if CH_BY_RANK in v:  # a hierarchy numbered by rank: its tails as the graph's nodes
+        tails = np.asarray(v[CH_BY_RANK])[tails]
+    return tails, np.concatenate(weights).astype(np.float64)
 
 
 def compute_arc_costs(v: Mapping[str, np.ndarray], edge_based: bool) -> ArcCosts:

@@ -19,7 +19,9 @@ lists first):
   (:data:`lds.formats.CH_COMPACTED`: ``ch_arc_c1`` then holds ``~edge`` for an original arc; no head or label).
 - ``ch_loop_w``/``ch_loop_c1``/``ch_loop_c2`` (N): cheapest cycle back to a node through lower ones
   (a car route whose target lies behind its source on the same one-way edge needs it).
-- ``ch_rank`` (N): contraction order.
+- ``ch_rank`` (N): contraction order, the number of each graph node in the hierarchy, whose nodes are numbered by
+  rank (the lists, loops and arcs' heads and tails above); ``ch_node`` (N): the graph node of each
+  (:data:`lds.formats.CH_BY_RANK`).
 - ``ch_arc_dur``/``ch_arc_dist`` (arcs), ``ch_loop_dur``/``ch_loop_dist`` (N) float32: seconds and metres of every
   arc and loop, for the distance matrix (:mod:`lds.graph.arc_costs`).
 - ``turn_bearing_start``/``turn_bearing_end`` (edges) float32: headings leaving/arriving, for angles and steps.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lds.errors import Unavailable
-from lds.formats import CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
+from lds.formats import CH_BY_RANK, CH_FORMAT, RESTRICTED_ENTRY_PENALTY_S
 from lds.graph._guidance import turn_durations_ms
 from lds.graph.search import node_at
 from lds.graph.snap import Snap
@@ -32,17 +32,22 @@ class LegPath:
     turn_s: np.ndarray
 
 
+LABEL_CHECK = 32  # queries between two looks at the labels' resident pages (mincore: ~10 us per 100 MB of labels)
+
+
 def hierarchy_query(graph):
     """A hierarchy query (:class:`lds.graph._ch_query.CHQuery`) over a loaded graph's arrays: compacted by the build
     (:data:`lds.formats.CH_COMPACTED`) or, before its derived stage ran, the contraction's own (head and label per
-    arc beside the first half; the unpacking codes are then made in this process)."""
+    arc beside the first half; the unpacking codes are then made in this process); numbered by rank
+    (:data:`lds.formats.CH_BY_RANK`) or, built before that, by the graph's own numbers."""
     from lds.graph._ch_query import CHQuery
 
     g = graph.arrays
     lists = [g[name] for name in ("ch_fwd_off", "ch_fwd_head", "ch_fwd_w", "ch_bwd_off", "ch_bwd_tail", "ch_bwd_w")]
     arcs = ("ch_arc_head", "ch_arc_label", "ch_arc_c1") if "ch_arc_label" in g else ("ch_arc_c1",)
     loops = ("ch_arc_c2", "ch_loop_w", "ch_loop_c1", "ch_loop_c2")
-    return CHQuery(*lists, *(g[name] for name in arcs + loops))
+    maps = {"rank": g["ch_rank"], "node": g[CH_BY_RANK]} if CH_BY_RANK in g else {}
+    return CHQuery(*lists, *(g[name] for name in arcs + loops), **maps)
 
 
 def _cheapest(nodes: list[int], costs: list[float], node: int) -> int:
@@ -72,6 +77,8 @@ class Router:
         self.flags = self.views["edge_flags"]
         self._query = hierarchy_query(g)
         self._lock = threading.Lock()
+        self._since_check = 0
+        self.released = 0  # times the labels went back to the system
 
     def _ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float], list[int], list[float]]:
         """Directed edges at a snapped point with their fractions along each, and the search's start labels.
@@ -133,9 +140,21 @@ class Router:
             return None
         return self._leg_path(found, s_edges, s_fracs, s_nodes, s_costs, t_edges, t_fracs, t_nodes, t_costs)
 
+    def _bound_labels(self) -> None:
+        """Every ``LABEL_CHECK`` queries, hand the query's label pages back to the system when they hold more than
+        the graph's ``scratch_bytes``: queries spread over a country would otherwise leave a worker holding the
+        labels of every area it ever searched (about 1 GB per worker at 20M OSM nodes). Called under the lock."""
+        self._since_check += 1
+        if self._since_check >= LABEL_CHECK:
+            self._since_check = 0
+            if self._query.resident_bytes() > self.graph.scratch_bytes:
+                self._query.release()
+                self.released += 1
+
     def query(self, s_nodes, s_costs, t_nodes, t_costs) -> tuple | None:
         """The hierarchy query between start labels: ``(weight_ms, first, last, labels, arc_w)`` or None."""
         with self._lock:
+            self._bound_labels()
             return self._query.route(np.asarray(s_nodes, np.int32), np.asarray(s_costs, np.float64),
                                      np.asarray(t_nodes, np.int32), np.asarray(t_costs, np.float64))
 
@@ -143,6 +162,7 @@ class Router:
         """The nodes the full upward search from ``nodes`` (at ``costs``, ms) settles within ``limit``, with their
         costs: forward from sources or backward from targets (the alternatives' via-node candidates)."""
         with self._lock:
+            self._bound_labels()
             return self._query.upward(forward, np.asarray(nodes, np.int32), np.asarray(costs, np.float64), limit)
 
     def ends(self, snap: Snap, source: bool) -> tuple[list[int], list[float]]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from lds.graph._search import bounded_dijkstra
 from lds.graph.derived import derived
+from lds.graph.scratch import cost_pool, get_cost, put_cost
 from lds.memo import per_object
 
 if TYPE_CHECKING:
@@ -135,12 +136,23 @@ class SearchIndex:
         self.edge_src = src
         self.edge_dst = np.asarray(graph.edge_dst)
         self.edge_rev = np.ascontiguousarray(graph.edge_rev, dtype=np.int32)
+        self.costs = cost_pool(n, graph.scratch_bytes)  # the searches' per-node costs, lent one per search
         self._scratch = threading.local()
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The derived arrays, by their names in :data:`lds.formats.DERIVED_ARRAYS` (what the build writes)."""
         return {"indptr": self.indptr, "adj_edge": self.adj_edge, "adj_dst": self.adj_dst,
                 **{f"adj_{kind}": w for kind, w in self.adj_weight.items()}}
+
+    def node_costs(self, nodes: np.ndarray, cost: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The cost of each node of ``at`` given the costs of ``nodes`` (a search's result): +inf where not among
+        them."""
+        with self.costs.lend() as scratch:
+            put_cost(scratch, nodes, cost)
+            try:
+                return get_cost(scratch, at)
+            finally:
+                scratch[nodes] = 0
 
     def scratch(self) -> np.ndarray:
         """This thread's distance array (all +inf between searches)."""
@@ -213,6 +225,7 @@ def bounded_search(graph, snap: Snap, limit: float, weight: str = "time") -> Rea
     starts = origin_starts(index, snap)
     seeds = np.array([index.edge_dst[e] for e, _, _ in starts], dtype=np.int32)
     seed_cost = np.array([(1.0 - f) * float(edge_w[e]) for e, f, _ in starts])
-    nodes, cost = bounded_dijkstra(index.indptr, index.adj_dst, index.adj_weight[weight], seeds, seed_cost,
-                                   float(limit), index.scratch())
+    with index.costs.lend() as dist:
+        nodes, cost = bounded_dijkstra(index.indptr, index.adj_dst, index.adj_weight[weight], seeds, seed_cost,
+                                       float(limit), dist)
     return Reach(nodes, cost, starts, float(limit), weight)

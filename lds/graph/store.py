@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+SCRATCH_BYTES = 256 * 2**20  # the default of the search_scratch_mb setting (lds.settings)
+
 
 class RoadGraph:
     """Nodes, directed edges with geometry, names, and (when built) the routing hierarchy."""
@@ -26,6 +28,9 @@ class RoadGraph:
         self.largest_scc = int(arrays["largest_scc"][0])
         self._snapper = None
         self._router = None
+        # What a search's scratch (per-node labels, costs) may keep between searches before its pages go back to
+        # the system (lds.graph.scratch); the server sets it from its settings before any search runs.
+        self.scratch_bytes = SCRATCH_BYTES
 
     @classmethod
     def load(cls, path: str | Path, mode: str, skip: tuple[str, ...] = ()) -> RoadGraph:

@@ -33,9 +33,17 @@ def test_hierarchy_is_stored_memory_mapped(car, roads_dir):
     assert walk_meta["kind"] == "node" and not walk_meta["turn_costs"]
 
 
+def test_hierarchy_is_numbered_by_rank(car):
+    """The hierarchy's node k is the graph's node of rank k (ch_node), and ch_rank maps the graph's back."""
+    rank, node = np.asarray(car.ch_rank), np.asarray(car.ch_node)
+    assert len(rank) == len(node) == car.n_edges  # edge-based: a node per road edge
+    assert np.array_equal(np.sort(rank), np.arange(len(rank)))
+    assert np.array_equal(rank[node], np.arange(len(rank)))
+
+
 def test_arcs_go_up_the_hierarchy_and_shortcuts_unpack(car):
-    rank = np.asarray(car.ch_rank)
-    n = len(rank)
+    n = len(car.ch_rank)
+    rank = np.arange(n)  # the hierarchy's own numbers are its ranks
     tail_f = np.repeat(np.arange(n), np.diff(car.ch_fwd_off))
     assert (rank[np.asarray(car.ch_fwd_head)] > rank[tail_f]).all()
     head_b = np.repeat(np.arange(n), np.diff(car.ch_bwd_off))

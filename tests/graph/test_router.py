@@ -174,7 +174,7 @@ def test_upward_searches_settle_what_plain_dijkstra_does(mode, car, walk):
     pts = _random_points(g, rng, 2)
     a, b = g.snapper.snap(*pts[0], 2000), g.snapper.snap(*pts[1], 2000)
     before = router.leg(a, b)
-    dist = np.full(n, np.inf)
+    dist = np.zeros(n, np.uint64)  # a cost array of lds.graph.scratch: every cost +inf
     for forward in (True, False):
         off, adj, w = ((g.ch_fwd_off, g.ch_fwd_head, g.ch_fwd_w) if forward else (g.ch_bwd_off, g.ch_bwd_tail, g.ch_bwd_w))
         w = np.asarray(w, np.float32)  # exact: the weights of a city are far below 2**24 ms
@@ -182,8 +182,10 @@ def test_upward_searches_settle_what_plain_dijkstra_does(mode, car, walk):
             seeds = rng.integers(0, n, 2).astype(np.int32)
             costs = rng.uniform(-500, 2000, 2)
             limit = float(rng.uniform(1e4, 3e5))
-            nodes, found = router.upward(forward, seeds, costs, limit)
-            ref_nodes, ref_costs = bounded_dijkstra(np.asarray(off), np.asarray(adj), w, seeds, costs, limit, dist)
+            nodes, found = router.upward(forward, seeds, costs, limit)  # the graph's nodes, in and out
+            ref_nodes, ref_costs = bounded_dijkstra(np.asarray(off), np.asarray(adj), w, np.asarray(g.ch_rank)[seeds],
+                                                    costs, limit, dist)  # on the hierarchy's own numbers
+            ref_nodes = np.asarray(g.ch_node)[ref_nodes]
             assert np.array_equal(np.sort(nodes), np.sort(ref_nodes))
             assert dict(zip(nodes.tolist(), found.tolist())) == dict(zip(ref_nodes.tolist(), ref_costs.tolist()))
     after = router.leg(a, b)
@@ -261,3 +263,67 @@ def monkeypatch_module():
 
 def test_costs_equal_plain_dijkstra_through_a_core(cored):
     assert assert_costs_equal_plain_dijkstra(cored, seed=11, n_points=200) > 80
+
+
+def _in_graph_numbers(src, out) -> None:
+    """Copy the hierarchy in ``src`` to ``out`` renumbered as builds before model version 5 wrote it: nodes by the
+    graph's numbers (no ``ch_node``), each node's lists where the graph node's number puts them, arcs renumbered."""
+    import shutil
+
+    shutil.copytree(src, out)
+    a = {p.stem: np.load(p) for p in out.glob("ch_*.npy")}
+    rank, node = a["ch_rank"].astype(np.int64), a["ch_node"].astype(np.int64)
+    arc_of = []  # old arc id of each new arc position, forward lists then backward ones
+    base = 0
+    for side, adj in (("fwd", "ch_fwd_head"), ("bwd", "ch_bwd_tail")):
+        off = a[f"ch_{side}_off"]
+        deg = np.diff(off)[rank]  # graph node m's list is hierarchy node rank[m]'s
+        new_off = np.concatenate([[0], np.cumsum(deg)])
+        take = np.concatenate([np.arange(off[r], off[r + 1]) for r in rank]).astype(np.int64)
+        a[f"ch_{side}_off"] = new_off
+        a[adj] = node[a[adj][take]].astype(np.int32)
+        a[f"ch_{side}_w"] = a[f"ch_{side}_w"][take]
+        arc_of.append(take + base)
+        base += len(off) and int(off[-1])
+    arc_of = np.concatenate(arc_of)
+    new_id = np.empty_like(arc_of)
+    new_id[arc_of] = np.arange(len(arc_of))
+    for name in ("ch_arc_c1", "ch_arc_c2", "ch_loop_c1", "ch_loop_c2"):
+        x = a[name][arc_of] if name.startswith("ch_arc") else a[name][rank]
+        a[name] = np.where(x >= 0, new_id[np.maximum(x, 0)], x).astype(np.int32)
+    for name in ("ch_arc_dur", "ch_arc_dist"):
+        a[name] = a[name][arc_of]
+    for name in ("ch_loop_w", "ch_loop_dur", "ch_loop_dist"):
+        a[name] = a[name][rank]
+    (out / "ch_node.npy").unlink()
+    del a["ch_node"]
+    for name, array in a.items():
+        np.save(out / f"{name}.npy", array)
+
+
+@pytest.mark.parametrize("mode", ["car", "walk"])
+def test_a_hierarchy_in_the_graphs_numbers_answers_the_same(mode, roads_dir, tmp_path):
+    """Builds before the hierarchy was numbered by rank (no ``ch_node``) are served as before: the same routes,
+    alternatives' via searches and matrices."""
+    from lds.graph.store import RoadGraph
+    from lds.routing_matrix import matrix_costs
+
+    ranked = RoadGraph.load(roads_dir / "graph" / mode, mode)
+    _in_graph_numbers(roads_dir / "graph" / mode, tmp_path / mode)
+    plain = RoadGraph.load(tmp_path / mode, mode)
+    assert "ch_node" in ranked.arrays and "ch_node" not in plain.arrays
+    rng = np.random.default_rng(12)
+    pts = _random_points(ranked, rng, 60)
+    snaps = [ranked.snapper.snap(*p, 2000) for p in pts]
+    for a, b in zip(snaps[::2], snaps[1::2], strict=True):
+        x, y = ranked.router.leg(a, b), plain.router.leg(a, b)
+        assert (x is None) == (y is None)
+        if x is not None:
+            assert np.array_equal(x.edges, y.edges) and x.weight_s == y.weight_s and x.first_frac == y.first_frac
+        s_nodes, s_costs = ranked.router._ends(a, True)[2:]
+        fx, cx = ranked.router.upward(True, s_nodes, s_costs, 3e5)
+        fy, cy = plain.router.upward(True, s_nodes, s_costs, 3e5)
+        assert dict(zip(fx.tolist(), cx.tolist())) == dict(zip(fy.tolist(), cy.tolist()))
+    dx, lx = matrix_costs(ranked, snaps[:12], snaps[12:24])
+    dy, ly = matrix_costs(plain, snaps[:12], snaps[12:24])
+    assert np.array_equal(dx, dy, equal_nan=True) and np.array_equal(lx, ly, equal_nan=True)
