@@ -14,40 +14,93 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.math cimport INFINITY, M_PI, ceil, cos, floor, sqrt
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memset
 from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
 
 cnp.import_array()
 
+cdef extern from *:
+    """
+    #define LDS_PREFETCH(p) __builtin_prefetch((const void*)(p))
+    """
+    void LDS_PREFETCH(const void* p) noexcept nogil
+
+# Items ahead whose geometry is fetched early (their offsets twice as far ahead): the items' roads lie anywhere in the
+# graph's arrays, and waiting for each in turn leaves the loop stalled on memory.
+cdef Py_ssize_t AHEAD = 8
+
 cdef double EARTH_RADIUS_M = 6371008.8  # same constant as lds.geo
-cdef float NAN_MARK = -1.0  # a cell no road crosses (costs are never negative)
 cdef int32_t INT32_BIG = 2147483647
 cdef double INSIDE_M = 1e-6  # far more than a sample's rounding off its segment (metres, a few ulps of 1e5)
+# The road field as one 64-bit key per cell: the chamfer distance to the nearest road cell in the high 32 bits, that
+# cell's cost in the low 32 (a float's bits mapped so that they order as the floats do: _key_cost). The transform's
+# rule (nearer, or as near and cheaper) is then the keys' minimum, without branches.
+# A cell no road is near: distance 0x40404040 (never overflows, steps added), every byte 0x40 (set by memset).
+DEF NO_ROAD_BYTE = 0x40
+cdef uint64_t NO_ROAD = <uint64_t>0x4040404040404040
+cdef uint64_t STEP5 = (<uint64_t>5) << 32
+cdef uint64_t STEP7 = (<uint64_t>7) << 32
+# The transform runs only in the tiles of TILE x TILE cells near a road: most of a grid is empty country between the
+# roads reached (a walk's reach is a star of roads out of town).
+DEF TILE_SHIFT = 2
+DEF TILE = 4
+
+
+cdef inline uint64_t _key_cost(float f) noexcept nogil:
+    """A float's bits as an unsigned number that orders as the floats do (a zero of either sign aside)."""
+    cdef uint32_t u
+    memcpy(&u, &f, 4)
+    return (~u) if (u >> 31) else (u | <uint32_t>0x80000000)
+
+
+cdef inline float _key_float(uint64_t key) noexcept nogil:
+    """The cost of a key (:func:`_key_cost` undone)."""
+    cdef uint32_t u = <uint32_t>key
+    cdef float f
+    u = (u & <uint32_t>0x7FFFFFFF) if (u >> 31) else (~u)
+    memcpy(&f, &u, 4)
+    return f
+
+
+cdef inline uint64_t _kmin(uint64_t a, uint64_t b) noexcept nogil:
+    return b if b < a else a
 
 
 cdef inline double _load_edge(const int64_t* off, int32_t e, const double* lon, const double* lat, double lon0,
                               double lat0, double kx, double ky, vector[double]& xs, vector[double]& ys,
                               vector[double]& cum) noexcept nogil:
     """Edge ``e``'s geometry projected to metres (``xs``, ``ys``) with the arc length at each point; its length."""
-    cdef int64_t v, a = off[e], b = off[e + 1]
-    cdef double x, y, dx, dy
-    xs.clear()
-    ys.clear()
-    cum.clear()
-    for v in range(a, b):
-        x = (lon[v] - lon0) * kx
-        y = (lat[v] - lat0) * ky
-        if v == a:
-            cum.push_back(0.0)
-        else:
-            dx = x - xs.back()
-            dy = y - ys.back()
-            cum.push_back(cum.back() + sqrt(dx * dx + dy * dy))
-        xs.push_back(x)
-        ys.push_back(y)
-    return cum.back()
+    cdef int64_t v, a = off[e], b = off[e + 1], m = b - a
+    cdef double x, y, dx, dy, px, py, c = 0.0
+    cdef double* X
+    cdef double* Y
+    cdef double* C
+    xs.resize(m)
+    ys.resize(m)
+    cum.resize(m)
+    X = xs.data()
+    Y = ys.data()
+    C = cum.data()
+    px = (lon[a] - lon0) * kx
+    py = (lat[a] - lat0) * ky
+    X[0] = px
+    Y[0] = py
+    C[0] = 0.0
+    for v in range(1, m):
+        x = (lon[a + v] - lon0) * kx
+        y = (lat[a + v] - lat0) * ky
+        dx = x - px
+        dy = y - py
+        c = c + sqrt(dx * dx + dy * dy)
+        X[v] = x
+        Y[v] = y
+        C[v] = c
+        px = x
+        py = y
+    return c
 
 
 cdef inline int64_t _point_at(double s, int64_t k, vector[double]& xs, vector[double]& ys, vector[double]& cum,
@@ -68,6 +121,107 @@ cdef inline int64_t _point_at(double s, int64_t k, vector[double]& xs, vector[do
     return k
 
 
+def level_extents(const int32_t[::1] nodes, const double[::1] cost, const double[::1] node_lon,
+                  const double[::1] node_lat, double lon0, double lat0, double kx, double ky,
+                  const double[::1] levels):
+    """Per level of the ascending ``levels``: ``(w, h)``, the width and height in metres of the box of the origin
+    (0, 0) and of the ``nodes`` whose ``cost`` is at most that level, each at ((lon - lon0) * kx, (lat - lat0) * ky);
+    (0, 0) for a level no node is within."""
+    cdef Py_ssize_t n = nodes.shape[0], n_levels = levels.shape[0], i, lv, lo, hi, mid
+    cdef vector[double] bx0, bx1, by0, by1
+    cdef double c, x, y, xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY
+    if cost.shape[0] != n:
+        raise ValueError("one cost per node")
+    bx0.resize(n_levels, INFINITY); bx1.resize(n_levels, -INFINITY)
+    by0.resize(n_levels, INFINITY); by1.resize(n_levels, -INFINITY)
+    with nogil:
+        for i in range(n):
+            c = cost[i]
+            lo = 0  # the first level at least c (c <= levels[lo]), by bisection
+            hi = n_levels
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if c <= levels[mid]:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if lo >= n_levels:
+                continue
+            x = (node_lon[nodes[i]] - lon0) * kx
+            y = (node_lat[nodes[i]] - lat0) * ky
+            bx0[lo] = min(bx0[lo], x); bx1[lo] = max(bx1[lo], x)
+            by0[lo] = min(by0[lo], y); by1[lo] = max(by1[lo], y)
+    out = []
+    for lv in range(n_levels):
+        xmin = min(xmin, bx0[lv]); xmax = max(xmax, bx1[lv])
+        ymin = min(ymin, by0[lv]); ymax = max(ymax, by1[lv])
+        if xmin > xmax:
+            out.append((0.0, 0.0))
+        else:
+            out.append(((xmax if xmax >= 0.0 else 0.0) - (xmin if xmin <= 0.0 else 0.0),
+                        (ymax if ymax >= 0.0 else 0.0) - (ymin if ymin <= 0.0 else 0.0)))
+    return out
+
+
+def edges_in_box(const int32_t[::1] edges, const double[:, ::1] bounds, const double[:, ::1] blocks,
+                 const double[:, ::1] groups, int64_t block, int64_t group, double lon_min, double lat_min,
+                 double lon_max, double lat_max, drawn=None, edge_rev=None, mark=None):
+    """The edges of an :class:`lds.graph.search.EdgeBoxes` (``edges``, their ``bounds``, ``blocks``: the bounds of
+    each run of ``block`` of them, ``groups``: of each run of ``group`` blocks; each (4, n): lon min, lat min,
+    lon max, lat max) whose bounds meet the box, ascending: ``EdgeBoxes.in_box``'s answer, by a scan of the groups,
+    then of the blocks of those the box meets, then of their edges. With ``drawn`` (int32 edge ids), less those
+    and their twins (``edge_rev``); ``mark`` is then a per-edge uint8 array of 0, restored before returning."""
+    cdef Py_ssize_t n = edges.shape[0], n_blocks = blocks.shape[1], n_groups = groups.shape[1], n_drawn = 0
+    cdef Py_ssize_t gi, b, b1, r, r1, i
+    cdef int32_t e, t
+    cdef vector[int32_t] found, order
+    cdef const int32_t[::1] drawn_v
+    cdef const int32_t[::1] rev_v
+    cdef uint8_t[::1] mark_v
+    cdef bint exclude = drawn is not None
+    if bounds.shape[0] != 4 or blocks.shape[0] != 4 or groups.shape[0] != 4 or bounds.shape[1] != n:
+        raise ValueError("bounds, blocks and groups must be (4, n) arrays")
+    if n_blocks != (n + block - 1) // block or n_groups != (n_blocks + group - 1) // group:
+        raise ValueError("blocks and groups do not match the edges")
+    if exclude:
+        drawn_v, rev_v, mark_v = drawn, edge_rev, mark
+        n_drawn = drawn_v.shape[0]
+    with nogil:
+        for i in range(n_drawn):
+            e = drawn_v[i]
+            mark_v[e] = 1
+            t = rev_v[e]
+            if t >= 0:
+                mark_v[t] = 1
+        for gi in range(n_groups):
+            if not (groups[2, gi] >= lon_min and groups[0, gi] <= lon_max and groups[3, gi] >= lat_min
+                    and groups[1, gi] <= lat_max):
+                continue
+            b1 = min(n_blocks, (gi + 1) * group)
+            for b in range(gi * group, b1):
+                if not (blocks[2, b] >= lon_min and blocks[0, b] <= lon_max and blocks[3, b] >= lat_min
+                        and blocks[1, b] <= lat_max):
+                    continue
+                r1 = min(n, (b + 1) * block)
+                for r in range(b * block, r1):
+                    if not (bounds[2, r] >= lon_min and bounds[0, r] <= lon_max and bounds[3, r] >= lat_min
+                            and bounds[1, r] <= lat_max) or (exclude and mark_v[edges[r]]):
+                        continue
+                    found.push_back(edges[r])
+        for i in range(n_drawn):
+            e = drawn_v[i]
+            mark_v[e] = 0
+            t = rev_v[e]
+            if t >= 0:
+                mark_v[t] = 0
+        _edge_order(found.data(), <Py_ssize_t>found.size(), order)
+    out = np.empty(found.size(), dtype=np.int32)
+    cdef int32_t[::1] out_v = out
+    for i in range(<Py_ssize_t>found.size()):
+        out_v[i] = found[order[i]]
+    return out
+
+
 def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int64_t[::1] indptr,
                 const int32_t[::1] adj_edge, const int32_t[::1] edge_rev, const float[::1] edge_w,
                 double[::1] scratch, const int32_t[::1] start_edge, const double[::1] start_f0,
@@ -84,6 +238,8 @@ def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int
     cdef double cb
     cdef Py_ssize_t total = n_starts
     for i in range(n_nodes):
+        if i + 2 * AHEAD < n_nodes:
+            LDS_PREFETCH(&indptr[nodes[i + 2 * AHEAD]])
         total += indptr[nodes[i] + 1] - indptr[nodes[i]]
     item_edge = np.empty(total, dtype=np.int32)
     item_f0 = np.zeros(total, dtype=np.float64)
@@ -94,6 +250,15 @@ def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int
     cdef double[::1] if0 = item_f0, ic0 = item_c0, icb = item_cb, iwb = item_wb
     with nogil:
         for i in range(n_nodes):
+            if i + 2 * AHEAD < n_nodes:
+                LDS_PREFETCH(&adj_edge[indptr[nodes[i + 2 * AHEAD]]])
+            if i + AHEAD < n_nodes:  # the edges' entries the passes read and write
+                u = nodes[i + AHEAD]
+                for k in range(indptr[u], indptr[u + 1]):
+                    e = adj_edge[k]
+                    LDS_PREFETCH(&scratch[e])
+                    LDS_PREFETCH(&edge_rev[e])
+                    LDS_PREFETCH(&edge_w[e])
             u = nodes[i]
             for k in range(indptr[u], indptr[u + 1]):
                 scratch[adj_edge[k]] = node_cost[i]
@@ -123,6 +288,41 @@ def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int
     return item_edge[:n], item_f0[:n], item_c0[:n], item_cb[:n], item_wb[:n]
 
 
+cdef void _edge_order(const int32_t* edge, Py_ssize_t n, vector[int32_t]& order) noexcept nogil:
+    """``order``: the indices ``0..n-1`` sorted by ``edge`` (non-negative), ties in index order (a radix sort: three
+    passes of 11 bits, those whose digit is the same for all skipped)."""
+    cdef vector[int32_t] tmp
+    cdef int64_t count[3][2048]
+    cdef Py_ssize_t i, d, total
+    cdef int pass_, shift
+    cdef int32_t j
+    order.resize(n)
+    for i in range(n):
+        order[i] = <int32_t>i
+    if n < 2:
+        return
+    tmp.resize(n)
+    memset(count, 0, sizeof(count))
+    for i in range(n):
+        count[0][edge[i] & 2047] += 1
+        count[1][(edge[i] >> 11) & 2047] += 1
+        count[2][(edge[i] >> 22) & 2047] += 1
+    for pass_ in range(3):
+        shift = 11 * pass_
+        if count[pass_][(edge[0] >> shift) & 2047] == n:
+            continue  # one digit for all: this pass keeps the order
+        total = 0
+        for d in range(2048):
+            total += count[pass_][d]
+            count[pass_][d] = total - count[pass_][d]
+        for i in range(n):
+            j = order[i]
+            d = (edge[j] >> shift) & 2047
+            tmp[count[pass_][d]] = j
+            count[pass_][d] += 1
+        order.swap(tmp)
+
+
 cdef inline double _cost_at(double frac, double f0, double c0, double c, double cb, double wb) noexcept nogil:
     """Least cost of the point at ``frac`` of an item's edge: from its start (entered at ``f0`` at cost ``c0``)
     or from its end through the twin (entered at ``cb``)."""
@@ -149,42 +349,54 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
                             bint reached, const int64_t* geom_off, const double* plon, const double* plat, double lon0,
                             double lat0, double kx, double ky, double h, double x0, double y0, double inv_cell,
                             int64_t nx, int64_t lo_x, int64_t hi_x, int64_t lo_y, int64_t hi_y, double limit,
-                            float* rc, vector[int64_t]& cells, vector[double]& xs, vector[double]& ys,
-                            vector[double]& cum, bint collect, vector[double]& out_cost) noexcept nogil:
+                            uint64_t* key, uint8_t* tiles, int64_t tiles_x, vector[int64_t]& cells,
+                            vector[double]& xs, vector[double]& ys, vector[double]& cum, bint collect,
+                            vector[double]& out_cost) noexcept nogil:
     """Mark the cells of edge ``e``'s samples as road, lowering each to the sample's cost when ``reached`` and at
     most ``limit``. Samples lie every ``h`` metres from the start of the lower-numbered edge of a two-way road
     (``flip``: that is this edge's end), plus both ends and the start fraction: the same places whichever
     direction the road is drawn from, whatever the search's limit. With ``collect``, the reached samples' cells
-    and costs are appended to ``cells`` and ``out_cost`` instead, and nothing is marked."""
+    and costs are appended to ``cells`` and ``out_cost`` instead, and nothing is marked. ``tiles`` flags the tiles
+    (``tiles_x`` a row) of the road cells marked. A sample at the same arc length as one taken already (the ends and
+    the start fraction mostly are) is not taken again: it would land on the same cell at the same cost."""
     cdef int64_t n, j, k = 0, ix, iy, idx
-    cdef double length, inv_len, s, x = 0.0, y = 0.0, cost
+    cdef double length, inv_len, s, x = 0.0, y = 0.0, cost, fx, fy, s_first, s_last
     cdef double slack = limit * 1e-9 + 1e-9
     cdef double bx0, bx1, by0, by1
+    cdef double lim_x0 = <double>lo_x, lim_x1 = <double>(hi_x + 1), lim_y0 = <double>lo_y, lim_y1 = <double>(hi_y + 1)
+    cdef uint64_t kc, inf_key = _key_cost(INFINITY)
     cdef Py_ssize_t v
     length = _load_edge(geom_off, e, plon, plat, lon0, lat0, kx, ky, xs, ys, cum)
     # An edge whose every point falls outside the cells drawn (a road only a larger range reaches, on the finer grid
-    # of a smaller one) has no sample in them: skipped whole.
+    # of a smaller one) has no sample in them: skipped whole. (floor(v) < lo ⟺ v < lo and floor(v) > hi ⟺ v >= hi + 1
+    # for integer bounds: the cell tests compare the unrounded coordinate.)
     bx0 = bx1 = xs[0]
     by0 = by1 = ys[0]
     for v in range(1, <Py_ssize_t>xs.size()):
         bx0 = min(bx0, xs[v]); bx1 = max(bx1, xs[v])
         by0 = min(by0, ys[v]); by1 = max(by1, ys[v])
-    if (floor((bx1 - x0) * inv_cell + 0.5) < lo_x or floor((bx0 - x0) * inv_cell + 0.5) > hi_x
-            or floor((by1 - y0) * inv_cell + 0.5) < lo_y or floor((by0 - y0) * inv_cell + 0.5) > hi_y):
+    if (not ((bx1 - x0) * inv_cell + 0.5 >= lim_x0) or (bx0 - x0) * inv_cell + 0.5 >= lim_x1
+            or not ((by1 - y0) * inv_cell + 0.5 >= lim_y0) or (by0 - y0) * inv_cell + 0.5 >= lim_y1):
         return
     inv_len = 1.0 / length if length > 0 else 0.0
-    n = <int64_t>floor(length / h)
+    n = <int64_t>(length / h)  # length >= 0: truncation is floor
+    s_first = length - n * h if flip else 0.0
+    s_last = length if flip else n * h
     for j in range(n + 4):
         if j <= n:
             s = length - (n - j) * h if flip else j * h
         else:
             s = 0.0 if j == n + 1 else (length if j == n + 2 else f0 * length)
+            if s == s_first or s == s_last or (j == n + 3 and (s == 0.0 or s == length)):
+                continue  # taken already
             k = 0
         k = _point_at(s, k, xs, ys, cum, &x, &y)
-        ix = <int64_t>floor((x - x0) * inv_cell + 0.5)
-        iy = <int64_t>floor((y - y0) * inv_cell + 0.5)
-        if ix < lo_x or ix > hi_x or iy < lo_y or iy > hi_y:
+        fx = (x - x0) * inv_cell + 0.5
+        fy = (y - y0) * inv_cell + 0.5
+        if not (fx >= lim_x0 and fx < lim_x1 and fy >= lim_y0 and fy < lim_y1):
             continue
+        ix = <int64_t>fx  # fx > 0: truncation is floor
+        iy = <int64_t>fy
         idx = iy * nx + ix
         if collect:
             cost = _cost_at(s * inv_len if length > 0 else f0, f0, c0, c, cb, wb)
@@ -192,13 +404,14 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
                 cells.push_back(idx)
                 out_cost.push_back(min(cost, limit))
             continue
-        if rc[idx] == NAN_MARK:
-            rc[idx] = INFINITY
-            cells.push_back(idx)
+        # A road cell (any key below NO_ROAD) at +inf, lowered to a reached sample's cost: the least of the keys.
+        kc = inf_key
         if reached:
             cost = _cost_at(s * inv_len if length > 0 else f0, f0, c0, c, cb, wb)
             if cost <= limit + slack:
-                rc[idx] = min(rc[idx], <float>min(cost, limit))
+                kc = _key_cost(<float>min(cost, limit))
+        key[idx] = _kmin(key[idx], kc)
+        tiles[(iy >> TILE_SHIFT) * tiles_x + (ix >> TILE_SHIFT)] = 1
 
 
 def park_walk(const int32_t[::1] seed_node, const double[::1] seed_cost, const int64_t[::1] indptr,
@@ -304,6 +517,13 @@ def reached_extents(const int32_t[::1] item_edge, const double[::1] item_f0, con
         # item whose points all lie well inside it (its samples are on its segments, to a few ulps) adds nothing,
         # and is not sampled.
         for i in range(n_items - 1, -1, -1):
+            if i >= 2 * AHEAD:
+                LDS_PREFETCH(&geom_off[item_edge[i - 2 * AHEAD]])
+                LDS_PREFETCH(&edge_w[item_edge[i - 2 * AHEAD]])
+            if i >= AHEAD:
+                v = geom_off[item_edge[i - AHEAD]]
+                LDS_PREFETCH(&plon[v])
+                LDS_PREFETCH(&plat[v])
             e = item_edge[i]
             f0 = item_f0[i]; c0 = item_c0[i]; c = edge_w[e]; cb = item_cb[i]; wb = item_wb[i]
             if c0 > limit and cb > limit:
@@ -340,15 +560,11 @@ def reached_extents(const int32_t[::1] item_edge, const double[::1] item_f0, con
     return box, ((0.0, 0.0, 0.0, 0.0) if sxmin > sxmax else (sxmin, symin, sxmax, symax))
 
 
-cdef inline void _chamfer(int32_t* bd, float* g, int64_t nx, int64_t ny) noexcept nogil:
-    """Two-scan chamfer transform of the road cells (``bd`` 0) carrying their cost ``g`` to the other cells."""
-    _chamfer_window(bd, g, nx, 1, nx - 2, 1, ny - 2)
-
-
 cdef inline void _chamfer_window(int32_t* bd, float* g, int64_t nx, int64_t wx0, int64_t wx1, int64_t wy0,
                                  int64_t wy1) noexcept nogil:
-    """:func:`_chamfer` over the cells ``wx0..wx1`` x ``wy0..wy1`` (their neighbours are read: one cell around
-    them must be set)."""
+    """Two-scan chamfer transform of the road cells (``bd`` 0) carrying their cost ``g`` to the other cells (nearer,
+    or as near and cheaper), over the cells ``wx0..wx1`` x ``wy0..wy1`` (their neighbours are read: one cell around
+    them must be set). The same transform as :func:`_chamfer_keys`, on separate arrays."""
     cdef int64_t ix, iy, idx
     for iy in range(wy0, wy1 + 1):
         for ix in range(wx0, wx1 + 1):
@@ -366,6 +582,106 @@ cdef inline void _chamfer_window(int32_t* bd, float* g, int64_t nx, int64_t wx0,
             _relax(bd, g, idx, idx + nx - 1, 7)
 
 
+cdef void _near_tiles(vector[uint8_t]& tiles, int64_t tx, int64_t ty, int64_t d) noexcept nogil:
+    """Flag every tile within ``d`` tiles (either way, diagonals too) of a flagged one."""
+    cdef vector[uint8_t] rows
+    cdef int64_t i, j, k, lo, hi
+    rows.resize(tx * ty, 0)
+    for i in range(ty):  # along the rows, then along the columns
+        for j in range(tx):
+            if tiles[i * tx + j]:
+                lo = max(0, j - d)
+                hi = min(tx - 1, j + d)
+                for k in range(lo, hi + 1):
+                    rows[i * tx + k] = 1
+    for i in range(ty * tx):
+        tiles[i] = 0
+    for i in range(ty):
+        for j in range(tx):
+            if rows[i * tx + j]:
+                lo = max(0, i - d)
+                hi = min(ty - 1, i + d)
+                for k in range(lo, hi + 1):
+                    tiles[k * tx + j] = 1
+
+
+cdef void _chamfer_keys(uint64_t* key, int64_t nx, int64_t ny, int32_t reach_units, float* g, int32_t* lo,
+                        int32_t* hi, const uint8_t* tiles, int64_t tiles_x) noexcept nogil:
+    """The two-scan chamfer transform of the road cells (distance 0 in ``key``) on keys (distance, cost), of the
+    cells inside the border: each takes the least of its own key and its scanned neighbours' plus the step (5 per
+    side, 7 per diagonal step), a row at a time: the previous row's three, then the cell just done (only that one
+    waits on it). The second scan also writes the field ``g`` (+inf everywhere else): each cell's nearest road's
+    cost when that road is within ``reach_units``, and each row's first and last finite column to ``lo``, ``hi``
+    (left as they are in a row without one).
+
+    Only the runs of flagged ``tiles`` (``tiles_x`` a row) are scanned: those within ``reach_units`` of a road cell,
+    whose nearest road's path lies in them. Elsewhere the keys stay as they are (no road that near), and are read
+    as such by the cells beside."""
+    cdef int64_t ix, iy, c0, c1, t, t1
+    cdef uint64_t k, prev
+    cdef uint64_t near = ((<uint64_t>reach_units) << 32) | <uint64_t>0xFFFFFFFF  # the largest key within reach
+    cdef uint64_t* p
+    cdef const uint64_t* u
+    cdef const uint8_t* trow
+    cdef float* gr
+    cdef float v
+    cdef int32_t first, last
+    for ix in range(nx * ny):
+        g[ix] = INFINITY
+    for iy in range(1, ny - 1):
+        p = key + iy * nx
+        u = p - nx
+        trow = tiles + (iy >> TILE_SHIFT) * tiles_x
+        t = 0
+        while t < tiles_x:
+            if not trow[t]:
+                t += 1
+                continue
+            t1 = t
+            while t1 + 1 < tiles_x and trow[t1 + 1]:
+                t1 += 1
+            c0 = max(<int64_t>1, t << TILE_SHIFT)
+            c1 = min(nx - 2, ((t1 + 1) << TILE_SHIFT) - 1)
+            t = t1 + 1
+            prev = p[c0 - 1]
+            for ix in range(c0, c1 + 1):
+                k = _kmin(_kmin(p[ix], u[ix] + STEP5), _kmin(u[ix - 1], u[ix + 1]) + STEP7)
+                prev = _kmin(k, prev + STEP5)
+                p[ix] = prev
+    for iy in range(ny - 2, 0, -1):
+        p = key + iy * nx
+        u = p + nx
+        gr = g + iy * nx
+        trow = tiles + (iy >> TILE_SHIFT) * tiles_x
+        first = -1
+        last = -1
+        t = tiles_x - 1
+        while t >= 0:
+            if not trow[t]:
+                t -= 1
+                continue
+            t1 = t
+            while t1 - 1 >= 0 and trow[t1 - 1]:
+                t1 -= 1
+            c0 = max(<int64_t>1, t1 << TILE_SHIFT)
+            c1 = min(nx - 2, ((t + 1) << TILE_SHIFT) - 1)
+            t = t1 - 1
+            prev = p[c1 + 1]
+            for ix in range(c1, c0 - 1, -1):
+                k = _kmin(_kmin(p[ix], u[ix] + STEP5), _kmin(u[ix - 1], u[ix + 1]) + STEP7)
+                prev = _kmin(k, prev + STEP5)
+                p[ix] = prev
+                v = _key_float(prev) if prev <= near else INFINITY
+                gr[ix] = v
+                if v < INFINITY:
+                    first = <int32_t>ix
+                    if last < 0:
+                        last = <int32_t>ix
+        if last >= 0:
+            lo[iy] = first
+            hi[iy] = last
+
+
 cdef inline double _walked_cost(int32_t e, double frac, const int32_t* head, const int32_t* nxt,
                                  const double* fr_cost, const double* fr_upto) noexcept nogil:
     """Least cost of the point at ``frac`` of footway edge ``e``: its cheapest record walking that far (an edge's
@@ -378,15 +694,16 @@ cdef inline double _walked_cost(int32_t e, double frac, const int32_t* head, con
     return cost
 
 
-cdef void _foot_pass(float* g, const int32_t* bd, float* g2, int32_t* bd2, int32_t reach_units,
+cdef void _foot_pass(float* g, const uint64_t* key, float* g2, int32_t* bd2, int32_t reach_units,
                      const int64_t* fo_off, const double* fo_lon, const double* fo_lat, const int32_t* fo_rev,
                      const int32_t* fr_edge, const double* fr_cost, const double* fr_upto, Py_ssize_t n_rec,
                      int32_t* head, const int32_t* fc_edge, Py_ssize_t n_fclaims, double lon0, double lat0,
                      double kx, double ky, double h, double x0, double y0, double inv_cell, int64_t nx, int64_t ny,
                      vector[int64_t]& cells, vector[double]& xs, vector[double]& ys, vector[double]& cum,
                      int32_t* lo, int32_t* hi) noexcept nogil:
-    """Park and walk: the cells no road has within the off-road distance (``bd`` beyond ``reach_units``) take
-    the cost of their nearest footway within it (the walked parts at their cheapest record's cost, the rest +inf).
+    """Park and walk: the cells no road has within the off-road distance (``key``'s distance beyond
+    ``reach_units``) take the cost of their nearest footway within it (the walked parts at their cheapest record's
+    cost, the rest +inf).
     The footways (``fc_edge``, one edge of a two-way way) are sampled every cell, each once (half the roads'
     density, for speed: a walk's end is placed to within a cell); ``head`` is a per-edge array of -1, restored
     before returning."""
@@ -467,7 +784,7 @@ cdef void _foot_pass(float* g, const int32_t* bd, float* g2, int32_t* bd2, int32
     for iy in range(wy0, wy1 + 1):
         for ix in range(wx0, wx1 + 1):
             idx = iy * nx + ix
-            if bd[idx] > reach_units and bd2[idx] <= reach_units and g2[idx] < g[idx]:
+            if (key[idx] >> 32) > <uint64_t>reach_units and bd2[idx] <= reach_units and g2[idx] < g[idx]:
                 g[idx] = g2[idx]
                 lo[iy] = min(lo[iy], <int32_t>ix)
                 hi[iy] = max(hi[iy], <int32_t>ix)
@@ -524,19 +841,20 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
     cdef double x0 = jx0 * cell, y0 = jy0 * cell
     if workspace is None:
         field = np.empty((ny, nx), dtype=np.float32)
-        road = np.empty(ny * nx, dtype=np.float32)
-        best = np.empty(ny * nx, dtype=np.int32)
+        keys = np.empty(ny * nx, dtype=np.uint64)
     else:
         field = workspace.buffer("field", np.float32, ny * nx).reshape(ny, nx)
-        road = workspace.buffer("road", np.float32, ny * nx)
-        best = workspace.buffer("best", np.int32, ny * nx)
+        keys = workspace.buffer("road_keys", np.uint64, ny * nx)
     cdef float[:, ::1] grid = field
     cdef float* g = &grid[0, 0]
-    cdef float[::1] road_v = road
-    cdef float* rc = &road_v[0]
-    cdef int32_t[::1] best_v = best
-    cdef int32_t* bd = &best_v[0]
-    cdef vector[int64_t] cells  # road cells, each once
+    cdef uint64_t[::1] keys_v = keys
+    cdef uint64_t* key = &keys_v[0]  # per cell: its nearest road's distance and cost (_key_cost)
+    cdef vector[int64_t] cells  # unused: the road cells are marked in ``key``
+    cdef vector[int32_t] order  # the items by edge id: the graph's arrays read in address order, not the search's
+    cdef int64_t tiles_x = (nx + TILE - 1) >> TILE_SHIFT, tiles_y = (ny + TILE - 1) >> TILE_SHIFT
+    cdef vector[uint8_t] tiles  # per tile: a road cell in it, then: the transform runs in it
+    tiles.resize(tiles_x * tiles_y, 0)
+    cdef Py_ssize_t it
     cdef vector[int64_t] cut_cells  # reached samples of roads cut off from the network, and their costs
     cdef vector[double] cut_cost
     cdef int64_t r_cells = <int64_t>floor(offroad_m / cell), dx, dy, cx, cy
@@ -580,44 +898,36 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
             bd2_v = workspace.buffer("foot_best", np.int32, ny * nx)
         g2, bd2 = &g2_v[0], &bd2_v[0]
     with nogil:
-        for idx in range(ny * nx):
-            g[idx] = INFINITY
-            rc[idx] = NAN_MARK
-            bd[idx] = INT32_BIG
+        memset(key, NO_ROAD_BYTE, ny * nx * sizeof(uint64_t))
         # Pass 2: reached samples lower their cell's road cost; unreached ones, and the claims, mark a road there.
-        for i in range(n_items):
+        _edge_order(&item_edge[0] if n_items > 0 else NULL, n_items, order)
+        for it in range(n_items):
+            i = order[it]
             e = item_edge[i]
             if not edge_snaps[e]:
                 _mark_edge(e, edge_rev[e] >= 0 and edge_rev[e] < e, item_f0[i], item_c0[i], edge_w[e], item_cb[i],
                            item_wb[i], True, &geom_off[0], plon, plat, lon0, lat0, kx, ky, h, x0, y0, inv_cell, nx,
-                           lo_x, hi_x, lo_y, hi_y, limit, rc, cut_cells, xs, ys, cum, True, cut_cost)
+                           lo_x, hi_x, lo_y, hi_y, limit, key, &tiles[0], tiles_x, cut_cells, xs, ys, cum, True,
+                           cut_cost)
                 continue
             _mark_edge(e, edge_rev[e] >= 0 and edge_rev[e] < e, item_f0[i], item_c0[i], edge_w[e], item_cb[i],
                        item_wb[i], True, &geom_off[0], plon, plat, lon0, lat0, kx, ky, h, x0, y0, inv_cell, nx, lo_x,
-                       hi_x, lo_y, hi_y, limit, rc, cells, xs, ys, cum, False, cut_cost)
+                       hi_x, lo_y, hi_y, limit, key, &tiles[0], tiles_x, cells, xs, ys, cum, False,
+                       cut_cost)
         for i in range(n_claims):
             e = claim_edge[i]
             _mark_edge(e, edge_rev[e] >= 0 and edge_rev[e] < e, 0.0, INFINITY, 0.0, INFINITY, 0.0, False,
                        &geom_off[0], plon, plat, lon0, lat0, kx, ky, h, x0, y0, inv_cell, nx, lo_x, hi_x, lo_y, hi_y,
-                       limit, rc, cells, xs, ys, cum, False, cut_cost)
+                       limit, key, &tiles[0], tiles_x, cells, xs, ys, cum, False, cut_cost)
         # Pass 3: every cell within offroad_m takes its nearest road cell's cost (ties: the least cost), by a
         # two-scan chamfer transform carrying the cost along; a cell's being within a level then does not depend
         # on the costs above that level.
-        for m in range(<Py_ssize_t>cells.size()):
-            idx = cells[m]
-            bd[idx] = 0
-            g[idx] = rc[idx]
-        _chamfer(bd, g, nx, ny)
-        for iy in range(1, ny - 1):
-            for ix in range(1, nx - 1):
-                idx = iy * nx + ix
-                if bd[idx] > reach_units:
-                    g[idx] = INFINITY
-                elif g[idx] < INFINITY:
-                    lo_v[iy] = min(lo_v[iy], <int32_t>ix)
-                    hi_v[iy] = max(hi_v[iy], <int32_t>ix)
+        # A cell within reach_units of a road cell is within reach_units // 5 cells of it either way, so in a tile
+        # at most that many cells (rounded up to tiles) from the road's.
+        _near_tiles(tiles, tiles_x, tiles_y, (reach_units // 5 + TILE - 1) // TILE)
+        _chamfer_keys(key, nx, ny, reach_units, g, &lo_v[0], &hi_v[0], &tiles[0], tiles_x)
         if has_foot:
-            _foot_pass(g, bd, g2, bd2, reach_units, &fo_off[0], &fo_lon[0], &fo_lat[0], &fo_rev[0], &fr_edge[0],
+            _foot_pass(g, key, g2, bd2, reach_units, &fo_off[0], &fo_lon[0], &fo_lat[0], &fo_rev[0], &fr_edge[0],
                        &fr_cost[0], &fr_upto[0], n_rec, &fr_head[0], &fc_edge[0], n_fclaims, lon0, lat0, kx, ky, cell,
                        x0, y0, inv_cell, nx, ny, foot_cells, xs, ys, cum, &lo_v[0], &hi_v[0])
         # Pass 4: the roads cut off from the network serve the places no road of it has within offroad_m: at the cost
@@ -642,7 +952,7 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
                     if cx + dx < 1 or cx + dx > nx - 2 or dx * dx + dy * dy > r2:
                         continue
                     idx = (cy + dy) * nx + cx + dx
-                    if bd[idx] > reach_units and fc < g[idx]:
+                    if (key[idx] >> 32) > <uint64_t>reach_units and fc < g[idx]:
                         g[idx] = fc
                         lo_v[cy + dy] = min(lo_v[cy + dy], <int32_t>(cx + dx))
                         hi_v[cy + dy] = max(hi_v[cy + dy], <int32_t>(cx + dx))

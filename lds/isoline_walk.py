@@ -180,4 +180,6 @@ def foot_field_args(net: FootNetwork, records: tuple, limit: float, bbox: tuple[
     edge, cost, upto = records
     n = int(np.searchsorted(cost, limit + limit * 1e-9 + 1e-9, side="right"))
     head = net.scratch("head", net.walk.n_edges, -1, np.int32)
-    return (*net.geometry, edge[:n], cost[:n], upto[:n], head, net.ways.in_box(bbox))
+    from lds.isoline_shape import boxes_in
+
+    return (*net.geometry, edge[:n], cost[:n], upto[:n], head, boxes_in(net.ways, bbox))

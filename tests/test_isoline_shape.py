@@ -406,3 +406,102 @@ def test_a_longer_range_covers_the_shorter_ones_simplification_without_a_union()
             assert result.area == pytest.approx(union.area, rel=1e-9)
         assert _covering(shapes[2], shapes[:2], [cell, cell, 2 * cell]) is None  # another grid: the general way
     assert tested >= 20 and stuck_out >= 20  # the shorter range's simplification does stick out, and is covered
+
+
+# --- the field's C parts against plain references ------------------------------------------------------------------
+
+
+def _field(items, weights, geometry, limit, claims, cell, offroad_m, jx0, jy0, nx, ny):
+    edge, f0, c0, cb, wb = (np.asarray(v, dtype=t) for v, t in zip(
+        zip(*items, strict=True), (np.int32, float, float, float, float), strict=True))
+    no_twins = np.full(len(geometry[0]) - 1, -1, dtype=np.int32)
+    return catchment_field(edge, f0, c0, cb, wb, np.asarray(weights, dtype=np.float32), *geometry, no_twins,
+                           np.ones(len(no_twins), np.uint8), np.asarray(claims, dtype=np.int32), LON0, LAT0,
+                           float(limit), cell, offroad_m, jx0, jy0, nx, ny)
+
+
+@pytest.mark.parametrize("cell", [10.0, 20.0, 40.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_the_field_of_a_cell_does_not_depend_on_the_grid_around_it(seed, cell):
+    """Scattered roads far apart (the transform runs only in the tiles near a road): each cell of a grid takes the
+    same value as on a larger grid placed otherwise around the same roads (the tiles cut elsewhere), the empty
+    country between the roads included; and as when the items come in another order."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(12):  # short streets and long country roads, anywhere in 6 km (well inside the grids)
+        x, y = rng.uniform(0, 6000, 2)
+        n = int(rng.integers(2, 6))
+        step = rng.uniform(20, 400)
+        pts = np.clip(np.cumsum(np.vstack([[x, y], rng.normal(0, step, (n - 1, 2))]), axis=0), 300, 5700)
+        lines.append([tuple(p) for p in pts])
+    geometry = roads(*lines)
+    weights = rng.uniform(10, 300, len(lines))
+    items = [(k, 0.0, float(rng.uniform(0, 200)), np.inf, 0.0) for k in range(8)]
+    claims = list(range(8, 12))
+    offroad_m, limit = 80.0, 400.0
+    jx0, jy0 = int(-800 // cell), int(-800 // cell)
+    nx = ny = int(8000 // cell)
+    z, lo, hi = _field(items, weights, geometry, limit, claims, cell, offroad_m, jx0, jy0, nx, ny)
+    for dx, dy in ((-7, -3), (-13, -29), (-1, -16)):
+        z2, _, _ = _field(items, weights, geometry, limit, claims, cell, offroad_m, jx0 + dx, jy0 + dy,
+                          nx - 2 * dx, ny - 2 * dy)
+        inner = z2[-dy:-dy + ny, -dx:-dx + nx]
+        assert np.array_equal(inner[1:-1, 1:-1], z[1:-1, 1:-1])
+    shuffled = [items[k] for k in rng.permutation(len(items))]
+    z3, lo3, hi3 = _field(shuffled, weights, geometry, limit, claims, cell, offroad_m, jx0, jy0, nx, ny)
+    assert np.array_equal(z3, z) and np.array_equal(lo3, lo) and np.array_equal(hi3, hi)
+    for i in range(ny):  # each row's finite cells lie between its first and last
+        finite = np.flatnonzero(np.isfinite(z[i]))
+        assert (lo[i], hi[i]) == ((finite[0], finite[-1]) if len(finite) else (nx, -1))
+
+
+def test_edges_in_box_are_the_boxes_edges_in_it_less_the_drawn_roads():
+    from lds._isoline_raster import edges_in_box as claims_in_box
+
+    from lds.graph.search import BOX_BLOCK, EdgeBoxes
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    lon0, lat0 = rng.uniform(7.0, 7.5, n), rng.uniform(43.5, 44.0, n)
+    bounds = np.vstack([lon0, lat0, lon0 + rng.uniform(0, 0.01, n), lat0 + rng.uniform(0, 0.01, n)])
+    ids = rng.permutation(2 * n)[:n].astype(np.int32)
+    order = np.lexsort((bounds[1], bounds[0]))  # some locality, as the Z-order gives
+    boxes = EdgeBoxes(np.ascontiguousarray(ids[order]), np.ascontiguousarray(bounds[:, order]))
+    blocks = np.ascontiguousarray(boxes._blocks())
+    group = 4
+    starts = np.arange(0, blocks.shape[1], group)
+    groups = np.ascontiguousarray(np.stack([np.minimum.reduceat(blocks[0], starts),
+                                            np.minimum.reduceat(blocks[1], starts),
+                                            np.maximum.reduceat(blocks[2], starts),
+                                            np.maximum.reduceat(blocks[3], starts)]))
+    rev = np.full(2 * n, -1, dtype=np.int32)
+    rev[0:2 * n:2], rev[1:2 * n:2] = np.arange(1, 2 * n, 2), np.arange(0, 2 * n, 2)  # twins 2k, 2k + 1
+    mark = np.zeros(2 * n, dtype=np.uint8)
+    for bbox in ((7.1, 43.6, 7.2, 43.7), (7.0, 43.5, 7.6, 44.1), (8.0, 45.0, 8.1, 45.1), (7.3, 43.8, 7.3001, 43.8001)):
+        inside = boxes.in_box(bbox)
+        drawn = rng.choice(inside, size=len(inside) // 3, replace=False) if len(inside) else inside
+        twins = rev[drawn]
+        expected = inside[~np.isin(inside, np.concatenate([drawn, twins]))]
+        got = claims_in_box(boxes.edges, boxes.bounds, blocks, groups, BOX_BLOCK, group, *bbox,
+                            np.ascontiguousarray(drawn, dtype=np.int32), rev, mark)
+        assert np.array_equal(got, expected)
+        assert not mark.any()
+        whole = claims_in_box(boxes.edges, boxes.bounds, blocks, groups, BOX_BLOCK, group, *bbox)
+        assert whole.dtype == np.int32 and np.array_equal(whole, inside)
+
+
+def test_level_extents_are_the_boxes_of_the_nodes_within_each_level():
+    from lds._isoline_raster import level_extents
+
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(7.3, 7.5, 1000), rng.uniform(43.6, 43.8, 1000)
+    nodes = rng.choice(1000, 300, replace=False).astype(np.int32)
+    cost = rng.uniform(0, 100, 300)
+    levels = np.array([5.0, 30.0, 30.0, 99.0, 200.0])
+    got = level_extents(nodes, cost, lon, lat, LON0, LAT0, KX, KY, levels)
+    for (w, h), level in zip(got, levels, strict=True):
+        within = nodes[cost <= level]
+        x, y = (lon[within] - LON0) * KX, (lat[within] - LAT0) * KY
+        assert w == max(float(x.max()), 0.0) - min(float(x.min()), 0.0)
+        assert h == max(float(y.max()), 0.0) - min(float(y.min()), 0.0)
+    assert level_extents(nodes, cost, lon, lat, LON0, LAT0, KX, KY, np.array([-1.0])) == [(0.0, 0.0)]
