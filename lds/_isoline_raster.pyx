@@ -20,6 +20,8 @@ from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
 
+from lds.graph._zero_pages cimport INF_BITS_HI, MINUS_ONE_BITS_HI, read_bits, write_bits
+
 cnp.import_array()
 
 cdef extern from *:
@@ -223,20 +225,22 @@ def edges_in_box(const int32_t[::1] edges, const double[:, ::1] bounds, const do
 
 
 def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int64_t[::1] indptr,
-                const int32_t[::1] adj_edge, const int32_t[::1] edge_rev, const float[::1] edge_w,
-                double[::1] scratch, const int32_t[::1] start_edge, const double[::1] start_f0,
-                const double[::1] start_c0):
+                const int32_t[::1] adj_edge, const int32_t[::1] adj_dst, const int32_t[::1] edge_rev,
+                const float[::1] edge_w, uint64_t[::1] scratch, const int32_t[::1] start_edge,
+                const double[::1] start_f0, const double[::1] start_c0):
     """The reached items :func:`catchment_field` draws for a bounded search's result.
 
     Every out-edge of a settled node is entered at the node's cost; a two-way road entered from both
-    ends becomes one item (the lower edge id) with the twin's entry cost as ``cb``; the partial edges
-    the search started on follow. ``scratch`` is a per-edge array of +inf, restored before returning.
+    ends becomes one item (the lower edge id) with the twin's entry cost as ``cb`` (the twin leaves the
+    edge's end node: entered where that node was settled); the partial edges the search started on follow.
+    ``scratch`` is a per-node cost array of lds.graph.scratch (all zero: +inf), restored before returning.
     """
     cdef Py_ssize_t n_nodes = nodes.shape[0], n_starts = start_edge.shape[0], i, n = 0
     cdef int64_t k
     cdef int32_t u, e, t
     cdef double cb
     cdef Py_ssize_t total = n_starts
+    cdef uint64_t* costs = &scratch[0]
     for i in range(n_nodes):
         if i + 2 * AHEAD < n_nodes:
             LDS_PREFETCH(&indptr[nodes[i + 2 * AHEAD]])
@@ -250,24 +254,22 @@ def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int
     cdef double[::1] if0 = item_f0, ic0 = item_c0, icb = item_cb, iwb = item_wb
     with nogil:
         for i in range(n_nodes):
+            write_bits(costs, nodes[i], node_cost[i], INF_BITS_HI)
+        for i in range(n_nodes):
             if i + 2 * AHEAD < n_nodes:
                 LDS_PREFETCH(&adj_edge[indptr[nodes[i + 2 * AHEAD]]])
-            if i + AHEAD < n_nodes:  # the edges' entries the passes read and write
+            if i + AHEAD < n_nodes:  # the edges' entries the pass reads
                 u = nodes[i + AHEAD]
                 for k in range(indptr[u], indptr[u + 1]):
                     e = adj_edge[k]
-                    LDS_PREFETCH(&scratch[e])
+                    LDS_PREFETCH(&costs[adj_dst[k]])
                     LDS_PREFETCH(&edge_rev[e])
                     LDS_PREFETCH(&edge_w[e])
             u = nodes[i]
             for k in range(indptr[u], indptr[u + 1]):
-                scratch[adj_edge[k]] = node_cost[i]
-        for i in range(n_nodes):
-            u = nodes[i]
-            for k in range(indptr[u], indptr[u + 1]):
                 e = adj_edge[k]
                 t = edge_rev[e]
-                cb = scratch[t] if t >= 0 else INFINITY
+                cb = read_bits(costs, adj_dst[k], INF_BITS_HI) if t >= 0 else INFINITY
                 if t >= 0 and t < e and cb < INFINITY:
                     continue  # drawn with its twin
                 ie[n] = e
@@ -276,9 +278,7 @@ def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int
                 iwb[n] = edge_w[t] if t >= 0 else 0.0
                 n += 1
         for i in range(n_nodes):
-            u = nodes[i]
-            for k in range(indptr[u], indptr[u + 1]):
-                scratch[adj_edge[k]] = INFINITY
+            costs[nodes[i]] = 0
         for i in range(n_starts):
             ie[n] = start_edge[i]
             if0[n] = start_f0[i]
@@ -416,14 +416,15 @@ cdef inline void _mark_edge(int32_t e, bint flip, double f0, double c0, double c
 
 def park_walk(const int32_t[::1] seed_node, const double[::1] seed_cost, const int64_t[::1] indptr,
               const int32_t[::1] adj_edge, const int32_t[::1] adj_dst, const double[::1] adj_len, double walk_m,
-              double[::1] scratch, double[::1] edge_scratch):
+              uint64_t[::1] scratch, uint64_t[::1] edge_scratch):
     """The footways walked from a parked car: from each seed (a node where a footway meets a reached road, at that
     road's cost; ``seed_cost`` ascending), every footway edge (``indptr``/``adj_*``: the walking-only edges in CSR
     order) within ``walk_m`` metres of walking, as records ``(edge, cost, upto)``: the edge is served at ``cost``
     from its start up to fraction ``upto``. A place takes the cheapest seed that walks to it: seeds run cheapest
     first and a node already left with as much walk remaining is not walked on again (so the records do not
     depend on the seeds dearer than a level), and an edge is recorded again only when walked farther along than
-    before. ``scratch`` and ``edge_scratch`` are per-node and per-edge arrays of -1, restored before returning."""
+    before. ``scratch`` and ``edge_scratch``: per-node and per-edge arrays of lds.graph.scratch (all zero bits,
+    read as -1 here: none walked), restored before returning."""
     cdef vector[int32_t] out_edge, touched, touched_edges
     cdef double upto
     cdef vector[double] out_cost, out_upto
@@ -434,6 +435,8 @@ def park_walk(const int32_t[::1] seed_node, const double[::1] seed_cost, const i
     cdef int32_t u, e
     cdef double rem, length
     cdef Py_ssize_t n
+    cdef uint64_t* left = &scratch[0]  # metres of walk left on leaving each node
+    cdef uint64_t* along = &edge_scratch[0]  # how far along each edge was walked
     with nogil:
         for i in range(n_seeds):
             heap.push(pair[double, int32_t](0.0, seed_node[i]))
@@ -442,28 +445,28 @@ def park_walk(const int32_t[::1] seed_node, const double[::1] seed_cost, const i
                 heap.pop()
                 u = top.second
                 rem = walk_m + top.first
-                if rem <= scratch[u]:
+                if rem <= read_bits(left, u, MINUS_ONE_BITS_HI):
                     continue
-                if scratch[u] < 0:
+                if left[u] == 0:
                     touched.push_back(u)
-                scratch[u] = rem
+                write_bits(left, u, rem, MINUS_ONE_BITS_HI)
                 for k in range(indptr[u], indptr[u + 1]):
                     e = adj_edge[k]
                     length = adj_len[k]
                     upto = 1.0 if length <= rem else rem / length
-                    if upto > edge_scratch[e]:  # walked farther along than by any cheaper seed
-                        if edge_scratch[e] < 0:
+                    if upto > read_bits(along, e, MINUS_ONE_BITS_HI):  # walked farther along than any cheaper seed
+                        if along[e] == 0:
                             touched_edges.push_back(e)
-                        edge_scratch[e] = upto
+                        write_bits(along, e, upto, MINUS_ONE_BITS_HI)
                         out_edge.push_back(e)
                         out_cost.push_back(seed_cost[i])
                         out_upto.push_back(upto)
-                    if length < rem and rem - length > scratch[adj_dst[k]]:
+                    if length < rem and rem - length > read_bits(left, adj_dst[k], MINUS_ONE_BITS_HI):
                         heap.push(pair[double, int32_t](top.first - length, adj_dst[k]))
         for i in range(<Py_ssize_t>touched.size()):
-            scratch[touched[i]] = -1.0
+            left[touched[i]] = 0
         for i in range(<Py_ssize_t>touched_edges.size()):
-            edge_scratch[touched_edges[i]] = -1.0
+            along[touched_edges[i]] = 0
     n = <Py_ssize_t>out_edge.size()
     rec_edge = np.empty(n, dtype=np.int32)
     rec_cost = np.empty(n, dtype=np.float64)
@@ -687,7 +690,7 @@ cdef inline double _walked_cost(int32_t e, double frac, const int32_t* head, con
     """Least cost of the point at ``frac`` of footway edge ``e``: its cheapest record walking that far (an edge's
     records, linked dearest first, walk ever farther), +inf for none."""
     cdef double cost = INFINITY
-    cdef int32_t i = head[e] if e >= 0 else -1
+    cdef int32_t i = head[e] - 1 if e >= 0 else -1
     while i >= 0 and fr_upto[i] >= frac - 1e-12:
         cost = fr_cost[i]
         i = nxt[i]
@@ -705,8 +708,8 @@ cdef void _foot_pass(float* g, const uint64_t* key, float* g2, int32_t* bd2, int
     ``reach_units``) take the cost of their nearest footway within it (the walked parts at their cheapest record's
     cost, the rest +inf).
     The footways (``fc_edge``, one edge of a two-way way) are sampled every cell, each once (half the roads'
-    density, for speed: a walk's end is placed to within a cell); ``head`` is a per-edge array of -1, restored
-    before returning."""
+    density, for speed: a walk's end is placed to within a cell); ``head`` is a per-edge array of zeros (an edge's
+    first record plus one: 0 for none, so the array maps only the pages written), restored before returning."""
     cdef int64_t idx, ix, iy, n, j, k
     cdef Py_ssize_t i, m
     cdef int32_t e, twin
@@ -718,8 +721,8 @@ cdef void _foot_pass(float* g, const uint64_t* key, float* g2, int32_t* bd2, int
     cdef int64_t wx0 = nx, wx1 = -1, wy0 = ny, wy1 = -1, pad = reach_units // 5 + 2
     nxt.resize(n_rec)
     for i in range(n_rec):  # per edge, a list of its records, dearest first
-        nxt[i] = head[fr_edge[i]]
-        head[fr_edge[i]] = <int32_t>i
+        nxt[i] = head[fr_edge[i]] - 1
+        head[fr_edge[i]] = <int32_t>(i + 1)
     for i in range(n_fclaims):
         e = fc_edge[i]
         twin = fo_rev[e]
@@ -755,7 +758,7 @@ cdef void _foot_pass(float* g, const uint64_t* key, float* g2, int32_t* bd2, int
             if cost < INFINITY:
                 wx0 = min(wx0, ix); wx1 = max(wx1, ix); wy0 = min(wy0, iy); wy1 = max(wy1, iy)
     for i in range(n_rec):
-        head[fr_edge[i]] = -1
+        head[fr_edge[i]] = 0
     if wx1 < 0:
         return
     # Only the cells within the off-road distance of a walked sample may take a cost, from a sample within that
@@ -819,7 +822,7 @@ def catchment_field(const int32_t[::1] item_edge, const double[::1] item_f0, con
 
     ``foot`` (park and walk, for a car isoline): ``(geom_off, geom_lon, geom_lat, edge_rev, rec_edge, rec_cost,
     rec_upto, head, claim_edge)`` of the walking graph: the footways walked from a parked car (:func:`park_walk`'s
-    records, ``head`` a per-edge scratch array of -1) and the walking-only ways around (one edge of a two-way
+    records, ``head`` a per-edge scratch array of zeros) and the walking-only ways around (one edge of a two-way
     way). A place no road has within ``offroad_m`` takes the cost of
     its nearest footway within that (+inf when that footway is not walked to), as it takes its nearest road's.
 

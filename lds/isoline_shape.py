@@ -33,6 +33,7 @@ Python object per point. The raster and contour loops borrow per-thread scratch 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from itertools import pairwise
@@ -53,6 +54,7 @@ from lds._isoline_raster import (
 )
 from lds._polygon_check import polygon_problems
 from lds.geo import EARTH_RADIUS_M, haversine_m
+from lds.graph.scratch import zero_array
 from lds.graph.search import BOX_BLOCK, EdgeBoxes, Reach, expand_ranges, search_index
 from lds.isoline_walk import foot_field_args, walked
 from lds.memo import per_object
@@ -73,9 +75,13 @@ class Workspace(threading.local):
         (a caller that needs a fill value restores it after each use)."""
         buf = self.__dict__.get(name)
         if buf is None or len(buf) < n or buf.dtype != dtype:
-            buf = np.empty(max(n + n // 4, 1024), dtype=dtype)  # headroom: field sizes vary per request
-            if fill is not None:
-                buf.fill(fill)
+            size = max(n + n // 4, 1024)  # headroom: field sizes vary per request
+            if fill == 0:  # zeros mapped only where written (a byte per edge of a country: pages no use touched)
+                buf = zero_array(size, dtype)[0]
+            else:
+                buf = np.empty(size, dtype=dtype)
+                if fill is not None:
+                    buf.fill(fill)
             setattr(self, name, buf)
         return buf[:n]
 
@@ -335,8 +341,9 @@ def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], bas
     index = search_index(graph)
     weight = index.edge_weight[reach.weight]
     starts = np.array(reach.starts, dtype=np.float64).reshape(-1, 3)
-    items = reach_items(reach.nodes, reach.cost, index.indptr, index.adj_edge, index.edge_rev, weight,
-                        index.edge_scratch(), starts[:, 0].astype(np.int32), starts[:, 1].copy(), starts[:, 2].copy())
+    with index.costs.lend() as scratch:
+        items = reach_items(reach.nodes, reach.cost, index.indptr, index.adj_edge, index.adj_dst, index.edge_rev,
+                            weight, scratch, starts[:, 0].astype(np.int32), starts[:, 1].copy(), starts[:, 2].copy())
     geometry = np.asarray(graph.edge_geom_off), np.asarray(graph.geom_lon), np.asarray(graph.geom_lat)
     walk_m = park[1] if park is not None else 0.0
     cells = level_cells(graph, reach, frame, levels, base_cell, offroad_m, max_cells, walk_m)
@@ -374,10 +381,11 @@ def catchment_fields(graph, reach: Reach, frame: Frame, levels: list[float], bas
         bbox = (frame.lon0 + x0 / frame.kx, frame.lat0 + y0 / frame.ky, frame.lon0 + (x0 + nx * cell) / frame.kx,
                 frame.lat0 + (y0 + ny * cell) / frame.ky)
         claims = _claims(graph, items[0], bbox, workspace)
-        foot = foot_field_args(park[0], records, limit, bbox) if park is not None else None
-        z, row_lo, row_hi = catchment_field(*items, weight, *geometry, index.edge_rev, snapping_edges(graph), claims,
-                                            frame.lon0, frame.lat0, limit, cell, offroad_m, jx0, jy0, nx, ny,
-                                            workspace, foot, cut)
+        with park[0].heads() if park is not None else contextlib.nullcontext() as heads:
+            foot = foot_field_args(park[0], records, limit, bbox, heads) if park is not None else None
+            z, row_lo, row_hi = catchment_field(*items, weight, *geometry, index.edge_rev, snapping_edges(graph),
+                                                claims, frame.lon0, frame.lat0, limit, cell, offroad_m, jx0, jy0, nx,
+                                                ny, workspace, foot, cut)
         yield CostField(z, x0, y0, cell, row_lo, row_hi), group
 
 
@@ -511,13 +519,9 @@ def _cost_on_edges(graph, reach: Reach, weight: np.ndarray, edge: np.ndarray, fr
     w = np.asarray(weight, dtype=np.float64)
     twin = rev[edge]
     has = twin >= 0
-    node_cost = search_index(graph).scratch()  # the search's per-node array of +inf, restored after
-    node_cost[reach.nodes] = reach.cost
-    try:
-        cost = node_cost[src[edge]] + frac * w[edge]
-        cost[has] = np.minimum(cost[has], node_cost[src[twin[has]]] + (1.0 - frac[has]) * w[twin[has]])
-    finally:
-        node_cost[reach.nodes] = np.inf
+    at = search_index(graph).node_costs(reach.nodes, reach.cost, np.concatenate([src[edge], src[twin[has]]]))
+    cost = at[:len(edge)] + frac * w[edge]
+    cost[has] = np.minimum(cost[has], at[len(edge):] + (1.0 - frac[has]) * w[twin[has]])
     for e, f0, c0 in reach.starts:  # the partial edges the search started on, onwards
         on = (edge == e) & (frac >= f0)
         cost[on] = np.minimum(cost[on], c0 + (frac[on] - f0) * w[e])

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lds._isoline_raster import park_walk
-from lds.graph.search import EdgeBoxes, Reach, expand_ranges
+from lds.graph.scratch import ScratchPool
+from lds.graph.search import EdgeBoxes, Reach, expand_ranges, search_index
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class FootNetwork:
     seed_src: np.ndarray  # the car node each seed's edge leaves
     geometry: tuple  # the walking graph's edge_geom_off, geom_lon, geom_lat, edge_rev as catchment_field takes them
     ways: EdgeBoxes  # the walking-only edges, one per two-way way
-    _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+    _pools: dict = field(default_factory=dict, repr=False, compare=False)  # name -> ScratchPool, made on first use
     _by_src: list = field(default_factory=list, repr=False, compare=False)  # (indptr, seeds) once made
 
     def seeds_by_src(self, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,13 +57,17 @@ class FootNetwork:
                     self._by_src.append((indptr, np.argsort(src, kind="stable")))
         return self._by_src[0]
 
-    def scratch(self, name: str, n: int, fill: float, dtype=np.float64) -> np.ndarray:
-        """This thread's array ``name`` of ``n`` items, ``fill`` between uses (callers restore what they set)."""
-        buf = getattr(self._local, name, None)
-        if buf is None:
-            buf = np.full(n, fill, dtype=dtype)
-            setattr(self._local, name, buf)
-        return buf
+    def pool(self, name: str, n: int, dtype) -> ScratchPool:
+        """The walking graph's scratch arrays ``name`` (``n`` zeros each, lent one per search: lds.graph.scratch)."""
+        pool = self._pools.get(name)
+        if pool is None:
+            with _LOCK:
+                pool = self._pools.setdefault(name, ScratchPool(n, dtype, self.walk.scratch_bytes))
+        return pool
+
+    def heads(self):
+        """A per-edge array of zeros lent for one field's records (``head`` of :func:`foot_field_args`)."""
+        return self.pool("head", self.walk.n_edges, np.int32).lend()
 
 
 _NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # car graph -> FootNetwork
@@ -149,12 +154,7 @@ def seed_costs(net: FootNetwork, car, reach: Reach, edge_w: np.ndarray, limit: f
                                 np.asarray(car.edge_src)[[int(e) for e, _, _ in reach.starts]].astype(np.int64)])
         seeds = np.unique(by_src[expand_ranges(indptr[nodes], indptr[nodes + 1] - indptr[nodes])])
         seed_src, seed_edge, seed_frac, seed_node = seed_src[seeds], seed_edge[seeds], seed_frac[seeds], seed_node[seeds]
-    node_cost = net.scratch("node_cost", car.n_nodes, np.inf)
-    node_cost[reach.nodes] = reach.cost
-    try:
-        cost = node_cost[seed_src] + seed_frac * edge_w[seed_edge]
-    finally:
-        node_cost[reach.nodes] = np.inf
+    cost = search_index(car).node_costs(reach.nodes, reach.cost, seed_src) + seed_frac * edge_w[seed_edge]
     for e, f0, c0 in reach.starts:
         on = np.flatnonzero(seed_edge == e)
         on = on[seed_frac[on] >= f0]
@@ -169,17 +169,18 @@ def walked(net: FootNetwork, car, reach: Reach, edge_w: np.ndarray, limit: float
     ``(edge, cost, upto)``, cost ascending. Those of a lower limit are the ones costing at most it (the seeds run
     cheapest first), so one call serves every range of a request."""
     nodes, cost = seed_costs(net, car, reach, edge_w, limit)
-    return park_walk(nodes, cost, net.indptr, net.adj_edge, net.adj_dst, net.adj_len, float(walk_m),
-                     net.scratch("walked", net.walk.n_nodes, -1.0), net.scratch("walked_edges", net.walk.n_edges, -1.0))
+    with net.pool("left", net.walk.n_nodes, np.uint64).lend() as left, \
+            net.pool("along", net.walk.n_edges, np.uint64).lend() as along:
+        return park_walk(nodes, cost, net.indptr, net.adj_edge, net.adj_dst, net.adj_len, float(walk_m), left, along)
 
 
-def foot_field_args(net: FootNetwork, records: tuple, limit: float, bbox: tuple[float, float, float, float]) -> tuple:
+def foot_field_args(net: FootNetwork, records: tuple, limit: float, bbox: tuple[float, float, float, float],
+                    head: np.ndarray) -> tuple:
     """The ``foot`` argument of :func:`lds._isoline_raster.catchment_field`: the walking graph's geometry, the
     ``records`` (:func:`walked`) costing at most ``limit``, and the walking-only ways in ``bbox`` (lon/lat), which
-    claim the places nearest them."""
+    claim the places nearest them; ``head``: a per-edge array of zeros lent by :meth:`FootNetwork.heads`."""
     edge, cost, upto = records
     n = int(np.searchsorted(cost, limit + limit * 1e-9 + 1e-9, side="right"))
-    head = net.scratch("head", net.walk.n_edges, -1, np.int32)
     from lds.isoline_shape import boxes_in
 
     return (*net.geometry, edge[:n], cost[:n], upto[:n], head, boxes_in(net.ways, bbox))

@@ -219,8 +219,8 @@ def test_park_and_walk_covers_the_places_a_footway_off_a_reached_street_serves()
 
     def walked_area(seed_cost, limit, walk_m=120.0, level=None):
         rec = park_walk(np.array([0], dtype=np.int32), np.array([seed_cost]), indptr, adj_edge, adj_dst, adj_len,
-                        walk_m, np.full(3, -1.0), np.full(2, -1.0))
-        foot = (*footways, no_twins, *rec, np.full(2, -1, dtype=np.int32), np.array([0, 1], dtype=np.int32))
+                        walk_m, np.zeros(3, np.uint64), np.zeros(2, np.uint64))  # scratch arrays of zeros
+        foot = (*footways, no_twins, *rec, np.zeros(2, dtype=np.int32), np.array([0, 1], dtype=np.int32))
         return catchment([(0, 0.0, 0.0, np.inf, 0.0)], [20.0], geometry, limit, claims=[1], foot=foot,
                          walk_m=walk_m, levels=[level or limit])[1][0]
 

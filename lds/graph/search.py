@@ -7,7 +7,6 @@ is two-way), stopped at the largest range so every range of a request shares one
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -137,7 +136,6 @@ class SearchIndex:
         self.edge_dst = np.asarray(graph.edge_dst)
         self.edge_rev = np.ascontiguousarray(graph.edge_rev, dtype=np.int32)
         self.costs = cost_pool(n, graph.scratch_bytes)  # the searches' per-node costs, lent one per search
-        self._scratch = threading.local()
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The derived arrays, by their names in :data:`lds.formats.DERIVED_ARRAYS` (what the build writes)."""
@@ -153,20 +151,6 @@ class SearchIndex:
                 return get_cost(scratch, at)
             finally:
                 scratch[nodes] = 0
-
-    def scratch(self) -> np.ndarray:
-        """This thread's distance array (all +inf between searches)."""
-        dist = getattr(self._scratch, "dist", None)
-        if dist is None:
-            dist = self._scratch.dist = np.full(self.n_nodes, np.inf)
-        return dist
-
-    def edge_scratch(self) -> np.ndarray:
-        """This thread's per-edge float array (all +inf between uses; callers restore what they set)."""
-        scratch = getattr(self._scratch, "edge", None)
-        if scratch is None:
-            scratch = self._scratch.edge = np.full(len(self.edge_src), np.inf)
-        return scratch
 
 
 @per_object
