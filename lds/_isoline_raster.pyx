@@ -165,65 +165,6 @@ def level_extents(const int32_t[::1] nodes, const double[::1] cost, const double
     return out
 
 
-def edges_in_box(const int32_t[::1] edges, const double[:, ::1] bounds, const double[:, ::1] blocks,
-                 const double[:, ::1] groups, int64_t block, int64_t group, double lon_min, double lat_min,
-                 double lon_max, double lat_max, drawn=None, edge_rev=None, mark=None):
-    """The edges of an :class:`lds.graph.search.EdgeBoxes` (``edges``, their ``bounds``, ``blocks``: the bounds of
-    each run of ``block`` of them, ``groups``: of each run of ``group`` blocks; each (4, n): lon min, lat min,
-    lon max, lat max) whose bounds meet the box, ascending: ``EdgeBoxes.in_box``'s answer, by a scan of the groups,
-    then of the blocks of those the box meets, then of their edges. With ``drawn`` (int32 edge ids), less those
-    and their twins (``edge_rev``); ``mark`` is then a per-edge uint8 array of 0, restored before returning."""
-    cdef Py_ssize_t n = edges.shape[0], n_blocks = blocks.shape[1], n_groups = groups.shape[1], n_drawn = 0
-    cdef Py_ssize_t gi, b, b1, r, r1, i
-    cdef int32_t e, t
-    cdef vector[int32_t] found, order
-    cdef const int32_t[::1] drawn_v
-    cdef const int32_t[::1] rev_v
-    cdef uint8_t[::1] mark_v
-    cdef bint exclude = drawn is not None
-    if bounds.shape[0] != 4 or blocks.shape[0] != 4 or groups.shape[0] != 4 or bounds.shape[1] != n:
-        raise ValueError("bounds, blocks and groups must be (4, n) arrays")
-    if n_blocks != (n + block - 1) // block or n_groups != (n_blocks + group - 1) // group:
-        raise ValueError("blocks and groups do not match the edges")
-    if exclude:
-        drawn_v, rev_v, mark_v = drawn, edge_rev, mark
-        n_drawn = drawn_v.shape[0]
-    with nogil:
-        for i in range(n_drawn):
-            e = drawn_v[i]
-            mark_v[e] = 1
-            t = rev_v[e]
-            if t >= 0:
-                mark_v[t] = 1
-        for gi in range(n_groups):
-            if not (groups[2, gi] >= lon_min and groups[0, gi] <= lon_max and groups[3, gi] >= lat_min
-                    and groups[1, gi] <= lat_max):
-                continue
-            b1 = min(n_blocks, (gi + 1) * group)
-            for b in range(gi * group, b1):
-                if not (blocks[2, b] >= lon_min and blocks[0, b] <= lon_max and blocks[3, b] >= lat_min
-                        and blocks[1, b] <= lat_max):
-                    continue
-                r1 = min(n, (b + 1) * block)
-                for r in range(b * block, r1):
-                    if not (bounds[2, r] >= lon_min and bounds[0, r] <= lon_max and bounds[3, r] >= lat_min
-                            and bounds[1, r] <= lat_max) or (exclude and mark_v[edges[r]]):
-                        continue
-                    found.push_back(edges[r])
-        for i in range(n_drawn):
-            e = drawn_v[i]
-            mark_v[e] = 0
-            t = rev_v[e]
-            if t >= 0:
-                mark_v[t] = 0
-        _edge_order(found.data(), <Py_ssize_t>found.size(), order)
-    out = np.empty(found.size(), dtype=np.int32)
-    cdef int32_t[::1] out_v = out
-    for i in range(<Py_ssize_t>found.size()):
-        out_v[i] = found[order[i]]
-    return out
-
-
 def reach_items(const int32_t[::1] nodes, const double[::1] node_cost, const int64_t[::1] indptr,
                 const int32_t[::1] adj_edge, const int32_t[::1] adj_dst, const int32_t[::1] edge_rev,
                 const float[::1] edge_w, uint64_t[::1] scratch, const int32_t[::1] start_edge,

@@ -44,18 +44,11 @@ import shapely
 from lds import fastjson
 from lds._contour import cover_pockets, simplify_rings, trace_levels, trace_rings  # noqa: F401 - trace_rings re-exported
 from lds._coords_json import pairs_json
-from lds._isoline_raster import (
-    catchment_field,
-    edges_in_box,
-    level_extents,
-    reach_items,
-    reached_extent,
-    reached_extents,
-)
+from lds._isoline_raster import catchment_field, level_extents, reach_items, reached_extent, reached_extents
 from lds._polygon_check import polygon_problems
 from lds.geo import EARTH_RADIUS_M, haversine_m
 from lds.graph.scratch import zero_array
-from lds.graph.search import BOX_BLOCK, EdgeBoxes, Reach, expand_ranges, search_index
+from lds.graph.search import EdgeBoxes, Reach, expand_ranges, search_index
 from lds.isoline_walk import foot_field_args, walked
 from lds.memo import per_object
 
@@ -498,7 +491,7 @@ def cutoff_points(graph, reach: Reach, weight: np.ndarray, frame: Frame, extent:
     grow = radius + margin
     bbox = (frame.lon0 + (xmin - grow) / frame.kx, frame.lat0 + (ymin - grow) / frame.ky,
             frame.lon0 + (xmax + grow) / frame.kx, frame.lat0 + (ymax + grow) / frame.ky)
-    edges = boxes_in(cutoff_boxes(graph), bbox).astype(np.int64)
+    edges = cutoff_boxes(graph).in_box(bbox).astype(np.int64)
     if len(edges) == 0:
         return None
     lon, lat, edge, frac, net_edge, net_frac = _snapped_points(graph, edges, 0.5 * offroad_m, radius)
@@ -539,37 +532,7 @@ def _claims(graph, item_edge: np.ndarray, bbox: tuple[float, float, float, float
     # A byte per edge marks the drawn roads: the thread's (zero between uses) rather than a fresh one per drawing,
     # whose pages the kernel zeroes anew (megabytes for a country).
     mark = np.zeros(len(rev), dtype=np.uint8) if workspace is None else workspace.buffer("drawn", np.uint8, len(rev), 0)
-    return boxes_in(claim_boxes(graph), bbox, np.ascontiguousarray(item_edge, dtype=np.int32), rev, mark)
-
-
-BOX_GROUP = 64  # blocks of an EdgeBoxes per group: a box query tests the groups' bounds, then their blocks'
-
-
-def boxes_in(boxes: EdgeBoxes, bbox: tuple[float, float, float, float], drawn: np.ndarray | None = None,
-             rev: np.ndarray | None = None, mark: np.ndarray | None = None) -> np.ndarray:
-    """``boxes.in_box(bbox)`` (int32, ascending) in one C pass over groups of its blocks
-    (:func:`lds._isoline_raster.edges_in_box`); with ``drawn``, less those edges and their twins (``rev``, ``mark``:
-    a per-edge uint8 array of 0, left so)."""
-    if len(boxes.edges) == 0:
-        return np.zeros(0, dtype=np.int32)
-    blocks, groups = _box_groups(boxes)
-    return edges_in_box(np.ascontiguousarray(boxes.edges, dtype=np.int32),
-                        np.ascontiguousarray(boxes.bounds, dtype=np.float64), blocks, groups, BOX_BLOCK, BOX_GROUP,
-                        *bbox, drawn, rev, mark)
-
-
-def _box_groups(boxes: EdgeBoxes) -> tuple[np.ndarray, np.ndarray]:
-    """The bounds of ``boxes``'s blocks (``EdgeBoxes._blocks``) and of each run of ``BOX_GROUP`` of them,
-    C-contiguous (4, n) float64 arrays; made on first use and kept with ``boxes`` (a cache, as its blocks are)."""
-    made = boxes.__dict__.get("_box_groups")
-    if made is None:
-        blocks = np.ascontiguousarray(boxes._blocks(), dtype=np.float64)
-        starts = np.arange(0, blocks.shape[1], BOX_GROUP)
-        groups = np.stack([np.minimum.reduceat(blocks[0], starts), np.minimum.reduceat(blocks[1], starts),
-                           np.maximum.reduceat(blocks[2], starts), np.maximum.reduceat(blocks[3], starts)])
-        made = (blocks, np.ascontiguousarray(groups))
-        object.__setattr__(boxes, "_box_groups", made)  # frozen: set as EdgeBoxes sets its blocks
-    return made
+    return claim_boxes(graph).in_box(bbox, np.ascontiguousarray(item_edge, dtype=np.int32), rev, mark)
 
 
 @per_object

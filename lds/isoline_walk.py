@@ -181,6 +181,4 @@ def foot_field_args(net: FootNetwork, records: tuple, limit: float, bbox: tuple[
     claim the places nearest them; ``head``: a per-edge array of zeros lent by :meth:`FootNetwork.heads`."""
     edge, cost, upto = records
     n = int(np.searchsorted(cost, limit + limit * 1e-9 + 1e-9, side="right"))
-    from lds.isoline_shape import boxes_in
-
-    return (*net.geometry, edge[:n], cost[:n], upto[:n], head, boxes_in(net.ways, bbox))
+    return (*net.geometry, edge[:n], cost[:n], upto[:n], head, net.ways.in_box(bbox))

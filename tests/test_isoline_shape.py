@@ -455,41 +455,6 @@ def test_the_field_of_a_cell_does_not_depend_on_the_grid_around_it(seed, cell):
         assert (lo[i], hi[i]) == ((finite[0], finite[-1]) if len(finite) else (nx, -1))
 
 
-def test_edges_in_box_are_the_boxes_edges_in_it_less_the_drawn_roads():
-    from lds._isoline_raster import edges_in_box as claims_in_box
-
-    from lds.graph.search import BOX_BLOCK, EdgeBoxes
-
-    rng = np.random.default_rng(3)
-    n = 5000
-    lon0, lat0 = rng.uniform(7.0, 7.5, n), rng.uniform(43.5, 44.0, n)
-    bounds = np.vstack([lon0, lat0, lon0 + rng.uniform(0, 0.01, n), lat0 + rng.uniform(0, 0.01, n)])
-    ids = rng.permutation(2 * n)[:n].astype(np.int32)
-    order = np.lexsort((bounds[1], bounds[0]))  # some locality, as the Z-order gives
-    boxes = EdgeBoxes(np.ascontiguousarray(ids[order]), np.ascontiguousarray(bounds[:, order]))
-    blocks = np.ascontiguousarray(boxes._blocks())
-    group = 4
-    starts = np.arange(0, blocks.shape[1], group)
-    groups = np.ascontiguousarray(np.stack([np.minimum.reduceat(blocks[0], starts),
-                                            np.minimum.reduceat(blocks[1], starts),
-                                            np.maximum.reduceat(blocks[2], starts),
-                                            np.maximum.reduceat(blocks[3], starts)]))
-    rev = np.full(2 * n, -1, dtype=np.int32)
-    rev[0:2 * n:2], rev[1:2 * n:2] = np.arange(1, 2 * n, 2), np.arange(0, 2 * n, 2)  # twins 2k, 2k + 1
-    mark = np.zeros(2 * n, dtype=np.uint8)
-    for bbox in ((7.1, 43.6, 7.2, 43.7), (7.0, 43.5, 7.6, 44.1), (8.0, 45.0, 8.1, 45.1), (7.3, 43.8, 7.3001, 43.8001)):
-        inside = boxes.in_box(bbox)
-        drawn = rng.choice(inside, size=len(inside) // 3, replace=False) if len(inside) else inside
-        twins = rev[drawn]
-        expected = inside[~np.isin(inside, np.concatenate([drawn, twins]))]
-        got = claims_in_box(boxes.edges, boxes.bounds, blocks, groups, BOX_BLOCK, group, *bbox,
-                            np.ascontiguousarray(drawn, dtype=np.int32), rev, mark)
-        assert np.array_equal(got, expected)
-        assert not mark.any()
-        whole = claims_in_box(boxes.edges, boxes.bounds, blocks, groups, BOX_BLOCK, group, *bbox)
-        assert whole.dtype == np.int32 and np.array_equal(whole, inside)
-
-
 def test_level_extents_are_the_boxes_of_the_nodes_within_each_level():
     from lds._isoline_raster import level_extents
 

@@ -1,5 +1,6 @@
 # distutils: language = c++
-"""Bounded one-to-all Dijkstra over a CSR adjacency (the isolines' search), in C++.
+"""Bounded one-to-all Dijkstra over a CSR adjacency (the isolines' search), and the edges whose bounds meet a box
+(lds.graph.search.EdgeBoxes), in C++.
 
 Only nodes within ``limit`` are settled, so the cost follows the reached area, not the graph size;
 the caller's scratch ``dist`` array (all zero bits: +inf, as lds.graph.scratch encodes costs) is restored
@@ -10,7 +11,8 @@ are ever mapped.
 import numpy as np
 
 cimport numpy as cnp
-from libc.stdint cimport int32_t, int64_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint64_t
+from libcpp.algorithm cimport sort
 from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
@@ -20,8 +22,8 @@ from lds.graph._zero_pages cimport INF_BITS_HI, read_bits, write_bits
 cnp.import_array()
 
 
-def bounded_dijkstra(const int64_t[:] indptr, const int32_t[:] adj_dst, const float[:] adj_weight,
-                     const int32_t[:] seeds, const double[:] seed_dist, double limit, uint64_t[::1] dist):
+def bounded_dijkstra(const int64_t[::1] indptr, const int32_t[::1] adj_dst, const float[::1] adj_weight,
+                     const int32_t[::1] seeds, const double[::1] seed_dist, double limit, uint64_t[::1] dist):
     """Settled nodes with distance <= ``limit`` (in settling order) and their distances.
 
     ``adj_dst``/``adj_weight`` list the out-edges of node u at ``indptr[u]:indptr[u + 1]``;
@@ -69,9 +71,67 @@ def bounded_dijkstra(const int64_t[:] indptr, const int32_t[:] adj_dst, const fl
     n = out_nodes.size()
     nodes = np.empty(n, dtype=np.int32)
     dists = np.empty(n, dtype=np.float64)
-    cdef int32_t[:] nodes_v = nodes
-    cdef double[:] dists_v = dists
+    cdef int32_t[::1] nodes_v = nodes
+    cdef double[::1] dists_v = dists
     for i in range(<Py_ssize_t>n):
         nodes_v[i] = out_nodes[i]
         dists_v[i] = out_dist[i]
     return nodes, dists
+
+
+cdef inline bint _meets(const double[:, ::1] b, Py_ssize_t j, double lon_min, double lat_min, double lon_max,
+                        double lat_max) noexcept nogil:
+    return b[2, j] >= lon_min and b[0, j] <= lon_max and b[3, j] >= lat_min and b[1, j] <= lat_max
+
+
+cdef inline void _mark(const int32_t[::1] drawn, const int32_t[::1] rev, uint8_t[::1] mark, uint8_t value) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef int32_t e
+    for i in range(drawn.shape[0]):
+        e = drawn[i]
+        mark[e] = value
+        if rev[e] >= 0:
+            mark[rev[e]] = value
+
+
+def edges_in_box(const int32_t[::1] edges, const double[:, ::1] bounds, const double[:, ::1] blocks,
+                 const double[:, ::1] groups, int64_t block, int64_t group, double lon_min, double lat_min,
+                 double lon_max, double lat_max, drawn=None, edge_rev=None, mark=None):
+    """The edges of an :class:`lds.graph.search.EdgeBoxes` (``edges``, their ``bounds``, ``blocks``: the bounds of
+    each run of ``block`` of them, ``groups``: of each run of ``group`` blocks; each (4, n): lon min, lat min,
+    lon max, lat max) whose bounds meet the box, ascending, by a scan of the groups, then of the blocks of those the
+    box meets, then of their edges. With ``drawn`` (int32 edge ids), less those and their twins (``edge_rev``);
+    ``mark`` is then a per-edge uint8 array of 0, restored before returning."""
+    cdef Py_ssize_t n = edges.shape[0], n_blocks = blocks.shape[1], n_groups = groups.shape[1]
+    cdef Py_ssize_t gi, b, r
+    cdef vector[int32_t] found
+    cdef const int32_t[::1] drawn_v
+    cdef const int32_t[::1] rev_v
+    cdef uint8_t[::1] mark_v
+    cdef bint exclude = drawn is not None
+    if bounds.shape[0] != 4 or blocks.shape[0] != 4 or groups.shape[0] != 4 or bounds.shape[1] != n:
+        raise ValueError("bounds, blocks and groups must be (4, n) arrays")
+    if n_blocks != (n + block - 1) // block or n_groups != (n_blocks + group - 1) // group:
+        raise ValueError("blocks and groups do not match the edges")
+    if exclude:
+        drawn_v, rev_v, mark_v = drawn, edge_rev, mark
+    with nogil:
+        if exclude:
+            _mark(drawn_v, rev_v, mark_v, 1)
+        for gi in range(n_groups):
+            if not _meets(groups, gi, lon_min, lat_min, lon_max, lat_max):
+                continue
+            for b in range(gi * group, min(n_blocks, (gi + 1) * group)):
+                if not _meets(blocks, b, lon_min, lat_min, lon_max, lat_max):
+                    continue
+                for r in range(b * block, min(n, (b + 1) * block)):
+                    if _meets(bounds, r, lon_min, lat_min, lon_max, lat_max) and not (exclude and mark_v[edges[r]]):
+                        found.push_back(edges[r])
+        if exclude:
+            _mark(drawn_v, rev_v, mark_v, 0)
+        sort(found.begin(), found.end())
+    out = np.empty(found.size(), dtype=np.int32)
+    cdef int32_t[::1] out_v = out
+    for r in range(<Py_ssize_t>found.size()):
+        out_v[r] = found[r]
+    return out

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lds.graph._search import bounded_dijkstra
+from lds.graph._search import bounded_dijkstra, edges_in_box
 from lds.graph.derived import derived
 from lds.graph.scratch import cost_pool, get_cost, put_cost
 from lds.memo import per_object
@@ -35,6 +35,7 @@ def expand_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 BOX_BLOCK = 64  # edges per block of EdgeBoxes: a box query tests the blocks' bounds, then the edges of blocks it meets
+BOX_GROUP = 64  # blocks per group: first the groups' bounds (a country's claiming roads are ~100k blocks)
 
 
 def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -91,24 +92,33 @@ class EdgeBoxes:
         if blocks is None:
             starts = np.arange(0, len(self.edges), BOX_BLOCK)
             lo_lon, lo_lat, hi_lon, hi_lat = self.bounds
-            blocks = np.stack([np.minimum.reduceat(lo_lon, starts), np.minimum.reduceat(lo_lat, starts),
-                               np.maximum.reduceat(hi_lon, starts), np.maximum.reduceat(hi_lat, starts)])
+            blocks = np.ascontiguousarray(np.stack([
+                np.minimum.reduceat(lo_lon, starts), np.minimum.reduceat(lo_lat, starts),
+                np.maximum.reduceat(hi_lon, starts), np.maximum.reduceat(hi_lat, starts)]), dtype=np.float64)
             object.__setattr__(self, "_block_bounds", blocks)  # a cache; equal answers with or without it
         return blocks
 
-    def in_box(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
-        """The edges whose bounds meet ``bbox`` (lon/lat), in ascending id order: every one with a point in it, and
-        a few more."""
-        n = len(self.edges)
-        if n == 0:
-            return self.edges[:0]
-        blo_lon, blo_lat, bhi_lon, bhi_lat = self._blocks()
-        hit = np.flatnonzero((bhi_lon >= bbox[0]) & (blo_lon <= bbox[2]) & (bhi_lat >= bbox[1]) & (blo_lat <= bbox[3]))
-        starts = hit * BOX_BLOCK
-        rows = expand_ranges(starts, np.minimum(starts + BOX_BLOCK, n) - starts)
-        lo_lon, lo_lat, hi_lon, hi_lat = (column[rows] for column in self.bounds)
-        keep = rows[(hi_lon >= bbox[0]) & (lo_lon <= bbox[2]) & (hi_lat >= bbox[1]) & (lo_lat <= bbox[3])]
-        return np.sort(self.edges[keep])
+    def _groups(self) -> np.ndarray:
+        """(4, groups) bounds of each run of BOX_GROUP blocks, made on first use."""
+        groups = self.__dict__.get("_group_bounds")
+        if groups is None:
+            blocks = self._blocks()
+            starts = np.arange(0, blocks.shape[1], BOX_GROUP)
+            groups = np.ascontiguousarray(np.stack([
+                np.minimum.reduceat(blocks[0], starts), np.minimum.reduceat(blocks[1], starts),
+                np.maximum.reduceat(blocks[2], starts), np.maximum.reduceat(blocks[3], starts)]))
+            object.__setattr__(self, "_group_bounds", groups)
+        return groups
+
+    def in_box(self, bbox: tuple[float, float, float, float], drawn: np.ndarray | None = None,
+               edge_rev: np.ndarray | None = None, mark: np.ndarray | None = None) -> np.ndarray:
+        """The edges whose bounds meet ``bbox`` (lon/lat), int32 in ascending id order: every one with a point in it,
+        and a few more; with ``drawn`` (int32 edge ids), less those and their twins (``edge_rev``; ``mark``: a
+        per-edge uint8 array of zeros, left so). One C scan of the groups, blocks and edges (lds.graph._search)."""
+        if len(self.edges) == 0:
+            return np.zeros(0, dtype=np.int32)
+        return edges_in_box(self.edges, self.bounds, self._blocks(), self._groups(), BOX_BLOCK, BOX_GROUP, *bbox,
+                            drawn, edge_rev, mark)
 
 
 class SearchIndex:

@@ -122,3 +122,41 @@ def test_edge_boxes_answer_as_a_scan_of_every_edge(request, mode):
         assert np.array_equal(shuffled.in_box(box), expected)
     assert len(every.in_box(boxes[0])) == len(every.edges)
     assert len(every.in_box(boxes[1])) == 0 and len(EdgeBoxes.of(graph, ids[:0]).in_box(boxes[0])) == 0
+
+
+@pytest.mark.parametrize("group", [1, 4, 64])
+def test_in_box_less_the_drawn_roads(group):
+    """The C scan (groups of blocks, then blocks, then edges) finds the edges :meth:`EdgeBoxes.in_box` does, less the
+    drawn roads and their twins when asked, and leaves its mark array as it found it."""
+    from lds.graph._search import edges_in_box
+
+    from lds.graph.search import BOX_BLOCK, EdgeBoxes
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    lon0, lat0 = rng.uniform(7.0, 7.5, n), rng.uniform(43.5, 44.0, n)
+    bounds = np.vstack([lon0, lat0, lon0 + rng.uniform(0, 0.01, n), lat0 + rng.uniform(0, 0.01, n)])
+    ids = rng.permutation(2 * n)[:n].astype(np.int32)
+    order = np.lexsort((bounds[1], bounds[0]))  # some locality, as the Z-order gives
+    boxes = EdgeBoxes(np.ascontiguousarray(ids[order]), np.ascontiguousarray(bounds[:, order]))
+    blocks = boxes._blocks()
+    starts = np.arange(0, blocks.shape[1], group)
+    groups = np.ascontiguousarray(np.stack([np.minimum.reduceat(blocks[0], starts),
+                                            np.minimum.reduceat(blocks[1], starts),
+                                            np.maximum.reduceat(blocks[2], starts),
+                                            np.maximum.reduceat(blocks[3], starts)]))
+    rev = np.full(2 * n, -1, dtype=np.int32)
+    rev[0:2 * n:2], rev[1:2 * n:2] = np.arange(1, 2 * n, 2), np.arange(0, 2 * n, 2)  # twins 2k, 2k + 1
+    mark = np.zeros(2 * n, dtype=np.uint8)
+    lo_lon, lo_lat, hi_lon, hi_lat = boxes.bounds
+    for bbox in ((7.1, 43.6, 7.2, 43.7), (7.0, 43.5, 7.6, 44.1), (8.0, 45.0, 8.1, 45.1), (7.3, 43.8, 7.3001, 43.8001)):
+        meets = (hi_lon >= bbox[0]) & (lo_lon <= bbox[2]) & (hi_lat >= bbox[1]) & (lo_lat <= bbox[3])
+        inside = np.sort(boxes.edges[meets])
+        assert np.array_equal(boxes.in_box(bbox), inside)
+        drawn = rng.choice(inside, size=len(inside) // 3, replace=False) if len(inside) else inside
+        expected = inside[~np.isin(inside, np.concatenate([drawn, rev[drawn]]))]
+        drawn = np.ascontiguousarray(drawn, dtype=np.int32)
+        got = edges_in_box(boxes.edges, boxes.bounds, blocks, groups, BOX_BLOCK, group, *bbox, drawn, rev, mark)
+        assert got.dtype == np.int32 and np.array_equal(got, expected)
+        assert np.array_equal(boxes.in_box(bbox, drawn, rev, mark), expected)
+        assert not mark.any()
