@@ -64,7 +64,8 @@ class LDS:
             snapping_edges(graph)
             claim_boxes(graph)
         if "car" in self.graphs and "walk" in self.graphs:  # car isolines' park and walk
-            foot_network(self.graphs["car"], self.graphs["walk"])
+            car = self.graphs["car"]
+            foot_network(car, self.graphs["walk"]).seeds_by_src(car.n_nodes)  # 8 bytes per car node, shared
 
     def _load_geocoder(self) -> Any:
         if not self.data.geocoder_dir.is_dir():
