@@ -17,7 +17,8 @@ from libcpp.pair cimport pair
 from libcpp.queue cimport priority_queue
 from libcpp.vector cimport vector
 
-from lds.graph._zero_pages cimport INF_BITS_HI, read_bits, write_bits
+from lds.graph._zero_pages cimport INF_BITS_HI, read_bits, resident_bytes, write_bits
+from posix.unistd cimport sysconf, _SC_PAGESIZE
 
 cnp.import_array()
 
@@ -135,3 +136,13 @@ def edges_in_box(const int32_t[::1] edges, const double[:, ::1] bounds, const do
     for r in range(<Py_ssize_t>found.size()):
         out_v[r] = found[r]
     return out
+
+
+def mapped_bytes(const uint8_t[::1] data) -> int:
+    """Bytes of the pages under ``data`` (a byte view of an array) the process has mapped (``mincore``, from the
+    page the data starts in: lds.graph.scratch)."""
+    cdef size_t page = <size_t>sysconf(_SC_PAGESIZE)
+    if data.shape[0] == 0:
+        return 0
+    cdef size_t start = <size_t>&data[0], base = start - start % page
+    return resident_bytes(<void*>base, start + <size_t>data.shape[0] - base)

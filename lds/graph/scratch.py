@@ -12,7 +12,6 @@ per thread), and an array holding more than a budget when it comes back is hande
 
 from __future__ import annotations
 
-import ctypes
 import mmap
 import threading
 from collections.abc import Iterator
@@ -20,9 +19,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from lds.graph._search import mapped_bytes
+
 PAGE = mmap.PAGESIZE
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 
 
 def zero_array(n: int, dtype) -> tuple[np.ndarray, mmap.mmap]:
@@ -37,14 +36,7 @@ def resident_bytes(array: np.ndarray) -> int:
     """Bytes of ``array``'s pages the process has mapped (``mincore``): those its searches wrote since it was
     mapped or released, and those they only read (each the kernel's one shared page of zeros: an overestimate of
     what the process holds, so at worst an array is released a little early)."""
-    start = array.ctypes.data
-    base = start - start % PAGE
-    length = start + array.nbytes - base
-    pages = (length + PAGE - 1) // PAGE
-    vec = np.zeros(max(pages, 1), dtype=np.uint8)
-    if _libc.mincore(ctypes.c_void_p(base), ctypes.c_size_t(length), vec.ctypes.data) != 0:
-        raise OSError(ctypes.get_errno(), "mincore failed")
-    return int(np.count_nonzero(vec & 1)) * PAGE
+    return mapped_bytes(array.reshape(-1).view(np.uint8))
 
 
 class ScratchPool:
