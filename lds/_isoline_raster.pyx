@@ -526,27 +526,28 @@ cdef inline void _chamfer_window(int32_t* bd, float* g, int64_t nx, int64_t wx0,
             _relax(bd, g, idx, idx + nx - 1, 7)
 
 
+cdef void _spread(const uint8_t* src, uint8_t* dst, int64_t lines, int64_t along, int64_t line_step,
+                  int64_t step, int64_t d) noexcept nogil:
+    """Flag in ``dst`` every item within ``d`` of a flagged one of ``src`` along each line (``lines`` lines of
+    ``along`` items, ``line_step`` apart, items ``step`` apart)."""
+    cdef int64_t i, j, k
+    for i in range(lines):
+        for j in range(along):
+            if src[i * line_step + j * step]:
+                for k in range(max(<int64_t>0, j - d), min(along - 1, j + d) + 1):
+                    dst[i * line_step + k * step] = 1
+
+
 cdef void _near_tiles(vector[uint8_t]& tiles, int64_t tx, int64_t ty, int64_t d) noexcept nogil:
-    """Flag every tile within ``d`` tiles (either way, diagonals too) of a flagged one."""
+    """Flag every tile within ``d`` tiles (either way, diagonals too) of a flagged one: along the rows, then along
+    the columns."""
     cdef vector[uint8_t] rows
-    cdef int64_t i, j, k, lo, hi
+    cdef int64_t i
     rows.resize(tx * ty, 0)
-    for i in range(ty):  # along the rows, then along the columns
-        for j in range(tx):
-            if tiles[i * tx + j]:
-                lo = max(0, j - d)
-                hi = min(tx - 1, j + d)
-                for k in range(lo, hi + 1):
-                    rows[i * tx + k] = 1
+    _spread(tiles.data(), rows.data(), ty, tx, tx, 1, d)
     for i in range(ty * tx):
         tiles[i] = 0
-    for i in range(ty):
-        for j in range(tx):
-            if rows[i * tx + j]:
-                lo = max(0, i - d)
-                hi = min(ty - 1, i + d)
-                for k in range(lo, hi + 1):
-                    tiles[k * tx + j] = 1
+    _spread(rows.data(), tiles.data(), tx, ty, 1, tx, d)
 
 
 cdef void _chamfer_keys(uint64_t* key, int64_t nx, int64_t ny, int32_t reach_units, float* g, int32_t* lo,
