@@ -38,8 +38,9 @@ cdef inline void release_pages(void* p, size_t size) noexcept nogil:
 
 
 # Scratch arrays of lds.graph.scratch hold a value per node or edge as its float64 bits XOR the bits of the value
-# that means "none yet" (``none``: INF_BITS for a cost, MINUS_ONE_BITS for a walk's metres left), so the zero bits of
-# a page never written read as that value: exact for every double, and a search maps only the pages it writes.
+# that means "none yet" (``none_hi``, the high half of those bits: INF_BITS_HI for a cost, MINUS_ONE_BITS_HI for a
+# walk's metres left), so the zero bits of a page never written read as that value: exact for every double, and a
+# search maps only the pages it writes.
 cdef enum:
     INF_BITS_HI = 0x7FF00000  # +inf's high 32 bits (the low ones are zero)
     MINUS_ONE_BITS_HI = 0xBFF00000  # -1.0's

@@ -65,6 +65,15 @@ def edge_bounds(graph, edges: np.ndarray) -> np.ndarray:
                      np.maximum.reduceat(lon, first), np.maximum.reduceat(lat, first)])
 
 
+def _run_bounds(bounds: np.ndarray, run: int) -> np.ndarray:
+    """(4, runs) C-contiguous float64 union of each run of ``run`` columns of (4, n) ``bounds``."""
+    starts = np.arange(0, bounds.shape[1], run)
+    lo_lon, lo_lat, hi_lon, hi_lat = bounds
+    return np.ascontiguousarray(np.stack([
+        np.minimum.reduceat(lo_lon, starts), np.minimum.reduceat(lo_lat, starts),
+        np.maximum.reduceat(hi_lon, starts), np.maximum.reduceat(hi_lat, starts)]), dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class EdgeBoxes:
     """Some edges of a graph (``edges``, int32) with the lon/lat bounds of each one's geometry, stored in Z-order of
@@ -90,11 +99,7 @@ class EdgeBoxes:
         pass over the bounds, milliseconds for a country's edges)."""
         blocks = self.__dict__.get("_block_bounds")
         if blocks is None:
-            starts = np.arange(0, len(self.edges), BOX_BLOCK)
-            lo_lon, lo_lat, hi_lon, hi_lat = self.bounds
-            blocks = np.ascontiguousarray(np.stack([
-                np.minimum.reduceat(lo_lon, starts), np.minimum.reduceat(lo_lat, starts),
-                np.maximum.reduceat(hi_lon, starts), np.maximum.reduceat(hi_lat, starts)]), dtype=np.float64)
+            blocks = _run_bounds(self.bounds, BOX_BLOCK)
             object.__setattr__(self, "_block_bounds", blocks)  # a cache; equal answers with or without it
         return blocks
 
@@ -102,11 +107,7 @@ class EdgeBoxes:
         """(4, groups) bounds of each run of BOX_GROUP blocks, made on first use."""
         groups = self.__dict__.get("_group_bounds")
         if groups is None:
-            blocks = self._blocks()
-            starts = np.arange(0, blocks.shape[1], BOX_GROUP)
-            groups = np.ascontiguousarray(np.stack([
-                np.minimum.reduceat(blocks[0], starts), np.minimum.reduceat(blocks[1], starts),
-                np.maximum.reduceat(blocks[2], starts), np.maximum.reduceat(blocks[3], starts)]))
+            groups = _run_bounds(self._blocks(), BOX_GROUP)
             object.__setattr__(self, "_group_bounds", groups)
         return groups
 

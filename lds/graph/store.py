@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
-SCRATCH_BYTES = 256 * 2**20  # the default of the search_scratch_mb setting (lds.settings)
+from lds.settings import SETTINGS
+
+SCRATCH_BYTES = next(s.default for s in SETTINGS if s.name == "search_scratch_mb") * 2**20  # LDS.__init__ sets it
 
 
 class RoadGraph:
