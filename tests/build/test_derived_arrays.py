@@ -66,6 +66,9 @@ def test_the_build_writes_the_derived_arrays_of_every_mode(monaco_dir):
         assert files and all(f.is_file() for f in files)
     assert all(f.is_file() for f in derived_files(monaco_dir / "graph" / "car", FOOT_PARTS))
     assert not list(monaco_dir.glob("graph/*/*.part"))
+    # the geometry's OSM nodes are kept where the foot network is made from them (at build, or at load for an older
+    # build), not beside the walking and cycling graphs
+    assert sorted(p.parent.name for p in monaco_dir.glob("graph/*/geom_osm.npy")) == ["car"]
 
 
 def test_a_server_maps_them_and_an_older_build_computes_them(lds_core, older_core):
