@@ -170,8 +170,11 @@ STAGE_BASE_MB = 150.0
 OSM_MB_PER_PBF_MB = 20.0
 GEOCODER_MB_PER_PBF_MB = 40.0
 GRAPH_MB_PER_WAY_REF = 0.0005
-TABLES_MB_PER_WAY_REF = 0.0006
-CH_MB_PER_EDGE = 0.0006  # per edge of the mode's road graph (car: 2.1 GB for 4.2M edges, the 5M-node country)
+TABLES_MB_PER_WAY_REF = 0.0003  # beside DuckDB's own memory (build_duckdb_memory_mb): 2.2 / 5.0 GB at 5M / 20M nodes
+# per edge of the mode's road graph, by mode (the car's graph is turn-aware): measured 0.000463 / 0.00036 / 0.00041 at
+# 5M and at 20M nodes (car 2.1 GB for 4.2M edges, 8.0 GB for 16.9M). Estimates ~10 % over them let the walking and
+# cycling hierarchies, and the tables beside one of them, run side by side at 20M instead of one after another
+CH_MB_PER_EDGE = {"car": 0.0005, "walk": 0.0004, "bike": 0.00045}
 DERIVED_MB_PER_EDGE = 0.0003  # per edge of the mode's road graph: arrays derived for serving (car: 1.35 GB, 4.2M)
 FOOT_MB_PER_EDGE = 0.00025  # per edge of the walking graph: park and walk's network (1.1 GB at 4.9M edges)
 
@@ -199,7 +202,7 @@ def stage_plan(source: Path, work: Path, modes: list[str], geocoder: bool) -> li
         plan.append(Stage(mode, graph_stage, (work, mode), [graph_dir, roads_dir / f"access.{mode}.npz"], ("osm",),
                           lambda done: STAGE_BASE_MB + GRAPH_MB_PER_WAY_REF * _way_refs(done)))
         plan.append(Stage(f"{mode} ch", ch_stage, (graph_dir, mode), [], (mode,),
-                          lambda done, mode=mode: STAGE_BASE_MB + CH_MB_PER_EDGE * _edges(done, mode)))
+                          lambda done, mode=mode: STAGE_BASE_MB + CH_MB_PER_EDGE[mode] * _edges(done, mode)))
         plan.append(Stage(f"{mode} derived", derive_graph, (graph_dir, mode), derived_outputs(graph_dir, GRAPH_PARTS),
                           (f"{mode} ch",),
                           lambda done, mode=mode: STAGE_BASE_MB + DERIVED_MB_PER_EDGE * _edges(done, mode)))
@@ -211,7 +214,8 @@ def stage_plan(source: Path, work: Path, modes: list[str], geocoder: bool) -> li
     # while the car hierarchy, the longest chain, still runs
     plan.append(Stage("tables", tables_stage, (work, modes, geocoder), [work / TABLES_DIR],
                       ("osm", *(["geocoder"] if geocoder else []), *modes),
-                      lambda done: STAGE_BASE_MB + TABLES_MB_PER_WAY_REF * _way_refs(done)))
+                      lambda done: STAGE_BASE_MB + Settings.from_env().build_duckdb_memory_mb
+                      + TABLES_MB_PER_WAY_REF * _way_refs(done)))
     return plan
 
 
