@@ -31,7 +31,6 @@ import concurrent.futures
 import http.client
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,10 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO))
 
-from bench_routing import SHARED_DATA, dir_mb, ensure_data
+from bench_routing import SHARED_DATA, add_data_args, data_from_args, dir_mb
 from loadgen import Server, sample_requests
 
-from lds.graph._search import mapped_bytes
+from lds.graph.scratch import resident_bytes
 from lds.versions import current_path
 
 CHUNK = 16 * 2**20
@@ -59,9 +58,7 @@ def cached_bytes(files: list[Path]) -> int:
     total = 0
     for path in files:
         if path.stat().st_size:
-            view = np.memmap(path, dtype=np.uint8, mode="r")
-            total += mapped_bytes(view)
-            del view
+            total += resident_bytes(np.memmap(path, dtype=np.uint8, mode="r"))
     return total
 
 
@@ -118,10 +115,7 @@ def pct(values: list[float], p: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--extract", default=str(SHARED_DATA / "heidelberg-ors-2024-09.osm.pbf"),
-                    help="built into --work when --data is not given")
-    ap.add_argument("--data", type=Path, help="an existing build (lds build --out DIR)")
-    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "lds-cold-start")
+    add_data_args(ap, SHARED_DATA / "heidelberg-ors-2024-09.osm.pbf", "lds-cold-start")
     ap.add_argument("--runs", default="cold,cached", help="comma-separated runs, alternated: cold, cached")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--requests", type=int, default=40, help="requests of each kind in the load")
@@ -131,11 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     log = lambda msg: print(msg, flush=True)
-    data = args.data
     args.work.mkdir(parents=True, exist_ok=True)
-    if data is None:
-        data = args.work / Path(args.extract).name.split(".")[0]
-        ensure_data(args.extract, data, False, log)
+    data = data_from_args(args, log)
     loads = []
     for seed in (7, 8):  # the first pass's requests, then the fresh pass's
         requests = sample_requests(str(data), args.requests, seed=seed)

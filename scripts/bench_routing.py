@@ -107,6 +107,22 @@ def ensure_data(pbf: str, data: Path, rebuild: bool, log: Callable[[str], None])
     return build_in_child(pbf, data), True
 
 
+def add_data_args(ap, extract: Path, work: str) -> None:
+    """--extract / --data / --work: an existing build, or an extract built into a work dir (see data_from_args)."""
+    ap.add_argument("--extract", default=str(extract), help="built into --work when --data is not given")
+    ap.add_argument("--data", type=Path, help="an existing build (lds build --out DIR)")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / work)
+
+
+def data_from_args(args, log: Callable[[str], None]) -> Path:
+    """The --data build, or --extract built into --work (rebuilt only when the extract changed)."""
+    if args.data is not None:
+        return args.data
+    data = args.work / Path(args.extract).name.split(".")[0]
+    ensure_data(args.extract, data, False, log)
+    return data
+
+
 def dir_mb(path: Path) -> float:
     return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20, 1)
 

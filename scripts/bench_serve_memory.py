@@ -29,7 +29,6 @@ import concurrent.futures
 import http.client
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_routing import SHARED_DATA, dir_mb, ensure_data
+from bench_routing import SHARED_DATA, add_data_args, data_from_args, dir_mb
 from loadgen import Server, sample_requests
 
 FIELDS = ("Rss", "Pss", "Private_Dirty")
@@ -154,10 +153,7 @@ def load(port: int, requests: dict[str, list], clients: int) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--extract", default=str(SHARED_DATA / "monaco-2020-07.osm.pbf"),
-                    help="built into --work when --data is not given")
-    ap.add_argument("--data", type=Path, help="an existing build (lds build --out DIR)")
-    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "lds-serve-memory")
+    add_data_args(ap, SHARED_DATA / "monaco-2020-07.osm.pbf", "lds-serve-memory")
     ap.add_argument("--workers", default="1,2,4", help="comma-separated worker counts")
     ap.add_argument("--requests", type=int, default=60, help="requests of each kind in the load")
     ap.add_argument("--clients", type=int, default=8)
@@ -168,10 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     log = lambda msg: print(msg, flush=True)
-    data = args.data
-    if data is None:
-        data = args.work / Path(args.extract).name.split(".")[0]
-        ensure_data(args.extract, data, False, log)
+    data = data_from_args(args, log)
     requests: dict[str, list] = sample_requests(str(data), args.requests)
     requests["matrix"] = matrices(requests, max(1, args.requests // 4))
     requests["car isolines"] = [p.replace("range=300", "range=600").replace("mode=walk", "mode=car")
