@@ -299,9 +299,6 @@ def build(
         "tables": tables_info,
     }
     shutil.rmtree(roads_dir)
-    for mode in modes:  # the OSM node of each geometry point: only the car's is read (park and walk's foot network)
-        if mode != "car":
-            (work / "graph" / mode / "geom_osm.npy").unlink(missing_ok=True)
     stages.close()
     (work / "meta.json").write_text(json.dumps(meta, indent=2))
     if versioned:

@@ -239,8 +239,9 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
         "edge_geom_off": geom_off,
         "geom_lon": roads.lon[vert],
         "geom_lat": roads.lat[vert],
-        "geom_osm": roads.refs[vert],
     }
+    if mode == "car":  # the OSM node of each geometry point: only the car's is read (park and walk's foot network)
+        arrays["geom_osm"] = roads.refs[vert]
     if mode == "car" and roads.restrictions:
         r = np.array([(f, v, t, k.startswith("only_")) for f, v, t, k in roads.restrictions], dtype=np.int64)
         via = np.searchsorted(node_refs, r[:, 1])
