@@ -10,7 +10,7 @@ whole dissection holds one copy of the arcs and a few node-sized arrays.
 
 import numpy as np
 
-from libc.math cimport fabs, rint
+from libc.math cimport ceil, fabs, floor, rint
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from libcpp.algorithm cimport sort
 from libcpp.pair cimport pair
@@ -183,7 +183,7 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
         part_l.resize(n)
         part_r.resize(n)
     cdef int32_t stamp = 0, x, y
-    cdef int64_t c, ns, ne, a0, a1, best_k, pick, kmin, kmax, half, n_l, n_r, p, q
+    cdef int64_t c, ns, ne, a0, a1, best_k, pick, kmin, kmax, half, n_l, n_r, p, q, cl, cr, cs
     cdef int64_t best_size, pick_size
     cdef double dx, dy, best_bal, pick_bal, bal
     cdef bint any_gap, found, use_gap, sep_left
@@ -203,7 +203,9 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
                     n_out += 1
                 n_cells += 1
                 continue
-            # the best cut over the directions
+            # the best cut over the directions, k nodes on the left: kmin <= k <= kmax
+            kmin = max(<int64_t>ceil(cut_share * c), 0)
+            kmax = min(<int64_t>floor((1 - cut_share) * c), c)
             found = False
             best_size, best_bal, half = 0, 0.0, 0
             lo.resize(a1 - a0)
@@ -211,10 +213,11 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
             for d in range(nd):
                 dx, dy = directions[d, 0], directions[d, 1]
                 srt = ords.data() + d * n + ns  # the cell's nodes along d, kept sorted as cells split
-                kv.resize(c)
                 for i in range(c):
+                    rank[srt[i]] = <int32_t>i
+                kv.resize(c)
+                for i in range(max(kmin - 1, 0), min(kmax + 1, c)):  # the keys the candidate cuts compare
                     x = srt[i]
-                    rank[x] = <int32_t>i
                     kv[i] = _key(dx, dy, px[x], py[x])
                 for i in range(a1 - a0):
                     x, y = rank[at[a0 + i]], rank[ah[a0 + i]]
@@ -225,15 +228,13 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
                 _sizes(lo.data(), hi.data(), a1 - a0, c, far, near, left, right, size)
                 # candidates: between cut_share and 1 - cut_share, at a gap between positions if there is one
                 any_gap = False
-                for k in range(c + 1):
-                    if k >= cut_share * c and k <= (1 - cut_share) * c and (k == 0 or k == c or kv[k] != kv[k - 1]):
+                for k in range(kmin, kmax + 1):
+                    if k == 0 or k == c or kv[k] != kv[k - 1]:
                         any_gap = True
                         break
                 pick = -1
                 pick_size, pick_bal = 0, 0.0
-                for k in range(c + 1):
-                    if not (k >= cut_share * c and k <= (1 - cut_share) * c):
-                        continue
+                for k in range(kmin, kmax + 1):
                     if any_gap and not (k == 0 or k == c or kv[k] != kv[k - 1]):
                         continue
                     bal = fabs(k - c / 2.0)
@@ -313,19 +314,28 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
                     ah[i], ah[q] = ah[q], ah[i]
             # nodes in each order (ascending ids, then along each direction): left, right, separator
             tmp.resize(c)
+            n_l = n_r = 0
+            for i in range(ns, ne):
+                x = ids[i]
+                if not placed[x]:
+                    if side[x] == 0:
+                        n_l += 1
+                    else:
+                        n_r += 1
             for d in range(-1, nd):
                 srt = ids.data() + ns if d < 0 else ords.data() + d * n + ns
-                j = 0
-                for k in range(3):
-                    for i in range(c):
-                        x = srt[i]
-                        if (k == 2 and placed[x]) or (k < 2 and not placed[x] and side[x] == k):
-                            tmp[j] = x
-                            j += 1
-                    if k == 0:
-                        n_l = j
-                    elif k == 1:
-                        n_r = j - n_l
+                cl, cr, cs = 0, n_l, n_l + n_r
+                for i in range(c):
+                    x = srt[i]
+                    if placed[x]:
+                        tmp[cs] = x
+                        cs += 1
+                    elif side[x] == 0:
+                        tmp[cl] = x
+                        cl += 1
+                    else:
+                        tmp[cr] = x
+                        cr += 1
                 for i in range(c):
                     srt[i] = tmp[i]
             sub.ns, sub.ne, sub.a0, sub.a1, sub.sep = ns + n_l + n_r, ne, 0, 0, True
