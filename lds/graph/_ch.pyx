@@ -327,8 +327,8 @@ cdef class _Contractor:
         A tail's own arc to a head, no heavier than the path through ``m``, is a witness its search would find
         first (the source's arcs are relaxed before any limit applies): such heads are no targets, and a tail
         whose heads all have one searches nothing. The same shortcuts: on the 5M-node synthetic country's car
-        graph (dissection-ordered, so late nodes' neighbours are mostly cliques already) -18 % of the
-        hierarchy's time."""
+        graph (dissection-ordered, so late nodes' neighbours are mostly cliques already) 14-18 % off the
+        hierarchy's time, on a 300 x 300 grid 22-35 %."""
         cdef size_t i, j
         cdef int32_t a1, a2, u, x
         cdef int64_t w, limit
