@@ -115,7 +115,7 @@ cdef class _Contractor:
     cdef vector[uint8_t] done
     cdef vector[int32_t] loop_w, loop_c1, loop_c2
     cdef int settle_limit
-    cdef public int ordered_settle_limit
+    cdef public int ordered_settle_limit, first_settle_limit
     cdef public int64_t relax_limit, ordered_relax_limit
     cdef bint update_neighbours
     cdef public int64_t n_prio, n_settled, report_every
@@ -536,12 +536,17 @@ cdef class _Contractor:
         cdef vector[int32_t] rank
         cdef vector[double] cur_prio
         cdef vector[int32_t] nbrs
+        cdef int settle_limit
         self._open_spill(spill_dir)
         rank.resize(self.n, -1)
         cur_prio.resize(self.n, 0)
+        settle_limit = self.settle_limit
+        if self.first_settle_limit > 0:  # first priorities from short searches: each is redone in full when popped
+            self.settle_limit = self.first_settle_limit
         for i in range(self.n):
             cur_prio[i] = self._priority(i)
             _heap_push(queue, -cur_prio[i], i)
+        self.settle_limit = settle_limit
         while not queue.empty():
             top = _heap_pop(queue)
             m = top.second
@@ -809,7 +814,7 @@ cdef class _Contractor:
 def contract(int32_t n, dict arcs, int settle_limit=500, bint update_neighbours=True, progress=None,
              int64_t report_every=0, int64_t core_degree=0, int64_t soft_core_degree=0,
              double soft_core_share=0.0, core_order=None, int ordered_settle_limit=0,
-             int64_t ordered_relax_limit=0, sink=None, spill_dir=None):
+             int64_t ordered_relax_limit=0, sink=None, spill_dir=None, int first_settle_limit=0):
     """Contraction hierarchy of a directed graph with integer weights: nodes contracted in order of OSRM's
     priority, re-evaluated for the neighbours of each contracted node and lazily when popped.
 
@@ -825,7 +830,8 @@ def contract(int32_t n, dict arcs, int settle_limit=500, bint update_neighbours=
     hierarchy densifies (grids with turn costs). ``ordered_settle_limit`` > 0 bounds the witness searches of
     the ordered part instead of ``settle_limit``, and ``ordered_relax_limit`` > 0 stops them once they have
     relaxed that many arcs: its nodes are dense, so each settled node costs many arcs, and the order, not the
-    witnesses, is what keeps its shortcuts few.
+    witnesses, is what keeps its shortcuts few. ``first_settle_limit`` > 0 bounds the searches of every node's
+    first priority instead (each is evaluated again, in full, when the node comes up).
 
     Returns the hierarchy's arrays (see lds.graph.prepare) and ``_arcs``/``_shortcuts`` counts; with ``sink``
     each arc-sized array goes to ``sink(name, array)`` as soon as it is read back instead (to be written and
@@ -835,6 +841,7 @@ def contract(int32_t n, dict arcs, int settle_limit=500, bint update_neighbours=
                     update_neighbours)
     c.ordered_settle_limit = ordered_settle_limit if ordered_settle_limit > 0 else settle_limit
     c.ordered_relax_limit = ordered_relax_limit
+    c.first_settle_limit = first_settle_limit
     if report_every:
         c.report_every = report_every
     c.core_degree = core_degree
