@@ -191,6 +191,7 @@ def stage_plan(source: Path, work: Path, modes: list[str], geocoder: bool) -> li
     """The stages of a build, with what each waits for and its memory estimate, in the order preferred when
     several could start (the longest chains first)."""
     pbf_mb = source.stat().st_size / 2**20
+    duckdb_mb = Settings.from_env().build_duckdb_memory_mb  # the tables' DuckDB budget: read once, not per estimate
     roads_dir = work / ROADS_STAGE_DIR
     plan = [Stage("osm", osm_stage, (source, roads_dir), [roads_dir],
                   memory_mb=lambda done: STAGE_BASE_MB + OSM_MB_PER_PBF_MB * pbf_mb)]
@@ -214,8 +215,7 @@ def stage_plan(source: Path, work: Path, modes: list[str], geocoder: bool) -> li
     # while the car hierarchy, the longest chain, still runs
     plan.append(Stage("tables", tables_stage, (work, modes, geocoder), [work / TABLES_DIR],
                       ("osm", *(["geocoder"] if geocoder else []), *modes),
-                      lambda done: STAGE_BASE_MB + Settings.from_env().build_duckdb_memory_mb
-                      + TABLES_MB_PER_WAY_REF * _way_refs(done)))
+                      lambda done: STAGE_BASE_MB + duckdb_mb + TABLES_MB_PER_WAY_REF * _way_refs(done)))
     return plan
 
 

@@ -108,7 +108,8 @@ cdef class _Contractor:
     cdef vector[_Label] lab  # the witness searches' per-node state in one place: one cache line per node reached
     cdef vector[pair[int64_t, int32_t]] w_heap
     cdef int32_t cur
-    # _add_shortcuts' map from a tail's heads to their arcs
+    # a tail's heads mapped to their arcs (_map_heads): its direct witnesses in _shortcuts, its arcs to lower in
+    # _add_shortcuts
     cdef vector[int32_t] head_arc, head_stamp
     cdef int32_t head_cur
     cdef vector[int32_t] depth
@@ -150,9 +151,7 @@ cdef class _Contractor:
         self.l_size.resize(2 * <int64_t>n, 0)
         self.l_cap.resize(2 * <int64_t>n, 0)
         self.pool_holes = 0
-        self.lab.resize(n)
-        for i in range(n):
-            self.lab[i].dist, self.lab[i].stamp, self.lab[i].target = 0, 0, 0
+        self.lab.resize(n)  # value-initialized: zeros (no search is numbered 0)
         self.cur = 0
         self.head_arc.resize(n, -1)
         self.head_stamp.resize(n, 0)
