@@ -148,33 +148,38 @@ def geocoder_stage(source: Path, index_dir: Path, progress: Progress) -> dict:
 
 
 def tables_stage(work: Path, modes: list[str], geocoder: bool, progress: Progress) -> dict:
-    from lds.build.osm import load_roads
     from lds.build.tables import write_tables
 
-    roads = load_roads(work / ROADS_STAGE_DIR)
-    access = {mode: dict(np.load(work / ROADS_STAGE_DIR / f"access.{mode}.npz")) for mode in modes}
-    cut_refs = [np.concatenate(list(roads.blocked.values()) or [np.zeros(0, np.int64)])]
-    for mode in modes:  # the roads table is cut at every node that is a graph node in any mode
-        node_osm = np.load(work / "graph" / mode / "node_osm.npy", mmap_mode="r")
-        cut_refs.append(node_osm[node_osm >= 0])
-    return {"tables": write_tables(work, roads, access, np.unique(np.concatenate(cut_refs)),
-                                   work / "geocoder" if geocoder else None, progress,
+    def road_rows() -> tuple:  # read when the roads table is made (after the address tables), dropped after it
+        from lds.build.osm import load_roads
+        from lds.build.road_table import road_batches
+
+        roads = load_roads(work / ROADS_STAGE_DIR)
+        access = {mode: dict(np.load(work / ROADS_STAGE_DIR / f"access.{mode}.npz")) for mode in modes}
+        cut_refs = [np.concatenate(list(roads.blocked.values()) or [np.zeros(0, np.int64)])]
+        for mode in modes:  # the roads table is cut at every node that is a graph node in any mode
+            node_osm = np.load(work / "graph" / mode / "node_osm.npy", mmap_mode="r")
+            cut_refs.append(node_osm[node_osm >= 0])
+        return road_batches(roads, access, np.unique(np.concatenate(cut_refs)))
+
+    return {"tables": write_tables(work, road_rows, work / "geocoder" if geocoder else None, progress,
                                    Settings.from_env().build_duckdb_memory_mb)}
 
 
-# Peak memory of the stages (MiB per unit of their input), measured on synthetic countries (scripts/bench_scale.py,
-# 1M and 5M nodes): the estimates that decide which stages may run side by side within build_memory_mb. Real
-# extracts hold fewer roads and addresses per byte of .osm.pbf than the synthetic country, so the per-byte
-# estimates are generous there; an estimate a stage exceeds is scaled up for the stages of its kind still to run.
+# Peak memory of the stages (MiB per unit of their input, beside STAGE_BASE_MB), measured on synthetic countries
+# (scripts/bench_scale.py, 5M and 20M nodes), ~10 % over: the estimates that decide which stages may run side by side
+# within build_memory_mb. Real extracts hold fewer roads and addresses per byte of .osm.pbf than the synthetic
+# country, so the per-byte estimates are generous there; an estimate a stage exceeds is scaled up for the stages of
+# its kind still to run.
 STAGE_BASE_MB = 150.0
 OSM_MB_PER_PBF_MB = 20.0
 GEOCODER_MB_PER_PBF_MB = 40.0
-GRAPH_MB_PER_WAY_REF = 0.0005
-TABLES_MB_PER_WAY_REF = 0.0003  # beside DuckDB's own memory (build_duckdb_memory_mb): 2.2 / 5.0 GB at 5M / 20M nodes
-# per edge of the mode's road graph, by mode (the car's graph is turn-aware): measured 0.000463 / 0.00036 / 0.00041 at
-# 5M and at 20M nodes (car 2.1 GB for 4.2M edges, 8.0 GB for 16.9M). Estimates ~10 % over them let the walking and
-# cycling hierarchies, and the tables beside one of them, run side by side at 20M instead of one after another
-CH_MB_PER_EDGE = {"car": 0.0005, "walk": 0.0004, "bike": 0.00045}
+GRAPH_MB_PER_WAY_REF = 0.00028  # measured 0.00026 (car 1.2 / 4.3 GB at 4.0M / 16.1M way refs; was 1.9 GB at 5M)
+TABLES_MB_PER_WAY_REF = 0.00015  # beside DuckDB's own memory (build_duckdb_memory_mb): 1.3 / 3.1 GB at 5M / 20M nodes
+# per edge of the mode's road graph, by mode (the car's graph is turn-aware): measured 0.00039 / 0.00016 / 0.00018
+# (car 1.8 GB for 4.2M edges at 5M nodes; walk 0.95 / 3.3 GB for 4.9M / 19.7M edges at 5M / 20M nodes, 1.9 GB
+# at 5M before the snapping grid was built in chunks)
+CH_MB_PER_EDGE = {"car": 0.00045, "walk": 0.00018, "bike": 0.0002}
 DERIVED_MB_PER_EDGE = 0.0003  # per edge of the mode's road graph: arrays derived for serving (car: 1.35 GB, 4.2M)
 FOOT_MB_PER_EDGE = 0.00025  # per edge of the walking graph: park and walk's network (1.1 GB at 4.9M edges)
 

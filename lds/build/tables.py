@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -20,15 +21,13 @@ from lds.build import road_table
 from lds.build.geoparquet import (
     BBOX_TYPE,
     bbox_column,
+    bounds_bbox,
     coords_bbox,
-    geometry_bbox,
-    geometry_wkb,
     point_wkb,
     row_slices,
     write_duckdb,
     write_geoparquet,
 )
-from lds.build.osm import Roads
 from lds.formats import FLAG_INFERRED, FLAG_INTERPOLATED, KIND_PLACE, KIND_STREET, TABLES_DB, TABLES_DIR, TABLES_FORMAT
 
 Progress = Callable[[str, str], None]
@@ -41,6 +40,7 @@ COMMENTS = {
 }
 _S, _B, _I, _F = pa.string(), pa.bool_(), pa.int64(), pa.float64()
 SEGMENTS_PER_CHUNK = 50_000  # street segments turned into GEOS lines at a time (streets table)
+STREET_THREADS = 2  # threads merging them, a chunk each: the 5M-node country's streets table 21-23 -> 14-16 s
 _GEO = pa.binary()
 SCHEMAS = {
     "addresses": pa.schema(
@@ -163,33 +163,51 @@ def _streets(ix: _Index) -> tuple[Iterator[pa.RecordBatch], list[float] | None]:
     seg_entity = seg["entity"][order].astype(np.int64)
     schema = SCHEMAS["streets"]
 
-    def lines(lo: int, hi: int) -> np.ndarray:
-        """Merged lines of streets lo..hi-1 (None where the index has no way for a street), made a few streets at
-        a time: a GEOS line per segment costs ~1 kB until merged, and a country's streets have millions."""
-        out = np.full(hi - lo, None, dtype=object)
-        bounds = np.searchsorted(seg_entity, np.arange(lo, hi + 1))  # street lo+k: segments bounds[k]:bounds[k+1]
-        k = 0
+    def merged(a: int, b: int, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """WKB and bounds of the merged lines of ``count`` streets from ``first``, whose segments are a:b (of the
+        order)."""
+        o = order[a:b]
+        xy = np.stack(
+            [np.column_stack([seg["lon0"][o], seg["lat0"][o]]), np.column_stack([seg["lon1"][o], seg["lat1"][o]])],
+            axis=1,
+        ).reshape(-1, 2)
+        parts = shapely.linestrings(xy, indices=np.repeat(np.arange(b - a), 2))
+        chunk = np.full(count, None, dtype=object)
+        shapely.multilinestrings(parts, indices=seg_entity[a:b] - first, out=chunk)
+        del parts
+        lines = shapely.line_merge(chunk)
+        del chunk
+        return shapely.to_wkb(lines, byte_order=1), shapely.bounds(lines)
+
+    def lines(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """WKB (None where the index has no way for a street) and bounds of the merged lines of streets lo..hi-1,
+        made a few streets at a time: a GEOS line per segment costs ~1 kB until merged, and a country's streets
+        have millions. The merged lines are encoded and dropped chunk by chunk too: held for a whole batch, GEOS's
+        many small objects left the heap fragmented (the 5M-node country's tables stage 1 GB more resident).
+        Chunks are made on STREET_THREADS threads (GEOS runs without the GIL): the stage often ends a build
+        alone, and its streets were half its time."""
+        wkb = np.full(hi - lo, None, dtype=object)
+        bounds = np.full((hi - lo, 4), np.nan)
+        seg_bounds = np.searchsorted(seg_entity, np.arange(lo, hi + 1))  # street lo+k: segments [k]:[k+1]
+        chunks, k = [], 0
         while k < hi - lo:
-            m = min(hi - lo, max(k + 1, int(np.searchsorted(bounds, bounds[k] + SEGMENTS_PER_CHUNK, "right")) - 1))
-            a, b = bounds[k], bounds[m]
-            if b > a:
-                o = order[a:b]
-                xy = np.stack(
-                    [np.column_stack([seg["lon0"][o], seg["lat0"][o]]),
-                     np.column_stack([seg["lon1"][o], seg["lat1"][o]])],
-                    axis=1,
-                ).reshape(-1, 2)
-                parts = shapely.linestrings(xy, indices=np.repeat(np.arange(b - a), 2))
-                chunk = np.full(m - k, None, dtype=object)
-                shapely.multilinestrings(parts, indices=seg_entity[a:b] - lo - k, out=chunk)
-                out[k:m] = shapely.line_merge(chunk)
+            m = min(hi - lo, max(k + 1, int(np.searchsorted(seg_bounds, seg_bounds[k] + SEGMENTS_PER_CHUNK,
+                                                            "right")) - 1))
+            if seg_bounds[m] > seg_bounds[k]:
+                chunks.append((k, m))
             k = m
-        return out
+        with ThreadPoolExecutor(STREET_THREADS) as pool:
+            done = pool.map(lambda km: merged(seg_bounds[km[0]], seg_bounds[km[1]], lo + km[0], km[1] - km[0]),
+                            chunks)
+            for (k, m), (w, b) in zip(chunks, done):
+                wkb[k:m], bounds[k:m] = w, b
+        return wkb, bounds
 
     def gen() -> Iterator[pa.RecordBatch]:
         for s in row_slices(len(ids)):
             e = ids[s]
-            geoms = lines(int(e[0]), int(e[-1]) + 1)[e - e[0]]
+            wkb, bounds = lines(int(e[0]), int(e[-1]) + 1)
+            wkb, bounds = wkb[e - e[0]], bounds[e - e[0]]
             yield pa.record_batch(
                 [
                     pa.array(e.astype(np.int64)),
@@ -198,8 +216,8 @@ def _streets(ix: _Index) -> tuple[Iterator[pa.RecordBatch], list[float] | None]:
                         for f in ("name", "category", "postcode", "city", "suburb", "state", "country")
                     ),
                     pa.array((addr_off[e + 1] - addr_off[e]).astype(np.int64)),
-                    geometry_bbox(geoms),
-                    geometry_wkb(geoms),
+                    bounds_bbox(bounds),
+                    pa.array(wkb, type=pa.binary()),
                     point_wkb(lon[e], lat[e]),
                 ],
                 schema=schema,
@@ -251,29 +269,32 @@ def _places(ix: _Index) -> tuple[Iterator[pa.RecordBatch], list[float] | None]:
 # --- the stage ----------------------------------------------------------------------------------------------
 def write_tables(
     out: Path,
-    roads: Roads,
-    access: Mapping[str, Mapping[str, np.ndarray]],
-    cut_refs: np.ndarray,
+    road_rows: Callable[[], tuple[Iterator[pa.RecordBatch], list[float] | None]],
     index_dir: Path | None,
     progress: Progress,
     duckdb_memory_mb: int = 1024,
 ) -> dict:
-    """Write ``out/tables/<name>.parquet`` for each table (the address tables only with an index) and their
-    DuckDB copy; returns ``{"format", "rows": {name: count}, "seconds"}`` for meta.json."""
+    """Write ``out/tables/<name>.parquet`` for each table (the address tables only with an index; the roads' rows
+    from ``road_rows()``, see :func:`lds.build.road_table.road_batches`) and their DuckDB copy; returns
+    ``{"format", "rows": {name: count}, "seconds"}`` for meta.json. The tables are made one at a time, each one's
+    arrays (the roads themselves for the last) dropped before the next is read: a country's stage held them all
+    through its end."""
     t0 = time.perf_counter()
     folder = Path(out) / TABLES_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    made: dict[str, tuple] = {}
+    makers: dict[str, Callable[[], tuple]] = {}
     if index_dir is not None:
         ix = _Index(Path(index_dir))
-        made["addresses"], made["streets"], made["places"] = _addresses(ix), _streets(ix), _places(ix)
-    made["roads"] = road_table.road_batches(roads, access, cut_refs)
+        makers = {"addresses": lambda: _addresses(ix), "streets": lambda: _streets(ix), "places": lambda: _places(ix)}
+    makers["roads"] = road_rows
     schemas = {**SCHEMAS, "roads": road_table.SCHEMA}
     types = {**GEOMETRY_TYPES, "roads": road_table.GEOMETRY_TYPES}
     rows, files = {}, {}
-    for name, (batches, bbox) in made.items():
+    for name, make in makers.items():
+        batches, bbox = make()
         files[name] = folder / f"{name}.parquet"
         rows[name] = write_geoparquet(files[name], schemas[name], batches, types[name], bbox)
+        del batches
     write_duckdb(folder / TABLES_DB, files, {**COMMENTS, "roads": road_table.COMMENT}, duckdb_memory_mb)
     info = {"format": TABLES_FORMAT, "rows": rows, "seconds": round(time.perf_counter() - t0, 2)}
     (folder / "tables.json").write_text(json.dumps(info, indent=1))

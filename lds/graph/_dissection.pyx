@@ -29,25 +29,30 @@ cdef inline double _key(double dx, double dy, double x, double y) noexcept nogil
     return rint((dx * x + dy * y) * 100.0) / 100.0
 
 
-cdef void _sizes(const int32_t* lo, const int32_t* hi, int64_t m, int64_t n, vector[int32_t]& far,
-                 vector[int32_t]& near, vector[int64_t]& left, vector[int64_t]& right,
+cdef void _sizes(const int32_t* at, const int32_t* ah, const int32_t* rank, int64_t m, int64_t n,
+                 vector[int32_t]& far, vector[int32_t]& near, vector[int64_t]& left, vector[int64_t]& right,
                  vector[int64_t]& size) noexcept nogil:
     """``size[k]`` for every cut k in 0..n of n ranked nodes: the fewer distinct left or right ends of the arcs
-    crossing it (arcs as their ends' ranks lo < hi). A node of rank r is a left end for the cuts in (r, its
-    farthest neighbour's rank] and a right end for those in (its nearest neighbour's rank, r]: two difference
-    arrays, linear time."""
+    crossing it (arcs ``at``/``ah``, their ends ranked by ``rank``: read through it, not copied, as a country's
+    cells have tens of millions of arcs). A node of rank r is a left end for the cuts in (r, its farthest
+    neighbour's rank] and a right end for those in (its nearest neighbour's rank, r]: two difference arrays,
+    linear time."""
     cdef int64_t i, r
     cdef int64_t cl = 0, cr = 0
+    cdef int32_t lo, hi
     far.assign(n, -1)
     near.assign(n, <int32_t>n)
     left.assign(n + 2, 0)
     right.assign(n + 2, 0)
     size.resize(n + 1)
     for i in range(m):
-        if hi[i] > far[lo[i]]:
-            far[lo[i]] = hi[i]
-        if lo[i] < near[hi[i]]:
-            near[hi[i]] = lo[i]
+        lo, hi = rank[at[i]], rank[ah[i]]
+        if lo > hi:
+            lo, hi = hi, lo
+        if hi > far[lo]:
+            far[lo] = hi
+        if lo < near[hi]:
+            near[hi] = lo
     for r in range(n):
         if far[r] > r:
             left[r + 1] += 1
@@ -69,13 +74,13 @@ cdef inline int32_t _find(vector[int32_t]& root, int32_t x) noexcept nogil:
     return x
 
 
-cdef int64_t _part_size(const int32_t* lo, const int32_t* hi, int64_t m, int64_t n, int64_t k,
+cdef int64_t _part_size(const int32_t* at, const int32_t* ah, const int32_t* rank, int64_t m, int64_t n, int64_t k,
                         vector[int32_t]& root, vector[int32_t]& n_lo, vector[int32_t]& n_hi,
                         vector[uint8_t]& end) noexcept nogil:
-    """The separator of cut ``k`` of n ranked nodes when each connected part of the arcs crossing it (arcs as their
-    ends' ranks lo < hi) gives up its side with fewer distinct ends."""
+    """The separator of cut ``k`` of n ranked nodes when each connected part of the arcs crossing it (arcs
+    ``at``/``ah``, their ends ranked by ``rank``) gives up its side with fewer distinct ends."""
     cdef int64_t i, total = 0
-    cdef int32_t a, b
+    cdef int32_t a, b, lo, hi
     root.resize(n)
     n_lo.assign(n, 0)
     n_hi.assign(n, 0)
@@ -83,10 +88,13 @@ cdef int64_t _part_size(const int32_t* lo, const int32_t* hi, int64_t m, int64_t
     for i in range(n):
         root[i] = <int32_t>i
     for i in range(m):
-        if lo[i] < k <= hi[i]:
-            end[lo[i]] = 1
-            end[hi[i]] = 1
-            a, b = _find(root, lo[i]), _find(root, hi[i])
+        lo, hi = rank[at[i]], rank[ah[i]]
+        if lo > hi:
+            lo, hi = hi, lo
+        if lo < k <= hi:
+            end[lo] = 1
+            end[hi] = 1
+            a, b = _find(root, lo), _find(root, hi)
             if a != b:
                 root[a] = b
     for i in range(n):
@@ -104,19 +112,22 @@ cdef int64_t _part_size(const int32_t* lo, const int32_t* hi, int64_t m, int64_t
 def separator_sizes(const int32_t[::1] lo, const int32_t[::1] hi, int64_t n):
     """For every cut ``k`` of ``n`` ranked nodes (ranks < k on the left), the size of its separator: the fewer of
     the left and right ends of the arcs crossing it (arcs as their ends' ranks ``lo`` < ``hi``)."""
-    cdef vector[int32_t] far, near
+    cdef vector[int32_t] far, near, identity
     cdef vector[int64_t] left, right, size
-    _sizes(&lo[0] if lo.shape[0] else NULL, &hi[0] if hi.shape[0] else NULL, lo.shape[0], n, far, near, left,
-           right, size)
+    cdef int64_t k
+    identity.resize(n)
+    for k in range(n):
+        identity[k] = <int32_t>k
+    _sizes(&lo[0] if lo.shape[0] else NULL, &hi[0] if hi.shape[0] else NULL, identity.data(), lo.shape[0], n, far,
+           near, left, right, size)
     out = np.empty(n + 1, np.int64)
     cdef int64_t[::1] o = out
-    cdef int64_t k
     for k in range(n + 1):
         o[k] = size[k]
     return out
 
 
-def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1] heads, const double[::1] px,
+def order(const int32_t[::1] nodes, int32_t[::1] tails, int32_t[::1] heads, const double[::1] px,
           const double[::1] py, int64_t leaf_nodes, double cut_share, const double[:, ::1] directions,
           int64_t[::1] cell=None, bint per_part=False):
     """Positions in ``nodes`` (ascending ids; ``px``/``py`` their coordinates) in nested dissection order: each
@@ -126,7 +137,7 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
     connected part of its crossing arcs, the side with fewer ends) is smallest, preferring cuts between distinct
     positions, then balance; both halves come first, the separator after them (with ``per_part`` each part's
     smaller side, else the smaller side of the whole cut). ``tails``/``heads`` are the arcs between the nodes
-    (node ids). When given, ``cell`` (n) receives the number of the leaf or separator each position belongs to
+    (node ids), overwritten: they are the cells' arcs as the cells split (no copy of a country's ~40M). When given, ``cell`` (n) receives the number of the leaf or separator each position belongs to
     (ascending in the order: a run of equal numbers is one leaf or one separator)."""
     cdef int64_t n = nodes.shape[0], m = tails.shape[0], i, j, k, d, nd = directions.shape[0]
     out = np.empty(n, np.int64)
@@ -140,16 +151,15 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
     loc.assign(<int64_t>nodes[n - 1] + 1, -1)
     for i in range(n):
         loc[nodes[i]] = <int32_t>i
-    cdef vector[int32_t] at, ah
-    at.resize(m)
-    ah.resize(m)
+    cdef int32_t* at = &tails[0] if m else NULL
+    cdef int32_t* ah = &heads[0] if m else NULL
     for i in range(m):
-        at[i] = loc[tails[i]]
-        ah[i] = loc[heads[i]]
+        at[i] = loc[at[i]]
+        ah[i] = loc[ah[i]]
     vector[int32_t]().swap(loc)
     cdef vector[int32_t] ids, tmp, rank, mark_l, mark_r
     cdef vector[uint8_t] side, placed
-    cdef vector[int32_t] lo, hi, far, near
+    cdef vector[int32_t] far, near
     cdef vector[int64_t] left, right, size
     cdef vector[pair[double, int32_t]] keys
     cdef vector[int32_t] ords
@@ -208,8 +218,6 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
             kmax = min(<int64_t>floor((1 - cut_share) * c), c)
             found = False
             best_size, best_bal, half = 0, 0.0, 0
-            lo.resize(a1 - a0)
-            hi.resize(a1 - a0)
             for d in range(nd):
                 dx, dy = directions[d, 0], directions[d, 1]
                 srt = ords.data() + d * n + ns  # the cell's nodes along d, kept sorted as cells split
@@ -219,13 +227,7 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
                 for i in range(max(kmin - 1, 0), min(kmax + 1, c)):  # the keys the candidate cuts compare
                     x = srt[i]
                     kv[i] = _key(dx, dy, px[x], py[x])
-                for i in range(a1 - a0):
-                    x, y = rank[at[a0 + i]], rank[ah[a0 + i]]
-                    if x < y:
-                        lo[i], hi[i] = x, y
-                    else:
-                        lo[i], hi[i] = y, x
-                _sizes(lo.data(), hi.data(), a1 - a0, c, far, near, left, right, size)
+                _sizes(at + a0, ah + a0, rank.data(), a1 - a0, c, far, near, left, right, size)
                 # candidates: between cut_share and 1 - cut_share, at a gap between positions if there is one
                 any_gap = False
                 for k in range(kmin, kmax + 1):
@@ -241,7 +243,8 @@ def order(const int32_t[::1] nodes, const int32_t[::1] tails, const int32_t[::1]
                     if pick < 0 or size[k] < pick_size or (size[k] == pick_size and bal < pick_bal):
                         pick, pick_size, pick_bal = k, size[k], bal
                 if per_part and pick >= 0:
-                    pick_size = _part_size(lo.data(), hi.data(), a1 - a0, c, pick, p_root, p_lo, p_hi, p_end)
+                    pick_size = _part_size(at + a0, ah + a0, rank.data(), a1 - a0, c, pick, p_root, p_lo, p_hi,
+                                           p_end)
                 if not found or pick_size < best_size or (pick_size == best_size and pick_bal < best_bal):
                     found = True
                     best_size, best_bal, half, best_d = pick_size, pick_bal, pick, d

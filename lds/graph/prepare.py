@@ -232,7 +232,7 @@ def prepare_routing(graph_dir: str | Path, mode: str, progress: Progress | None 
         def core_order(nodes: np.ndarray, tails: np.ndarray, heads: np.ndarray) -> Any:  # order, or (order, cells)
             if progress:
                 progress(f"{mode} ch", f"{len(nodes)} nodes left dense: nested dissection order")
-            return nested_dissection(nodes, tails, heads, x, y, cells=DISSECTION_MIN_DEGREE)
+            return nested_dissection(nodes, tails, heads, x, y, cells=DISSECTION_MIN_DEGREE, consume=True)
 
     del arrays  # unmapped: the geometry's pages read above leave the stage's memory
     t_contract = time.perf_counter()

@@ -36,6 +36,11 @@ class Snap:
     allowed: tuple[int, ...] | None = None  # directed edges a route may leave or reach it by (None: both ways)
 
 
+# Segments per chunk of the grid's build: its per-piece temporaries (~200 bytes a piece) stay ~200 MB however large
+# the graph (all at once they were 1.4 GB of the 5M-node country's walking graph, most of its hierarchy stage's peak).
+GRID_CHUNK_SEGMENTS = 1 << 20
+
+
 def build_grid(arrays, in_largest: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The snapping grid of a graph's arrays: one entry per (cell, segment) for every segment of one edge of each
     twin pair, long segments cut into cell-sized pieces so each touches at most four cells."""
@@ -46,36 +51,39 @@ def build_grid(arrays, in_largest: np.ndarray | None = None) -> dict[str, np.nda
     lon, lat = np.asarray(arrays["geom_lon"]), np.asarray(arrays["geom_lat"])
     n_seg = off[keep + 1] - off[keep] - 1
     first = np.cumsum(n_seg) - n_seg
-    seg_a = np.repeat(off[keep], n_seg) + (np.arange(n_seg.sum()) - np.repeat(first, n_seg))
+    seg_a = np.repeat(off[keep] - first, n_seg) + np.arange(n_seg.sum())
     seg_edge = np.repeat(keep, n_seg).astype(np.int32)
-    seg_len = haversine_m(lon[seg_a], lat[seg_a], lon[seg_a + 1], lat[seg_a + 1])
-    cum = np.cumsum(seg_len)
-    seg_off = cum - seg_len - np.repeat((cum - seg_len)[first[n_seg > 0]], n_seg[n_seg > 0])
+    seg_len = np.empty(len(seg_a), dtype=np.float64)
+    for lo in range(0, len(seg_a), GRID_CHUNK_SEGMENTS):
+        a = seg_a[lo:lo + GRID_CHUNK_SEGMENTS]
+        seg_len[lo:lo + len(a)] = haversine_m(lon[a], lat[a], lon[a + 1], lat[a + 1])
+    start = np.cumsum(seg_len)
+    start -= seg_len  # each segment's distance from the first segment's start, then from its edge's start
+    has = n_seg > 0
+    start -= np.repeat(start[first[has]], n_seg[has])
+    seg_off = start.astype(np.float32)
+    del start
     edge_len = np.zeros(n_edges, dtype=np.float64)
     np.add.at(edge_len, seg_edge, seg_len)
 
     mid_lat = float(np.median(lat)) if len(lat) else 0.0
     dlat = math.degrees(CELL_M / 6_371_008.8)
     dlon = dlat / max(math.cos(math.radians(mid_lat)), 0.01)
-    lon0, lat0, lon1, lat1 = lon[seg_a], lat[seg_a], lon[seg_a + 1], lat[seg_a + 1]
-    span = np.maximum(np.abs(lon1 - lon0) / dlon, np.abs(lat1 - lat0) / dlat)
-    pieces = np.maximum(1, np.ceil(span)).astype(np.int64)
-    rep = np.repeat(np.arange(len(seg_a)), pieces)
-    k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    t0, t1 = k / pieces[rep], (k + 1) / pieces[rep]
-    px0, px1 = lon0[rep] + (lon1 - lon0)[rep] * t0, lon0[rep] + (lon1 - lon0)[rep] * t1
-    py0, py1 = lat0[rep] + (lat1 - lat0)[rep] * t0, lat0[rep] + (lat1 - lat0)[rep] * t1
-    ix0 = np.floor((np.minimum(px0, px1) + 180.0) / dlon).astype(np.int64)
-    ix1 = np.floor((np.maximum(px0, px1) + 180.0) / dlon).astype(np.int64)
-    iy0 = np.floor((np.minimum(py0, py1) + 90.0) / dlat).astype(np.int64)
-    iy1 = np.floor((np.maximum(py0, py1) + 90.0) / dlat).astype(np.int64)
-    keys = np.concatenate([(ix0 << 32) | iy0, (ix1 << 32) | iy0, (ix0 << 32) | iy1, (ix1 << 32) | iy1])
-    segs = np.tile(rep, 4)
-    order = np.lexsort((segs, keys))
+    keys, segs = [np.zeros(0, np.int64)], [np.zeros(0, np.int32)]
+    for lo in range(0, len(seg_a), GRID_CHUNK_SEGMENTS):
+        k, s = _cells(lon, lat, seg_a[lo:lo + GRID_CHUNK_SEGMENTS], dlon, dlat)
+        keys.append(k)
+        segs.append(s + np.int32(lo))
+    keys, segs = np.concatenate(keys), np.concatenate(segs)
+    # segments come in increasing order, so a stable sort by cell leaves each cell's segments in order, and a
+    # segment's repeats in a cell (its pieces there) side by side
+    order = np.argsort(keys, kind="stable")
     keys, segs = keys[order], segs[order]
+    del order
     fresh = np.ones(len(keys), dtype=bool)
     fresh[1:] = (keys[1:] != keys[:-1]) | (segs[1:] != segs[:-1])
     keys, segs = keys[fresh], segs[fresh]
+    del fresh
     cell_keys, starts = np.unique(keys, return_index=True)
     if in_largest is None:
         scc = np.asarray(arrays["node_scc"])
@@ -89,14 +97,36 @@ def build_grid(arrays, in_largest: np.ndarray | None = None) -> dict[str, np.nda
         "snap_grid": np.array([dlon, dlat], dtype=np.float64),
         "snap_cell_keys": cell_keys.astype(np.int64),
         "snap_cell_off": np.append(starts, len(keys)).astype(np.int64),
-        "snap_cell_seg": segs.astype(np.int32),
+        "snap_cell_seg": segs,
         "snap_seg_edge": seg_edge,
         "snap_seg_a": seg_a.astype(np.int64),
-        "snap_seg_off": seg_off.astype(np.float32),
+        "snap_seg_off": seg_off,
         "snap_seg_len": seg_len.astype(np.float32),
         "snap_edge_len": edge_len.astype(np.float32),
         "snap_in_largest": in_largest.astype(np.uint8),
     }
+
+
+def _cells(lon: np.ndarray, lat: np.ndarray, seg_a: np.ndarray, dlon: float, dlat: float) -> tuple[np.ndarray, ...]:
+    """The cells (keys) the segments starting at geometry points ``seg_a`` touch, and each one's segment (index in
+    ``seg_a``), segment by segment in order: each segment cut into pieces of at most a cell, each piece's bounding
+    box corners' cells (a corner repeating another's cell left out)."""
+    lon0, lat0, lon1, lat1 = lon[seg_a], lat[seg_a], lon[seg_a + 1], lat[seg_a + 1]
+    span = np.maximum(np.abs(lon1 - lon0) / dlon, np.abs(lat1 - lat0) / dlat)
+    pieces = np.maximum(1, np.ceil(span)).astype(np.int64)
+    rep = np.repeat(np.arange(len(seg_a)), pieces)
+    k = np.arange(len(rep)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0, t1 = k / pieces[rep], (k + 1) / pieces[rep]
+    px0, px1 = lon0[rep] + (lon1 - lon0)[rep] * t0, lon0[rep] + (lon1 - lon0)[rep] * t1
+    py0, py1 = lat0[rep] + (lat1 - lat0)[rep] * t0, lat0[rep] + (lat1 - lat0)[rep] * t1
+    ix0 = np.floor((np.minimum(px0, px1) + 180.0) / dlon).astype(np.int64)
+    ix1 = np.floor((np.maximum(px0, px1) + 180.0) / dlon).astype(np.int64)
+    iy0 = np.floor((np.minimum(py0, py1) + 90.0) / dlat).astype(np.int64)
+    iy1 = np.floor((np.maximum(py0, py1) + 90.0) / dlat).astype(np.int64)
+    corners = np.stack([(ix0 << 32) | iy0, (ix1 << 32) | iy0, (ix0 << 32) | iy1, (ix1 << 32) | iy1], axis=1)
+    wide, tall = ix1 != ix0, iy1 != iy0
+    distinct = np.stack([np.ones(len(rep), dtype=bool), wide, tall, wide & tall], axis=1)
+    return corners[distinct], np.repeat(rep.astype(np.int32), 4)[distinct.ravel()]
 
 
 class Snapper:
