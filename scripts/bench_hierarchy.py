@@ -10,8 +10,8 @@ own on hard links to the graph's base arrays (the stage writes only ``ch_*``, ``
 one after the other. The machine's noise between runs is ~10 %: ``--repeat 2`` runs the pair twice, alternating.
 Prints figures, asserts nothing.
 
-    nice -n 10 .venv/bin/python scripts/bench_hierarchy.py /work/scale/b5M/graph --mode car --baseline HEAD
-    .venv/bin/python scripts/bench_hierarchy.py /work/scale/b1M/graph --mode walk --set CORE_SOFT_SHARE=0.2
+    nice -n 10 .venv/bin/python scripts/bench_hierarchy.py graph_data/country/graph --mode car --baseline HEAD
+    .venv/bin/python scripts/bench_hierarchy.py graph_data/country/graph --mode walk --set CORE_SOFT_DEGREE=14
 """
 
 from __future__ import annotations
@@ -79,8 +79,8 @@ def compile_extensions(tree: Path, rev: str) -> None:
     setup_py = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:setup.py"], check=True,
                               capture_output=True).stdout
     (tree / "setup.py").write_bytes(setup_py)
-    proc = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force", "-j", str(os.cpu_count() or 1)], cwd=tree,
-                          check=False, capture_output=True, text=True)
+    command = [sys.executable, "setup.py", "-q", "build_ext", "--inplace", "--force", "-j", str(os.cpu_count() or 1)]
+    proc = subprocess.run(command, cwd=tree, check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"the extensions of {rev} did not compile:\n{proc.stderr[-3000:]}")
 
@@ -159,17 +159,15 @@ def main() -> None:
         pairs_file = work / "pairs.npy"
         np.save(pairs_file, np.random.default_rng(7).integers(0, n, size=(args.pairs, 2)).astype(np.int32))
         base_label = f"{args.baseline or 'tree'}{' ' + ' '.join(args.set) if args.set else ''}"
-        rows = {"baseline": [], "tree": []}
         for k in range(args.repeat):
             b = run_variant(f"baseline{k}", args.graph, args.mode, work, base_src, overrides, pairs_file)
             t = run_variant(f"tree{k}", args.graph, args.mode, work, None, {}, pairs_file)
-            rows["baseline"].append(b)
-            rows["tree"].append(t)
             a_dir, t_dir = work / f"baseline{k}/graph" / args.mode, work / f"tree{k}/graph" / args.mode
             same_costs = np.array_equal(np.load(a_dir / "bench_costs.npy"), np.load(t_dir / "bench_costs.npy"))
             identical = same_arrays(a_dir, t_dir)
-            print(f"run {k}: build tree/baseline {t['build_s'] / b['build_s']:.2f}x, cpu {t['cpu_s'] / b['cpu_s']:.2f}x,"
-                  f" arcs {t['arcs'] / b['arcs']:.3f}x, settled p50 {t['settled_p50']} vs {b['settled_p50']}; "
+            print(f"run {k}: build tree/baseline {t['build_s'] / b['build_s']:.2f}x, "
+                  f"cpu {t['cpu_s'] / b['cpu_s']:.2f}x, arcs {t['arcs'] / b['arcs']:.3f}x, "
+                  f"settled p50 {t['settled_p50']} vs {b['settled_p50']}; "
                   f"same costs on {args.pairs} pairs: {same_costs}; outputs byte-identical: {identical}", flush=True)
             shutil.rmtree(work / f"baseline{k}")
             shutil.rmtree(work / f"tree{k}")

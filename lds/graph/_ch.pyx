@@ -667,7 +667,7 @@ cdef class _Contractor:
 
     cdef tuple _left(self):
         """The nodes not contracted yet and the arcs between them (tails, heads), counted first and written once
-        (grown by doubling and then copied, a country's ~40M arcs took three times their size at the peak)."""
+        (grown by doubling and then copied, the 5M-node country's ~40M took three times their size at the peak)."""
         cdef int64_t n_nodes = 0, n_arcs = 0, i = 0, k = 0
         cdef int32_t m
         cdef size_t j

@@ -137,8 +137,9 @@ def order(const int32_t[::1] nodes, int32_t[::1] tails, int32_t[::1] heads, cons
     connected part of its crossing arcs, the side with fewer ends) is smallest, preferring cuts between distinct
     positions, then balance; both halves come first, the separator after them (with ``per_part`` each part's
     smaller side, else the smaller side of the whole cut). ``tails``/``heads`` are the arcs between the nodes
-    (node ids), overwritten: they are the cells' arcs as the cells split (no copy of a country's ~40M). When given, ``cell`` (n) receives the number of the leaf or separator each position belongs to
-    (ascending in the order: a run of equal numbers is one leaf or one separator)."""
+    (node ids), overwritten: they hold the cells' arcs as the cells split (no copy: the 5M-node country's car
+    has ~40M arcs left to order). When given, ``cell`` (n) receives the number of the leaf or separator each
+    position belongs to (ascending in the order: a run of equal numbers is one leaf or one separator)."""
     cdef int64_t n = nodes.shape[0], m = tails.shape[0], i, j, k, d, nd = directions.shape[0]
     out = np.empty(n, np.int64)
     if n == 0:
