@@ -151,11 +151,9 @@ cdef class _Contractor:
         self.l_size.resize(2 * <int64_t>n, 0)
         self.l_cap.resize(2 * <int64_t>n, 0)
         self.pool_holes = 0
-        self.lab.resize(n)  # value-initialized: zeros (no search is numbered 0)
         self.cur = 0
-        self.head_arc.resize(n, -1)
-        self.head_stamp.resize(n, 0)
         self.head_cur = 0
+        self._make_search_state()
         self.depth.resize(n, 0)
         self.done.resize(n, 0)
         self.loop_w.resize(n, INT32_MAX)
@@ -170,6 +168,14 @@ cdef class _Contractor:
         for i in range(tail.shape[0]):
             if tail[i] != head[i]:  # self-loops never lie on a shortest path
                 self._add_arc(tail[i], head[i], weight[i], -1, -1, 1, label[i])
+
+    cdef void _make_search_state(self) noexcept:
+        """The witness searches' and head maps' per-node state, as new: zeros and no arc (no search or head map is
+        numbered 0: their numbers are incremented before use), so whatever numbers the searches are at stays
+        valid."""
+        self.lab.resize(self.n)  # value-initialized: zeros
+        self.head_arc.resize(self.n, -1)
+        self.head_stamp.resize(self.n, 0)
 
     cdef void _open_spill(self, object spill_dir) except *:
         """The two spill files: unnamed temporary files in ``spill_dir`` (None: the system's temporary dir)."""
@@ -583,15 +589,13 @@ cdef class _Contractor:
             _free(self.a_hops)
             self.settle_limit = self.ordered_settle_limit
             self.relax_limit = self.ordered_relax_limit
-            # the searches' per-node state is not read while the order is made: freed for it, then made again
-            # (zeros: no search or head map is numbered 0), 24 bytes a node (0.4 GB of a 20M-node country's car)
+            # the searches' per-node state is not read while the order is made: freed for it, then made again,
+            # 24 bytes a node (0.4 GB of a 20M-node country's car)
             vector[_Label]().swap(self.lab)
             _free(self.head_arc)
             _free(self.head_stamp)
             ordered = core_order(*self._left())
-            self.lab.resize(self.n)
-            self.head_arc.resize(self.n, -1)
-            self.head_stamp.resize(self.n, 0)
+            self._make_search_state()
             cells = None
             if isinstance(ordered, tuple):
                 ordered, cells = ordered
