@@ -73,6 +73,9 @@ def measure(data: Path) -> list[dict]:
     if "car" in lds.graphs and "walk" in lds.graphs:
         step("foot_network", lambda: foot_network(lds.graphs["car"], lds.graphs["walk"]))
     step("geocoder", lambda: lds.geocode("1 Main Street", limit=1))
+    if lds.geocoder is not None and len(lds.geocoder.addr_lat):  # its building outlines are read on first use
+        point = float(lds.geocoder.addr_lat[0]), float(lds.geocoder.addr_lon[0])
+        step("reverse (building outlines)", lambda: lds.reverse(*point))
     return rows
 
 

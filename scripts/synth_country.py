@@ -6,9 +6,12 @@ joined by tertiary/secondary/primary roads and trunk corridors, motorways (dual 
 links) along every MOTORWAY_EVERY-th lattice row, roundabouts at town entries, bridges, tunnels, a few ferries,
 barriers, turn restrictions, maxspeeds, footways and service roads; addresses along the streets (house numbers,
 interpolation ways, postcodes, cities), admin areas (country, regions, towns), places and POIs. Everything is
-drawn from ``--seed``, so the same arguments make the same file.
+drawn from ``--seed``, so the same arguments make the same file. ``--buildings F`` puts a share F of the addresses
+on building outlines (closed ways tagged building=house with the address), as much of Europe maps them, instead of
+on nodes; the default 0 makes the same file as before the option.
 
     .venv/bin/python scripts/synth_country.py --nodes 1000000 --seed 1 --out country.osm.pbf
+    .venv/bin/python scripts/synth_country.py --nodes 1000000 --seed 1 --buildings 0.5 --out country-bld.osm.pbf
 
 The generator runs three times with the same seed (nodes, then ways, then relations) so the file comes out in
 the order PBF readers expect while memory stays bounded by one town.
@@ -208,9 +211,10 @@ class Country:
     """The generator: every draw comes from one seeded stream in a fixed order, so each pass sees the same
     country (only the sink differs)."""
 
-    def __init__(self, target_nodes: int, seed: int):
+    def __init__(self, target_nodes: int, seed: int, buildings: float = 0.0):
         self.target = target_nodes
         self.seed = seed
+        self.buildings = buildings
         n_towns = max(4, math.ceil(target_nodes / AVG_TOWN_NODES))
         self.width = max(2, math.ceil(math.sqrt(n_towns)))
 
@@ -436,16 +440,25 @@ class Country:
         ay = np.concatenate([my + py, my - py])
         numbers = np.concatenate([2 * keep + 1, 2 * keep + 2])
         pc = postcodes[0] if len(postcodes) == 1 or rng.random() < 0.5 else postcodes[1]
-        tags = {
-            k: {
+        tags = [
+            {
                 "addr:housenumber": str(int(numbers[k])),
                 "addr:street": street,
                 "addr:postcode": str(pc),
                 "addr:city": t.name,
             }
             for k in range(len(ax))
-        }
-        self._new_nodes(ax, ay, tags)
+        ]
+        # the buildings' own stream: the rest of the country is drawn the same whatever their share
+        on_building = self.building_rng.random(len(ax)) < self.buildings if self.buildings else np.zeros(len(ax), bool)
+        nodes = np.flatnonzero(~on_building)
+        self._new_nodes(ax[nodes], ay[nodes], {k: tags[i] for k, i in enumerate(nodes.tolist())})
+        for i in np.flatnonzero(on_building).tolist():  # a 10 x 8 m house facing the street, its address on it
+            ux, uy = dx[i % len(keep)] / norm[i % len(keep)], dy[i % len(keep)] / norm[i % len(keep)]
+            cx = np.array([-5.0, 5.0, 5.0, -5.0])
+            cy = np.array([-4.0, -4.0, 4.0, 4.0])
+            ring = self._new_nodes(ax[i] + cx * ux - cy * uy, ay[i] + cx * uy + cy * ux)
+            self._way(np.append(ring, ring[0]), {"building": "house", **tags[i]})
         return len(ax)
 
     def _interpolation(self, lx, ly, seg, street: str, t: Town, postcodes: list[int]) -> int:
@@ -558,6 +571,7 @@ class Country:
     def run(self, sink: Sink) -> dict:
         self.sink = sink
         self.rng = np.random.default_rng(self.seed)
+        self.building_rng = np.random.default_rng([self.seed, 1])
         self.next_node, self.next_way, self.next_rel = 1, 1, 1
         self.entries: dict[int, tuple[dict, dict]] = {}
         self.restrictions: list[tuple[int, int, int, int]] = []
@@ -616,8 +630,9 @@ class Country:
         }
 
 
-def write(path: Path, nodes: int, seed: int, progress: bool = True) -> dict:
-    """Write the country of ``nodes`` (approximately, whole lattice rows) nodes drawn from ``seed``."""
+def write(path: Path, nodes: int, seed: int, progress: bool = True, buildings: float = 0.0) -> dict:
+    """Write the country of ``nodes`` (approximately, whole lattice rows) nodes drawn from ``seed``, a share
+    ``buildings`` of its addresses on building outlines."""
     import osmium
 
     path = Path(path)
@@ -625,7 +640,7 @@ def write(path: Path, nodes: int, seed: int, progress: bool = True) -> dict:
     tmp = path.with_name(path.name + ".part")
     tmp.unlink(missing_ok=True)
     writer = osmium.SimpleWriter(osmium.io.File(str(tmp), "pbf"))
-    country = Country(nodes, seed)
+    country = Country(nodes, seed, buildings)
     t0 = time.perf_counter()
     stats = {}
     try:
@@ -645,9 +660,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=1_000_000, help="approximate number of OSM nodes")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--buildings", type=float, default=0.0,
+                    help="share of the addresses on building outlines instead of nodes (0-1)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
-    stats = write(args.out, args.nodes, args.seed)
+    if not 0.0 <= args.buildings <= 1.0:
+        ap.error("--buildings is a share between 0 and 1")
+    stats = write(args.out, args.nodes, args.seed, buildings=args.buildings)
     print(stats)
     return 0
 

@@ -173,7 +173,7 @@ def tables_stage(work: Path, modes: list[str], geocoder: bool, progress: Progres
 # its kind still to run.
 STAGE_BASE_MB = 150.0
 OSM_MB_PER_PBF_MB = 20.0
-GEOCODER_MB_PER_PBF_MB = 40.0
+GEOCODER_MB_PER_PBF_MB = 50.0  # measured 36 (5M, addresses on nodes) to 47 (60 % of them on building outlines)
 GRAPH_MB_PER_WAY_REF = 0.00028  # measured 0.00026 (car 1.2 / 4.3 GB at 4.0M / 16.1M way refs; was 1.9 GB at 5M)
 TABLES_MB_PER_WAY_REF = 0.00015  # beside DuckDB's own memory (build_duckdb_memory_mb): 1.3 / 3.1 GB at 5M / 20M nodes
 # per edge of the mode's road graph, by mode (the car's graph is turn-aware): measured 0.00039 / 0.00016 / 0.00018

@@ -146,13 +146,3 @@ def pooled(ids: np.ndarray, strings: Strings, pool: StringPool) -> np.ndarray:
     for u in np.argsort(first, kind="stable").tolist():
         table[int(uniq[u]) + 1] = pool.add(strings.text(int(uniq[u])))
     return table[ids + 1] if len(ids) else np.zeros(0, dtype=np.int32)
-
-
-def outlines_in_order(outlines: dict[int, Any], order: np.ndarray) -> list[Any]:
-    """The building outline of each written address row (None for most), up to the last one with an outline."""
-    if not outlines:
-        return []
-    position = np.empty(len(order), dtype=np.int64)
-    position[order] = np.arange(len(order))
-    at = {int(position[row]): outline for row, outline in outlines.items()}
-    return [at.get(k) for k in range(max(at) + 1)]

@@ -27,7 +27,6 @@ from lds.geocoding.address_fill import (
     address_order,
     fill_localities,
     mode_of,
-    outlines_in_order,
     pooled,
     postcode_rows,
 )
@@ -291,7 +290,7 @@ def build_index(source_path: Path, out_dir: Path, progress: Progress) -> dict:
     save_strings(tmp, "vocab", list(voc.vocab))
     save_strings(tmp, "surface", voc.surface_keys)
     _save_area_geoms(tmp, locs)
-    save_buildings(tmp, outlines_in_order(addresses.outlines, order_arr))  # reverse at building level
+    save_buildings(tmp, *addresses.outlines.in_order(order_arr))  # reverse at building level
     t_grid = time.perf_counter()
     for name in ("addr", "placenode"):  # reverse geocoding's nearest-point grids, memory-mapped by servers
         build_grid(tmp, name, tmp)

@@ -13,6 +13,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+import shapely
 
 from lds.geocoding.store import StringPool
 
@@ -35,6 +36,47 @@ class Strings(StringPool):
         return out[inv.reshape(-1)] if len(uniq) else np.zeros(len(ids), dtype=np.int32)
 
 
+class Outlines:
+    """The outlines of addressed buildings while the index is built, by address row: a way's ring as flat (lon, lat)
+    arrays (a country has millions: a list of tuples each took ~830 bytes for a house), a relation's assembled
+    geometry as itself (few)."""
+
+    def __init__(self) -> None:
+        self.rows = array("q")
+        self.xy = array("d")
+        self.ends = array("q", [0])
+        self.geoms: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.rows) + len(self.geoms)
+
+    def add(self, row: int, outline: Any) -> None:
+        """``outline``: a closed ring of (lon, lat) or a shapely geometry."""
+        if isinstance(outline, shapely.Geometry):
+            self.geoms[row] = outline
+            return
+        self.rows.append(row)
+        self.xy.extend(chain.from_iterable(outline))
+        self.ends.append(len(self.xy) // 2)
+
+    def in_order(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(written position, geometry) of every outline, by position, for rows written in ``order`` (position ->
+        row)."""
+        position = np.empty(len(order), dtype=np.int64)
+        position[order] = np.arange(len(order))
+        ends = np.frombuffer(self.ends, dtype=np.int64)
+        xy = np.frombuffer(self.xy, dtype=np.float64).reshape(-1, 2) if len(self.xy) else np.zeros((0, 2))
+        rings = (shapely.polygons(shapely.linearrings(xy, indices=np.repeat(np.arange(len(self.rows)), np.diff(ends))))
+                 if len(self.rows) else [])
+        rows = np.r_[np.frombuffer(self.rows, dtype=np.int64), np.fromiter(self.geoms, np.int64, len(self.geoms))]
+        geoms = np.empty(len(rows), dtype=object)
+        geoms[: len(self.rows)] = rings
+        geoms[len(self.rows):] = list(self.geoms.values())
+        at = position[rows]
+        by = np.argsort(at, kind="stable")
+        return at[by], geoms[by]
+
+
 class Addresses:
     """The address points of an extract as columns; ``strings`` holds the text of every id column."""
 
@@ -45,7 +87,7 @@ class Addresses:
         self._ids = array("i")  # while rows are added: the FIELDS ids of each row, row after row
         self.cols: dict[str, np.ndarray] = {}
         self.interpolated = array("B")
-        self.outlines: dict[int, Any] = {}  # row -> building outline (lds.geocoding.buildings)
+        self.outlines = Outlines()  # of the addressed buildings (lds.geocoding.buildings)
         self.n_real = 0  # rows read from the extract (set by freeze; rows added later are interpolated)
 
     def __len__(self) -> int:

@@ -68,7 +68,11 @@ class Localities:
 
     def __init__(self, areas: list[dict], places: list[dict]):
         self.areas = [a for a in areas if a.get("geom") is not None]
-        self.tree = shapely.STRtree([a["geom"] for a in self.areas]) if self.areas else None
+        self.geoms = np.array([a["geom"] for a in self.areas], dtype=object)
+        self.tree = shapely.STRtree(self.geoms) if self.areas else None
+        # a prepared area tests a point in log time of its vertices: the tree's own predicate tests would walk
+        # every vertex of a real country's boundary for each of its millions of addresses
+        shapely.prepare(self.geoms)
         for a in self.areas:
             a["area_m2"] = float(a["geom"].area)
         self.city_nodes = [p for p in places if p["place"] in CITY_PLACES]
@@ -134,7 +138,9 @@ class Localities:
         n = len(lats)
         pi = ai = np.zeros(0, dtype=np.int64)
         if self.tree is not None and n:
-            pi, ai = self.tree.query(shapely.points(lons, lats), predicate="within")
+            pi, ai = self.tree.query(shapely.points(lons, lats))  # boxes that hold the point, then the areas
+            inside = shapely.contains_xy(self.geoms[ai], lons[pi], lats[pi])
+            pi, ai = pi[inside], ai[inside]
             order = np.argsort(pi, kind="stable")
             pi, ai = pi[order], ai[order]
         depth = int(np.bincount(pi, minlength=n).max()) if len(pi) else 0

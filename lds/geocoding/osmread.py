@@ -2,15 +2,18 @@
 
 Pass 1 reads relations (boundaries, place and multipolygon areas, associatedStreet) to learn which ways
 and nodes their geometry needs. Pass 2 reads nodes and ways with node locations: address points,
-interpolation lines, named highways, places, POIs and the member geometry. Missing node references (bbox
-cuts such as the Copenhagen extract) are skipped, never fatal.
+interpolation lines, named highways, places, POIs and the member geometry (a way is located only when it is one
+of those). Missing node references (bbox cuts such as the Copenhagen extract) are skipped, never fatal, and counted
+in the ways read.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +68,10 @@ def names_of(tags) -> dict[str, str]:
     return out
 
 
+# a node without any of these is no address, place or POI (lds.geocoding.osmread._point_object)
+_NODE_KEYS = ("addr:housenumber", "place", "name")
+# a way whose tags have none of these (and that no relation or associatedStreet names) gives the index nothing
+_WAY_KEYS = ("name", "addr:housenumber", "addr:interpolation", "place", "boundary")
 _ADDR_FIELDS = tuple((k, k[5:]) for k in ADDR_KEYS)  # addr:street -> street, made once, not per address
 # the tag of each of an address point's FIELDS after the house number (None: not a tag, filled in later)
 _ADDR_ROW_KEYS = tuple(f"addr:{f}" if f"addr:{f}" in ADDR_KEYS else None for f in FIELDS[1:])
@@ -208,23 +215,79 @@ def _assemble(ways: list[tuple[int, str]], coords: dict[int, list[tuple[float, f
     return shapely.make_valid(geom) if not geom.is_valid else geom
 
 
-def _way_point(pts: list[tuple[float, float]], closed: bool) -> tuple[float, float] | None:
-    """Representative (lon, lat) of a way: building centroid (point on surface when the centroid falls
-    outside, e.g. an L-shaped block), or the middle of a line."""
-    if not pts:
-        return None
-    if len(pts) == 1:
-        return pts[0]
-    if closed and len(pts) >= 4:
-        poly = shapely.Polygon(pts)
-        if poly.is_valid and poly.area > 0:
-            c = poly.centroid
-            if not poly.contains(c):
-                c = poly.point_on_surface()
-            return (c.x, c.y)
-    line = shapely.LineString(pts)
-    p = line.interpolate(0.5, normalized=True)
-    return (p.x, p.y)
+def way_points(ways: list[list[tuple[float, float]]], closed: np.ndarray) -> np.ndarray:
+    """Representative (lon, lat) of each way (a list of points, at least one): a closed way's centroid when it is a
+    valid polygon of some area (its point on surface when the centroid falls outside, e.g. an L-shaped block),
+    else the middle of the line. The GEOS calls of a scalar walk, made once for all the ways."""
+    n = len(ways)
+    lengths = np.fromiter(map(len, ways), dtype=np.int64, count=n)
+    coords = np.fromiter(chain.from_iterable(chain.from_iterable(ways)), dtype=np.float64,
+                         count=2 * int(lengths.sum())).reshape(-1, 2)
+    start = np.cumsum(lengths) - lengths
+    out = np.empty((n, 2))
+    done = lengths == 1
+    out[done] = coords[start[done]]
+
+    def parts(which: np.ndarray) -> dict[str, np.ndarray]:  # the coordinates of these ways, and whose
+        at = np.repeat(start[which] - np.cumsum(lengths[which]) + lengths[which], lengths[which])
+        at += np.arange(len(at))
+        return {"coords": coords[at], "indices": np.repeat(np.arange(len(which)), lengths[which])}
+
+    poly = np.flatnonzero(np.asarray(closed, dtype=bool) & (lengths >= 4))
+    if len(poly):
+        polys = shapely.polygons(shapely.linearrings(**parts(poly)))
+        good = shapely.is_valid(polys) & (shapely.area(polys) > 0)
+        polys, poly = polys[good], poly[good]
+        c = shapely.centroid(polys)
+        outside = ~shapely.contains(polys, c)
+        c[outside] = shapely.point_on_surface(polys[outside])
+        out[poly] = shapely.get_coordinates(c)
+        done[poly] = True
+    line = np.flatnonzero(~done)
+    if len(line):
+        mid = shapely.line_interpolate_point(shapely.linestrings(**parts(line)), 0.5, normalized=True)
+        out[line] = shapely.get_coordinates(mid)
+    return out
+
+
+class _NamedWays:
+    """The ways that are objects of the index (addressed buildings, named or place areas and lines): classified as
+    they are read (while their tags live), located a chunk at a time (:func:`way_points` for the chunk in one go),
+    their records' coordinates filled in then."""
+
+    CHUNK = 65_536
+
+    def __init__(self, ex: Extract) -> None:
+        self.ex = ex
+        self.items: list[tuple[int, int, int, list[tuple[float, float]], bool]] = []
+
+    def add(self, osm_id: int, tags, pts: list[tuple[float, float]], closed: bool, is_area: bool) -> None:
+        ex = self.ex
+        places, pois = len(ex.places), len(ex.pois)
+        row = _point_object(ex, "w", osm_id, tags, math.nan, math.nan, is_area=is_area)
+        place = places if len(ex.places) > places else -1
+        poi = pois if len(ex.pois) > pois else -1
+        if row < 0 and place < 0 and poi < 0:
+            return
+        if closed and row >= 0 and "building" in tags:  # lds.geocoding.buildings
+            ex.addresses.outlines.add(row, pts)
+        self.items.append((row, place, poi, pts, closed))
+        if len(self.items) >= self.CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        items, self.items = self.items, []
+        if not items:
+            return
+        points = way_points([it[3] for it in items], np.array([it[4] for it in items], dtype=bool))
+        ex = self.ex
+        lat_of, lon_of = ex.addresses.lat, ex.addresses.lon
+        for (row, place, poi, _, _), (lon, lat) in zip(items, points.tolist()):
+            if row >= 0:
+                lat_of[row], lon_of[row] = lat, lon
+            for records, k in ((ex.places, place), (ex.pois, poi)):
+                if k >= 0:
+                    records[k]["lat"], records[k]["lon"] = lat, lon
 
 
 def read_extract(path: Path, progress: Progress) -> Extract:
@@ -243,22 +306,26 @@ def read_extract(path: Path, progress: Progress) -> Extract:
         for w in a["streets"]:
             assoc_way_name[w] = a["name"]
 
+    # nodes reach Python only with a key that makes them an address, place or POI (a country's crossings, trees and
+    # street lamps are filtered in C++); every node is still located, and relation members read from the store
     fp = (
         osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations()
-        .with_filter(osmium.filter.EmptyTagFilter().enable_for(osmium.osm.NODE))
+        .with_filter(osmium.filter.KeyFilter(*_NODE_KEYS).enable_for(osmium.osm.NODE))
     )
+    named = _NamedWays(ex)
     for obj in fp:
         tags = obj.tags
         if obj.is_node():
-            if obj.id in need_nodes and obj.location.valid():
-                node_coords[obj.id] = (obj.location.lon, obj.location.lat)
-            if not obj.location.valid():
+            loc = obj.location
+            if not loc.valid():
                 continue
-            lon, lat = obj.location.lon, obj.location.lat
-            _point_object(ex, "n", obj.id, tags, lat, lon)
+            _point_object(ex, "n", obj.id, tags, loc.lat, loc.lon)
             continue
-        # ways
+        # ways: only those the index reads are located (most of a country's ways are unnamed roads and buildings
+        # without an address)
+        if not (obj.id in need_ways or any(k in tags for k in _WAY_KEYS) or obj.id in assoc_way_name):
+            continue
         pts = []
         missing = 0
         for n in obj.nodes:
@@ -274,7 +341,7 @@ def read_extract(path: Path, progress: Progress) -> Extract:
             continue
         closed = len(obj.nodes) >= 4 and obj.nodes[0].ref == obj.nodes[-1].ref and not missing
         osm = f"w{obj.id}"
-        if "highway" in tags:
+        if "highway" in tags and ("name" in tags or obj.id in assoc_way_name):
             names = names_of(tags)
             if not names.get("name") and obj.id in assoc_way_name:
                 names["name"] = assoc_way_name[obj.id]
@@ -300,11 +367,16 @@ def read_extract(path: Path, progress: Progress) -> Extract:
                 rec["geom"] = poly
                 ex.areas.append(rec)
         if has_addr or "name" in tags or "place" in tags:
-            point = _way_point(pts, closed)
-            if point is not None:
-                row = _point_object(ex, "w", obj.id, tags, point[1], point[0], is_area=rec is not None)
-                if closed and row >= 0 and "building" in tags:  # lds.geocoding.buildings
-                    ex.addresses.outlines[row] = pts
+            named.add(obj.id, tags, pts, closed, rec is not None)
+    named.flush()
+    store = fp.node_location_storage
+    for ref in need_nodes:
+        try:
+            loc = store.get(ref)
+        except KeyError:  # not in a cut extract
+            continue
+        if loc.valid():
+            node_coords[ref] = (loc.lon, loc.lat)
     progress("geocoder", f"pass 2: {len(ex.addresses)} addresses, {len(ex.streets)} named highway ways, "
              f"{len(ex.places)} places, {len(ex.pois)} POIs, {ex.missing_refs} missing node refs")
 
@@ -323,7 +395,7 @@ def read_extract(path: Path, progress: Progress) -> Extract:
             p = geom.point_on_surface() if not geom.contains(geom.centroid) else geom.centroid
             row = _point_object(ex, "r", int(rec["osm"][1:]), rec["tags"], p.y, p.x)
             if "building" in rec["tags"] and row >= 0:
-                ex.addresses.outlines[row] = geom
+                ex.addresses.outlines.add(row, geom)
     ex.addresses.freeze()
     ex.streets.freeze()
     _associated_streets(ex.addresses, rels.associated)
@@ -349,13 +421,14 @@ def _associated_streets(addresses: Addresses, associated: list[dict]) -> None:
 def _point_object(ex: Extract, osm_type: str, osm_id: int, tags, lat: float, lon: float, is_area: bool = False) -> int:
     """Classify one located object: address, place, POI (an object may be several). Its address row, or -1."""
     row = -1
-    if "addr:housenumber" in tags:
-        hn = " ".join(tags.get("addr:housenumber").split())
+    hn = tags.get("addr:housenumber")
+    if hn:
+        hn = " ".join(hn.split())
         if hn:
             row = ex.addresses.append(osm_type, osm_id, lat, lon, _address_ids(tags, hn, ex.addresses.strings))
-    osm = f"{osm_type}{osm_id}"
     place = tags.get("place")
     if place and not is_area:
+        osm = f"{osm_type}{osm_id}"
         names = names_of(tags)
         if names:
             is_in = (tags.get("is_in") or "").replace(";", ",").split(",")[0].strip()
@@ -367,6 +440,7 @@ def _point_object(ex: Extract, osm_type: str, osm_id: int, tags, lat: float, lon
     if "name" in tags and "highway" not in tags and "boundary" not in tags:
         kind = _poi_kind(tags)
         if kind:
+            osm = f"{osm_type}{osm_id}"
             hn = " ".join((tags.get("addr:housenumber") or "").split())
             ex.pois.append({"osm": osm, "lat": lat, "lon": lon, "kind": kind, "names": names_of(tags), "addr": _addr(tags), "hn": hn})
     return row

@@ -14,7 +14,8 @@ def _inside_but_nearer_to_another(index) -> tuple[float, float, int, int]:
     """A point inside an addressed building whose nearest address point is another address (seeded search)."""
     outlines = _outlines(index)
     rng = np.random.default_rng(0)
-    for geom, row in zip(outlines.geoms, outlines.rows.tolist()):
+    for k, row in enumerate(outlines.rows.tolist()):
+        geom = outlines.geom(k)
         x0, y0, x1, y1 = geom.bounds
         for _ in range(200):
             lon, lat = rng.uniform(x0, x1), rng.uniform(y0, y1)
@@ -28,7 +29,7 @@ def _inside_but_nearer_to_another(index) -> tuple[float, float, int, int]:
 def test_the_build_keeps_addressed_building_outlines(lds_core):
     outlines = _outlines(lds_core.geocoder)
     assert outlines is not None and len(outlines.rows) > 20  # Monaco: 62 addressed buildings
-    assert len(outlines.rows) == len(outlines.geoms) and outlines.rows.max() < len(lds_core.geocoder.addr_lat)
+    assert len(outlines.rows) == len(outlines.bounds) and outlines.rows.max() < len(lds_core.geocoder.addr_lat)
 
 
 def test_reverse_answers_the_building_the_point_lies_in(lds_core, client):
@@ -65,7 +66,7 @@ def test_an_address_point_inside_the_building_stays_the_answer(lds_core):
 
     index = lds_core.geocoder
     outlines = _outlines(index)
-    geom, row = outlines.geoms[0], int(outlines.rows[0])
+    geom, row = outlines.geom(0), int(outlines.rows[0])
     lat, lon = float(index.addr_lat[row]), float(index.addr_lon[row])
     assert geom.covers(shapely.Point(lon, lat))
     other = next(j for j in range(len(index.addr_lat)) if j != row)
@@ -82,3 +83,47 @@ class SimpleIndex:
         self.addr_lat = np.append(index.addr_lat, index.addr_lat[row])
         self.addr_lon = np.append(index.addr_lon, index.addr_lon[row])
         self.extra = len(index.addr_lat)
+
+
+def _houses(rng: np.random.Generator, n: int) -> list:
+    """Houses of 5-40 m, some L-shaped, a few halls wider than a grid cell, around cell corners too."""
+    out = []
+    for k in range(n):
+        x, y = rng.uniform(7.40, 7.43), rng.uniform(43.72, 43.75)
+        if k % 50 == 0:
+            x, y = round(x, 3) - 1e-5, round(y, 3) - 1e-5  # across a corner of four cells
+        w, h = rng.uniform(5e-5, 4e-4, 2)
+        if k % 97 == 0:
+            w, h = 3e-3, 1.5e-3  # a hall over several cells
+        box = shapely.box(x, y, x + w, y + h)
+        out.append(box.difference(shapely.box(x + w / 2, y + h / 2, x + w, y + h)) if k % 3 == 0 else box)
+    return out
+
+
+def test_the_outline_grid_finds_what_a_scan_of_every_outline_finds(tmp_path):
+    """Mapped outlines found through the grid: the same outlines hold each point as a test of every outline says,
+    for an index written with the grid and for one written before it (grid made when loaded)."""
+    from lds.geocoding.buildings import _Outlines, save_buildings
+
+    rng = np.random.default_rng(3)
+    houses = _houses(rng, 1500)
+    kept = save_buildings(tmp_path, np.arange(0, 3000, 2), np.array(houses, dtype=object))
+    assert kept == len(houses)
+    grid = _Outlines(tmp_path)
+    assert grid.n_large == len(range(0, 1500, 97))
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("buildings.wkb", "buildings.offsets.npy", "bld_addr.npy"):
+        (old / name).write_bytes((tmp_path / name).read_bytes())
+    before_grid = _Outlines(old)
+    xs, ys = rng.uniform(7.399, 7.434, 4000), rng.uniform(43.719, 43.754, 4000)
+    corners = [(np.asarray(h.bounds[:2]) + 1e-7).tolist() for h in houses[::25]]  # just inside a south-west corner
+    xs, ys = np.r_[xs, [c[0] for c in corners]], np.r_[ys, [c[1] for c in corners]]
+    every = np.array(houses, dtype=object)
+    hits = 0
+    for x, y in zip(xs.tolist(), ys.tolist()):
+        truth = (2 * np.flatnonzero(shapely.contains_xy(every, x, y))).tolist()
+        for outlines in (grid, before_grid):
+            assert sorted(int(outlines.rows[k]) for k, _ in outlines.containing(x, y)) == truth
+        hits += bool(truth)
+    assert hits > 400

@@ -35,7 +35,7 @@ def test_monaco_counts(monaco_index):
 
 def test_copenhagen_tolerates_missing_node_refs(copenhagen_index):
     c = copenhagen_index.build_counts
-    assert c["missing_node_refs"] > 3000
+    assert c["missing_node_refs"] > 1000  # of the ways the index reads (3,750 in all the extract's ways)
     assert c["addresses"] == 35124
     assert c["streets"] > 1000 and c["postcodes"] > 300
 

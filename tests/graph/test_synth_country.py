@@ -128,3 +128,35 @@ def test_route_between_towns_and_geocode(country: Path, country_core):
     assert hit["streetName"] == a["addr:street"] and hit["streetNumber"] == a["addr:housenumber"]
     assert hit["city"] == a["addr:city"] and hit["postalCode"] == a["addr:postcode"]
     assert math.dist((hit["longitude"], hit["latitude"]), (a["lon"], a["lat"])) < 1e-4
+
+
+def test_addresses_on_building_outlines_are_found_inside_them(tmp_path: Path):
+    """``--buildings``: a share of the addresses drawn as house outlines carrying them (the rest of the country
+    drawn the same); the address index keeps each outline, and a point inside a house reverse-geocodes to it."""
+    import osmium
+    import shapely
+
+    from lds.geocoding.buildings import building_address
+    from lds.geocoding.build import build_index
+    from lds.geocoding.index import AddressIndex
+
+    path = tmp_path / "houses.osm.pbf"
+    _synth().write(path, 20_000, seed=3, progress=False, buildings=0.5)
+    houses = {}
+    for way in osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY).with_locations():
+        if way.is_way() and "building" in way.tags:
+            ring = [(n.lon, n.lat) for n in way.nodes]
+            houses[way.id] = (dict(way.tags), shapely.Polygon(ring))
+    address_nodes = sum("addr:housenumber" in n.tags for n in osmium.FileProcessor(str(path), osmium.osm.NODE))
+    assert len(houses) > 1000 and address_nodes > 1000  # about half and half
+    assert all(poly.is_valid and 60 < poly.area * 111_320**2 * math.cos(math.radians(50)) < 100
+               for _, poly in houses.values())  # 10 x 8 m
+    counts = build_index(path, tmp_path / "geocoder", lambda step, message: None)
+    index = AddressIndex.load(tmp_path / "geocoder")
+    assert counts["addresses"] >= len(houses) + address_nodes
+    for tags, poly in list(houses.values())[::50]:
+        inside = poly.centroid
+        row = building_address(index, inside.y, inside.x)
+        assert row is not None
+        assert index.string(index.addr_hn[row]) == tags["addr:housenumber"]
+        assert shapely.Point(float(index.addr_lon[row]), float(index.addr_lat[row])).within(poly)
