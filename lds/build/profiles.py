@@ -310,6 +310,9 @@ def bike_usage(tags: Tags) -> Usage | None:
 
 
 PROFILES: dict[str, Callable[[Tags], Usage | None]] = {"car": car_usage, "walk": walk_usage, "bike": bike_usage}
+# tags no profile reads: ways that differ only in these are used alike (a country's millions of ways share a few
+# thousand tag sets once their names are left out: the build evaluates each set once)
+UNREAD_BY_PROFILES = frozenset({"name", "ref"})
 
 # --- barrier nodes -------------------------------------------------------------------------------------------
 # OSRM car.lua `barrier_whitelist`: barrier values a car passes; every other value blocks the node.

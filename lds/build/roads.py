@@ -19,10 +19,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lds.build.osm import Roads
-from lds.build.profiles import PROFILES, Usage, highway_class
+from lds.build.profiles import PROFILES, UNREAD_BY_PROFILES, Usage, highway_class
 from lds.formats import FLAG_BRIDGE, FLAG_RESTRICTED, FLAG_ROUNDABOUT, FLAG_TOLL, FLAG_TUNNEL
 from lds.geo import haversine_m
 
+_UNSEEN = object()
 SIGNAL_PENALTY_S = 2.0  # OSRM car.lua traffic_signal_penalty
 _USAGE_TYPES = {"forward": bool, "backward": bool, "restricted_fwd": bool, "restricted_bwd": bool,
                 "speed_fwd": np.float64, "speed_bwd": np.float64, "penalty_fwd": np.float64, "penalty_bwd": np.float64}
@@ -96,8 +97,12 @@ def build_mode_graph(roads: Roads, mode: str, progress=None) -> ModeGraph:
     node, segment or edge."""
     usage_of = PROFILES[mode]
     usages = {}
+    usage_by_tags: dict[tuple, Usage | None] = {}  # one evaluation (and one Usage) per set of the tags profiles read
     for i, tags in enumerate(roads.tags):
-        usage = usage_of(tags)
+        key = tuple(item for item in tags.items() if item[0] not in UNREAD_BY_PROFILES)
+        usage = usage_by_tags.get(key, _UNSEEN)
+        if usage is _UNSEEN:
+            usage = usage_by_tags[key] = usage_of(tags)
         if usage is not None and (usage.forward or usage.backward):
             usages[i] = usage
     usable = np.zeros(len(roads.way_ids), bool)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +213,20 @@ def central_point(lat: np.ndarray, lon: np.ndarray) -> int:
     return int(np.argmin(((xyz - xyz.mean(axis=0)) ** 2).sum(axis=1)))
 
 
+def central_points(lat: np.ndarray, lon: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """:func:`central_point` of each run of points ``starts[k]:starts[k + 1]`` (the last to the end), as an index into
+    all the points: each run's centre by its own ``mean`` (numpy sums it pairwise: ``add.reduceat``'s running sums
+    round otherwise and can pick another of two nearly equal points), the rest for all the runs at once."""
+    xyz = ecef(lon, lat)
+    counts = np.diff(np.r_[starts, len(lat)])
+    run = np.repeat(np.arange(len(starts)), counts)
+    ends = (starts + counts).tolist()
+    centre = np.array([xyz[s:e].mean(axis=0) for s, e in zip(starts.tolist(), ends)]).reshape(-1, 3)
+    d2 = ((xyz - centre[run]) ** 2).sum(axis=1)
+    nearest = np.flatnonzero(d2 == np.minimum.reduceat(d2, starts)[run])
+    return nearest[np.unique(run[nearest], return_index=True)[1]]  # the first of equal distances, as argmin
+
+
 class _NpyWriter:
     """A 1-D ``.npy`` file of known length written in pieces (the same bytes as ``np.save`` of the whole)."""
 
@@ -265,11 +278,10 @@ class Segments:
             lat0, lon0, lat1, lon1, group = _cut(*_raw(batch), n)
             for f, values in zip(files, (lat0, lon0, lat1, lon1, group)):
                 f.write(values)
-            bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
-            for s0, s1 in pairwise(bounds.tolist()):
-                mid_lat, mid_lon = (lat0[s0:s1] + lat1[s0:s1]) / 2, (lon0[s0:s1] + lon1[s0:s1]) / 2
-                j = central_point(mid_lat, mid_lon)
-                rep[int(group[s0])] = (float(mid_lat[j]), float(mid_lon[j]))
+            starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+            mid_lat, mid_lon = (lat0 + lat1) / 2, (lon0 + lon1) / 2
+            for g, j in zip(group[starts].tolist(), central_points(mid_lat, mid_lon, starts).tolist()):
+                rep[g] = (float(mid_lat[j]), float(mid_lon[j]))
         for f in files:
             f.close()
         return cls(*(np.load(out / f"{name}.npy", mmap_mode="r") for name, _ in SEGMENT_FILES)), rep

@@ -136,8 +136,8 @@ def test_addresses_on_building_outlines_are_found_inside_them(tmp_path: Path):
     import osmium
     import shapely
 
-    from lds.geocoding.buildings import building_address
     from lds.geocoding.build import build_index
+    from lds.geocoding.buildings import building_address
     from lds.geocoding.index import AddressIndex
 
     path = tmp_path / "houses.osm.pbf"
