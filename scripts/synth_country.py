@@ -39,6 +39,9 @@ TRUNK_EVERY = 3  # every n-th lattice column carries a trunk road
 REGION_TOWNS = 8  # regions are REGION_TOWNS x REGION_TOWNS towns
 FERRY_SHARE = 0.01  # of the links between neighbouring towns
 AVG_TOWN_NODES = 2200.0  # rough nodes per town with its roads, to size the lattice
+# a house outline (--buildings) around its address point, metres along and across the street: 10 x 8 m
+HOUSE_X = np.array([-5.0, 5.0, 5.0, -5.0])
+HOUSE_Y = np.array([-4.0, -4.0, 4.0, 4.0])
 
 SYLLABLES = (
     "ka",
@@ -208,8 +211,8 @@ class Sink:
 
 
 class Country:
-    """The generator: every draw comes from one seeded stream in a fixed order, so each pass sees the same
-    country (only the sink differs)."""
+    """The generator: every draw comes from one seeded stream in a fixed order (which addresses are houses from a
+    second one), so each pass sees the same country (only the sink differs)."""
 
     def __init__(self, target_nodes: int, seed: int, buildings: float = 0.0):
         self.target = target_nodes
@@ -453,11 +456,10 @@ class Country:
         on_building = self.building_rng.random(len(ax)) < self.buildings if self.buildings else np.zeros(len(ax), bool)
         nodes = np.flatnonzero(~on_building)
         self._new_nodes(ax[nodes], ay[nodes], {k: tags[i] for k, i in enumerate(nodes.tolist())})
-        for i in np.flatnonzero(on_building).tolist():  # a 10 x 8 m house facing the street, its address on it
-            ux, uy = dx[i % len(keep)] / norm[i % len(keep)], dy[i % len(keep)] / norm[i % len(keep)]
-            cx = np.array([-5.0, 5.0, 5.0, -5.0])
-            cy = np.array([-4.0, -4.0, 4.0, 4.0])
-            ring = self._new_nodes(ax[i] + cx * ux - cy * uy, ay[i] + cx * uy + cy * ux)
+        for i in np.flatnonzero(on_building).tolist():  # a house facing the street (both sides: i % len(keep))
+            k = i % len(keep)
+            ux, uy = dx[k] / norm[k], dy[k] / norm[k]
+            ring = self._new_nodes(ax[i] + HOUSE_X * ux - HOUSE_Y * uy, ay[i] + HOUSE_X * uy + HOUSE_Y * ux)
             self._way(np.append(ring, ring[0]), {"building": "house", **tags[i]})
         return len(ax)
 

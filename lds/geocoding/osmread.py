@@ -419,7 +419,8 @@ def _associated_streets(addresses: Addresses, associated: list[dict]) -> None:
 
 
 def _point_object(ex: Extract, osm_type: str, osm_id: int, tags, lat: float, lon: float, is_area: bool = False) -> int:
-    """Classify one located object: address, place, POI (an object may be several). Its address row, or -1."""
+    """Classify one object: address, place, POI (an object may be several). Its address row, or -1. A way's
+    coordinates may be NaN here, filled in when its chunk is located (:class:`_NamedWays`)."""
     row = -1
     hn = tags.get("addr:housenumber")
     if hn:
