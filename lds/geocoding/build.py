@@ -349,6 +349,7 @@ def _save_area_geoms(out: Path, locs: Localities) -> None:
         np.cumsum([len(b) for b in blobs], out=offsets[1:])
     (out / "areas.wkb").write_bytes(b"".join(blobs))
     np.save(out / "areas.offsets.npy", offsets)
+    np.save(out / "areas.bounds.npy", shapely.bounds(np.array(geoms, dtype=object)).reshape(-1, 4))  # lds.geocoding.areas
 
 
 def _i18n(groups, ex, countries) -> dict[str, dict[str, str]]:

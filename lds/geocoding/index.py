@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import shapely
 
 from lds.formats import FLAG_INTERPOLATED, GEOCODER_FORMAT, KIND_PLACE, KIND_POI, KIND_POSTCODE, KIND_STREET
+from lds.geocoding.areas import Areas
 from lds.geocoding.housenumbers import index_keys, main_number
 from lds.geocoding.lexicon import Lexicon, word_matches
 from lds.geocoding.nearest import PointGrid, lonlat_xyz
@@ -109,7 +109,7 @@ class AddressIndex:
         self._lock = threading.Lock()
         self._addr_grid: PointGrid | None = self._grid_file("addr")
         self._placenode_grid: PointGrid | None = self._grid_file("placenode")
-        self._areas: tuple[Any, Any] | None = None
+        self._areas: Areas | bool | None = None  # False: none in this index
         self.hn_table = lru_cache(maxsize=16384)(self._hn_table)
         self.word_matches = lru_cache(maxsize=100_000)(lambda text, raw, fuzzy: word_matches(self.lexicon, text, raw, fuzzy))
         if len(self.addr_lat) + len(self.segments) <= WARM_LIMIT:
@@ -161,14 +161,12 @@ class AddressIndex:
         return self._placenode_grid
 
     @property
-    def areas(self):
-        """(STRtree, geometries) of the locality polygons, for the reverse place fallback."""
+    def areas(self) -> Areas | None:
+        """The locality polygons (lds.geocoding.areas), mapped on first use; None when the index has none."""
         if self._areas is None:
-            blob = (self.directory / "areas.wkb").read_bytes()
-            off = np.load(self.directory / "areas.offsets.npy").tolist()
-            geoms = shapely.from_wkb([blob[off[i] : off[i + 1]] for i in range(len(off) - 1)]) if len(off) > 1 else []
-            self._areas = (shapely.STRtree(geoms) if len(geoms) else None, geoms)
-        return self._areas
+            areas = Areas(self.directory)
+            self._areas = areas if len(areas) else False
+        return self._areas if self._areas is not False else None
 
     # --- accessors ----------------------------------------------------------------------------
     def string(self, i: int) -> str | None:

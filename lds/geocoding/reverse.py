@@ -10,7 +10,6 @@ reported as such, never answered with a far-away guess.
 from __future__ import annotations
 
 import numpy as np
-import shapely
 
 from lds.errors import OutOfCoverage
 from lds.geo import chord_to_arc, distance_m, ecef
@@ -50,11 +49,10 @@ def nearest_address(index: AddressIndex, lat: float, lon: float, radius: float) 
 
 def enclosing_place(index: AddressIndex, lat: float, lon: float) -> tuple[int, float] | None:
     """(place entity, distance to its centre) of the smallest containing polygon or the nearest place node in range."""
-    tree, _ = index.areas
+    areas = index.areas
     candidates: list[tuple[float, int]] = []
-    if tree is not None:
-        hits = tree.query(shapely.Point(lon, lat), predicate="intersects")
-        for a in hits.tolist():
+    if areas is not None:
+        for a in areas.containing(lon, lat):
             e = int(index.area_entity[a])
             if e >= 0:
                 candidates.append((float(index.area_size[a]), e))

@@ -66,3 +66,35 @@ def test_language_picks_tagged_names(copenhagen_index):
     assert reverse(copenhagen_index, lat, lon)[0]["country"] == "Danmark"
     assert reverse(copenhagen_index, lat, lon, language="en-US")[0]["country"] == "Denmark"
     assert reverse(copenhagen_index, lat, lon, language="xx")[0]["country"] == "Danmark"
+
+
+def test_the_mapped_areas_hold_the_points_each_polygon_holds(monaco_index, tmp_path):
+    """Reverse's locality polygons (lds.geocoding.areas), mapped and parsed only when a point is in their box: the
+    areas found for a point are those whose polygon intersects it, for this index and for one written before the
+    boxes (made when loaded)."""
+    import shutil
+
+    import numpy as np
+    import shapely
+
+    from lds.geocoding.areas import Areas
+
+    areas = monaco_index.areas
+    every = np.array([areas.geom(k) for k in range(len(areas))], dtype=object)
+    assert len(every) >= 5 and shapely.get_num_coordinates(every).max() > 100
+    older = tmp_path / "older"
+    older.mkdir()
+    for name in ("areas.wkb", "areas.offsets.npy"):
+        shutil.copy(monaco_index.directory / name, older / name)
+    before_boxes = Areas(older)
+    x0, y0, x1, y1 = shapely.total_bounds(every)
+    rng = np.random.default_rng(2)
+    xs, ys = rng.uniform(x0 - 0.01, x1 + 0.01, 3000), rng.uniform(y0 - 0.01, y1 + 0.01, 3000)
+    vertices = shapely.get_coordinates(every[:3])[::40]  # on a boundary: intersects, as before
+    xs, ys = np.r_[xs, vertices[:, 0]], np.r_[ys, vertices[:, 1]]
+    inside = 0
+    for x, y in zip(xs.tolist(), ys.tolist()):
+        truth = np.flatnonzero(shapely.intersects_xy(every, x, y)).tolist()
+        assert areas.containing(x, y) == truth and before_boxes.containing(x, y) == truth
+        inside += bool(truth)
+    assert 200 < inside < len(xs)
