@@ -7,33 +7,30 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import shapely
+
+from lds.geocoding.store import WkbColumn
 
 PARSED_AREAS = 256  # polygons a process keeps parsed (a country's and its regions' serve every point inside them)
 
 
 class Areas:
-    """``areas.wkb`` + ``areas.offsets.npy`` (+ ``areas.bounds.npy``, made here for an index written before it)."""
+    """``areas.wkb`` + ``areas.offsets.npy`` (:class:`~lds.geocoding.store.WkbColumn`) and ``areas.bounds.npy``
+    (made here for an index written before it)."""
 
     def __init__(self, directory: Path):
         directory = Path(directory)
-        self.offsets = np.load(directory / "areas.offsets.npy", mmap_mode="r").view(np.ndarray)
-        self.blob = (np.memmap(directory / "areas.wkb", mode="r").view(np.ndarray) if self.offsets[-1]
-                     else np.zeros(0, np.uint8))
-        self.geom = lru_cache(maxsize=PARSED_AREAS)(self._parse)
+        self.wkb = WkbColumn(directory, "areas")
+        self.geom = lru_cache(maxsize=PARSED_AREAS)(self.wkb.__getitem__)
         if (directory / "areas.bounds.npy").is_file():
             self.bounds = np.load(directory / "areas.bounds.npy", mmap_mode="r").view(np.ndarray)
         else:
-            self.bounds = np.array([shapely.bounds(self._parse(k)) for k in range(len(self))]).reshape(-1, 4)
+            self.bounds = np.array([shapely.bounds(self.wkb[k]) for k in range(len(self))]).reshape(-1, 4)
 
     def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def _parse(self, k: int) -> Any:
-        return shapely.from_wkb(self.blob[int(self.offsets[k]) : int(self.offsets[k + 1])].tobytes())
+        return len(self.wkb)
 
     def containing(self, lon: float, lat: float) -> list[int]:
         """The areas the point lies in or on the boundary of, in the files' order."""

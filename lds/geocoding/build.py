@@ -36,7 +36,7 @@ from lds.geocoding.fill import address_localities, fill_countries, fill_from_str
 from lds.geocoding.index import build_grid
 from lds.geocoding.localities import PLACE_RANK, SUBURB_PLACES, Localities, context_names, display_name
 from lds.geocoding.osmread import read_extract
-from lds.geocoding.store import StringPool, save_arrays, save_manifest, save_strings
+from lds.geocoding.store import StringPool, save_arrays, save_manifest, save_strings, save_wkb
 from lds.geocoding.streets import Segments, central_point, group_streets, infer_streets, set_members
 from lds.geocoding.vocabulary import Tokenizer, build_vocabulary
 
@@ -343,12 +343,7 @@ def _reverse_places(locs: Localities, ex, place_entity_by_osm: dict, node_entity
 
 def _save_area_geoms(out: Path, locs: Localities) -> None:
     geoms = [shapely.simplify(a["geom"], AREA_SIMPLIFY_DEG, preserve_topology=True) for a in locs.areas]
-    blobs = [shapely.to_wkb(g) for g in geoms]
-    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-    if blobs:
-        np.cumsum([len(b) for b in blobs], out=offsets[1:])
-    (out / "areas.wkb").write_bytes(b"".join(blobs))
-    np.save(out / "areas.offsets.npy", offsets)
+    save_wkb(out, "areas", [shapely.to_wkb(g) for g in geoms])
     np.save(out / "areas.bounds.npy", shapely.bounds(np.array(geoms, dtype=object)).reshape(-1, 4))  # lds.geocoding.areas
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from lds.geocoding.store import WkbColumn, save_wkb
 from lds.memo import per_object
 
 # The outlines are found through a grid of BUILDING_CELL_DEG cells keyed by the south-west corner of each one's
@@ -48,16 +49,11 @@ def save_buildings(out: Path, positions: np.ndarray, geoms: np.ndarray) -> int:
     bounds = shapely.bounds(geoms).reshape(-1, 4)
     keys = _cell_keys(bounds)
     order = np.argsort(keys, kind="stable")
-    blobs = shapely.to_wkb(geoms[order]).tolist() if len(geoms) else []
-    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-    if blobs:
-        np.cumsum([len(b) for b in blobs], out=offsets[1:])
-    (out / "buildings.wkb").write_bytes(b"".join(blobs))
-    np.save(out / "buildings.offsets.npy", offsets)
+    save_wkb(out, "buildings", shapely.to_wkb(geoms[order]).tolist() if len(geoms) else [])
     np.save(out / "bld_addr.npy", positions[order].astype(np.int32))
     np.save(out / "bld_bounds.npy", bounds[order])
     np.save(out / "bld_key.npy", keys[order])
-    return len(blobs)
+    return len(geoms)
 
 
 class _Outlines:
@@ -69,9 +65,7 @@ class _Outlines:
             return np.load(directory / name, mmap_mode="r").view(np.ndarray)
 
         self.rows = mapped("bld_addr.npy")
-        self.offsets = mapped("buildings.offsets.npy")
-        self.blob = (np.memmap(directory / "buildings.wkb", mode="r").view(np.ndarray) if self.offsets[-1]
-                     else np.zeros(0, np.uint8))
+        self.geom = WkbColumn(directory, "buildings").__getitem__  # outline k (in the files' order), parsed
         if (directory / "bld_key.npy").is_file():
             self.bounds, self.keys, self.order = mapped("bld_bounds.npy"), mapped("bld_key.npy"), None
         else:  # an index written before the grid: the boxes made here, once, in this process
@@ -83,10 +77,6 @@ class _Outlines:
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    def geom(self, k: int) -> Any:
-        """Outline ``k`` (in the files' order) as a shapely geometry."""
-        return shapely.from_wkb(self.blob[int(self.offsets[k]) : int(self.offsets[k + 1])].tobytes())
 
     def _index(self, j: int) -> int:  # position in the grid order -> outline in the files' order
         return j if self.order is None else int(self.order[j])

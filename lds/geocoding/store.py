@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shapely
 
 from lds.formats import GEOCODER_FORMAT
 
@@ -91,6 +92,32 @@ def save_arrays(out: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def load_array(directory: Path, name: str, mmap: bool = True) -> np.ndarray:
     return np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
+
+
+def save_wkb(out: Path, name: str, blobs: Sequence[bytes]) -> None:
+    """Geometries as ``name.wkb`` (their WKB one after another) and ``name.offsets.npy`` (where each starts, then the
+    end), for :class:`WkbColumn`."""
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+    if len(blobs):
+        np.cumsum([len(b) for b in blobs], out=offsets[1:])
+    (out / f"{name}.wkb").write_bytes(b"".join(blobs))
+    np.save(out / f"{name}.offsets.npy", offsets)
+
+
+class WkbColumn:
+    """The geometries :func:`save_wkb` wrote, memory-mapped (shared by a server's workers): one is parsed when asked
+    for, nothing up front."""
+
+    def __init__(self, directory: Path, name: str):
+        self.offsets = np.load(directory / f"{name}.offsets.npy", mmap_mode="r").view(np.ndarray)
+        self.blob = (np.memmap(directory / f"{name}.wkb", mode="r").view(np.ndarray) if self.offsets[-1]
+                     else np.zeros(0, np.uint8))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, k: int) -> Any:
+        return shapely.from_wkb(self.blob[int(self.offsets[k]) : int(self.offsets[k + 1])].tobytes())
 
 
 def save_manifest(out: Path, manifest: dict[str, Any]) -> None:
