@@ -8,10 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import shapely
 
-from lds.geocoding.store import WkbColumn
+from lds.geocoding.store import WkbColumn, boxes_holding, mapped
 
 PARSED_AREAS = 256  # polygons a process keeps parsed (a country's and its regions' serve every point inside them)
 
@@ -24,16 +23,12 @@ class Areas:
         directory = Path(directory)
         self.wkb = WkbColumn(directory, "areas")
         self.geom = lru_cache(maxsize=PARSED_AREAS)(self.wkb.__getitem__)
-        if (directory / "areas.bounds.npy").is_file():
-            self.bounds = np.load(directory / "areas.bounds.npy", mmap_mode="r").view(np.ndarray)
-        else:
-            self.bounds = np.array([shapely.bounds(self.wkb[k]) for k in range(len(self))]).reshape(-1, 4)
+        self.bounds = mapped(directory, "areas.bounds") if (directory / "areas.bounds.npy").is_file() else self.wkb.bounds()
 
     def __len__(self) -> int:
         return len(self.wkb)
 
     def containing(self, lon: float, lat: float) -> list[int]:
         """The areas the point lies in or on the boundary of, in the files' order."""
-        b = self.bounds
-        near = np.flatnonzero((b[:, 0] <= lon) & (b[:, 2] >= lon) & (b[:, 1] <= lat) & (b[:, 3] >= lat))
-        return [k for k in near.tolist() if shapely.intersects_xy(self.geom(k), lon, lat)]
+        near = boxes_holding(self.bounds, lon, lat).tolist()
+        return [k for k in near if shapely.intersects_xy(self.geom(k), lon, lat)]

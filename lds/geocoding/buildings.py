@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from lds.geocoding.store import WkbColumn, save_wkb
+from lds.geocoding.store import WkbColumn, boxes_holding, mapped, save_wkb
 from lds.memo import per_object
 
 # The outlines are found through a grid of BUILDING_CELL_DEG cells keyed by the south-west corner of each one's
@@ -61,18 +61,16 @@ class _Outlines:
     geometry is read from its WKB when a point falls in its box."""
 
     def __init__(self, directory: Path):
-        def mapped(name: str) -> np.ndarray:  # a plain view: np.memmap's own methods cost ~µs per call
-            return np.load(directory / name, mmap_mode="r").view(np.ndarray)
-
-        self.rows = mapped("bld_addr.npy")
-        self.geom = WkbColumn(directory, "buildings").__getitem__  # outline k (in the files' order), parsed
+        self.rows = mapped(directory, "bld_addr")
+        wkb = WkbColumn(directory, "buildings")
+        self.geom = wkb.__getitem__  # outline k (in the files' order), parsed
         if (directory / "bld_key.npy").is_file():
-            self.bounds, self.keys, self.order = mapped("bld_bounds.npy"), mapped("bld_key.npy"), None
+            self.bounds, self.keys, self.order = mapped(directory, "bld_bounds"), mapped(directory, "bld_key"), None
         else:  # an index written before the grid: the boxes made here, once, in this process
-            bounds = shapely.bounds(np.array([self.geom(k) for k in range(len(self.rows))], dtype=object))
-            keys = _cell_keys(bounds.reshape(-1, 4))
+            bounds = wkb.bounds()
+            keys = _cell_keys(bounds)
             self.order = np.argsort(keys, kind="stable")
-            self.bounds, self.keys = bounds.reshape(-1, 4)[self.order], keys[self.order]
+            self.bounds, self.keys = bounds[self.order], keys[self.order]
         self.n_large = int(np.searchsorted(self.keys, LARGE_KEY, side="right"))
 
     def __len__(self) -> int:
@@ -92,9 +90,7 @@ class _Outlines:
         for lo, hi in ((0, self.n_large), (starts[0], ends[0]), (starts[1], ends[1])):
             if lo == hi:
                 continue
-            b = self.bounds[lo:hi]
-            near = np.flatnonzero((b[:, 0] <= lon) & (b[:, 2] >= lon) & (b[:, 1] <= lat) & (b[:, 3] >= lat))
-            for j in (near + lo).tolist():
+            for j in (boxes_holding(self.bounds[lo:hi], lon, lat) + lo).tolist():
                 k = self._index(j)
                 geom = self.geom(k)
                 if shapely.contains_xy(geom, lon, lat):

@@ -11,7 +11,7 @@ import json
 import math
 import threading
 import time
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +109,6 @@ class AddressIndex:
         self._lock = threading.Lock()
         self._addr_grid: PointGrid | None = self._grid_file("addr")
         self._placenode_grid: PointGrid | None = self._grid_file("placenode")
-        self._areas: Areas | bool | None = None  # False: none in this index
         self.hn_table = lru_cache(maxsize=16384)(self._hn_table)
         self.word_matches = lru_cache(maxsize=100_000)(lambda text, raw, fuzzy: word_matches(self.lexicon, text, raw, fuzzy))
         if len(self.addr_lat) + len(self.segments) <= WARM_LIMIT:
@@ -160,13 +159,11 @@ class AddressIndex:
                     self._placenode_grid = build_grid(self.directory, "placenode")
         return self._placenode_grid
 
-    @property
+    @cached_property
     def areas(self) -> Areas | None:
         """The locality polygons (lds.geocoding.areas), mapped on first use; None when the index has none."""
-        if self._areas is None:
-            areas = Areas(self.directory)
-            self._areas = areas if len(areas) else False
-        return self._areas if self._areas is not False else None
+        areas = Areas(self.directory)
+        return areas if len(areas) else None
 
     # --- accessors ----------------------------------------------------------------------------
     def string(self, i: int) -> str | None:

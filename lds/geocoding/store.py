@@ -104,12 +104,22 @@ def save_wkb(out: Path, name: str, blobs: Sequence[bytes]) -> None:
     np.save(out / f"{name}.offsets.npy", offsets)
 
 
+def mapped(directory: Path, name: str) -> np.ndarray:
+    """``name.npy`` memory-mapped, as a plain ndarray view (np.memmap's own methods cost ~µs a call)."""
+    return np.load(directory / f"{name}.npy", mmap_mode="r").view(np.ndarray)
+
+
+def boxes_holding(bounds: np.ndarray, lon: float, lat: float) -> np.ndarray:
+    """The rows of ``bounds`` (minx, miny, maxx, maxy) whose box holds the point, edges included."""
+    return np.flatnonzero((bounds[:, 0] <= lon) & (bounds[:, 2] >= lon) & (bounds[:, 1] <= lat) & (bounds[:, 3] >= lat))
+
+
 class WkbColumn:
     """The geometries :func:`save_wkb` wrote, memory-mapped (shared by a server's workers): one is parsed when asked
     for, nothing up front."""
 
     def __init__(self, directory: Path, name: str):
-        self.offsets = np.load(directory / f"{name}.offsets.npy", mmap_mode="r").view(np.ndarray)
+        self.offsets = mapped(directory, f"{name}.offsets")
         self.blob = (np.memmap(directory / f"{name}.wkb", mode="r").view(np.ndarray) if self.offsets[-1]
                      else np.zeros(0, np.uint8))
 
@@ -118,6 +128,10 @@ class WkbColumn:
 
     def __getitem__(self, k: int) -> Any:
         return shapely.from_wkb(self.blob[int(self.offsets[k]) : int(self.offsets[k + 1])].tobytes())
+
+    def bounds(self) -> np.ndarray:
+        """Every geometry's (minx, miny, maxx, maxy), each parsed once: for an index written before its boxes."""
+        return shapely.bounds(np.array([self[k] for k in range(len(self))], dtype=object)).reshape(-1, 4)
 
 
 def save_manifest(out: Path, manifest: dict[str, Any]) -> None:
